@@ -1,0 +1,225 @@
+//! App: runs a validated plan: collect → analyze → evaluate → suppress → render → gate.
+//! Every command of the CLI is one function here; the work itself lives in the stages.
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+use chrono::Utc;
+
+use crate::analyze::{self, AnalysisContext};
+use crate::cli::{Cli, CollectArgs, Command, EvaluateArgs, InitArgs, RulesCommand, ScanArgs};
+use crate::collect;
+use crate::config::Config;
+use crate::exit::Code;
+use crate::findings::suppress;
+use crate::inventory::{self, Inventory};
+use crate::plan::{self, EvalPlan, GatePlan, OutputPlan, SourcePlan};
+use crate::render;
+use crate::report::{CredentialRecord, InventorySummary, Report, ScanMeta};
+use crate::rules;
+
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<Code> {
+    match cli.command {
+        Command::Scan(args) => scan(args),
+        Command::Collect(args) => collect_only(args),
+        Command::Evaluate(args) => evaluate_saved(args),
+        Command::Rules { command } => rules_command(command),
+        Command::Init(args) => init(args),
+        Command::Diff(_) | Command::Revoke(_) | Command::Merge(_) => {
+            anyhow::bail!("this command is not available in this build yet")
+        }
+    }
+}
+
+fn scan(args: ScanArgs) -> anyhow::Result<Code> {
+    let started = Instant::now();
+    let eval = plan::eval_plan(&args.eval)?;
+    let sources = plan::source_plan(&args.sources, &eval.config)?;
+    let output = plan::output_plan(&args.output, &eval.config);
+    let gate = plan::gate_plan(&args.gate, &eval.config);
+    let baseline = args.baseline.as_deref().map(baseline_fingerprints).transpose()?;
+    let inventory = collect_sources(&sources)?;
+    let report = evaluate(inventory, &eval, started)?;
+    finish(&report, &output, gate, baseline.as_ref())
+}
+
+fn collect_only(args: CollectArgs) -> anyhow::Result<Code> {
+    let config = plan::load_config(args.config.as_deref())?;
+    let sources = plan::source_plan(&args.sources, &config)?;
+    let inventory = collect_sources(&sources)?;
+    inventory::io::save(&inventory, &args.save)?;
+    let gaps = inventory.coverage_gaps.len();
+    eprintln!(
+        "saved {} principals, {} credentials, {} grants to {}{}",
+        inventory.principals.len(),
+        inventory.credentials.len(),
+        inventory.grants.len(),
+        args.save.display(),
+        if gaps > 0 { format!(" ({gaps} coverage gaps)") } else { String::new() }
+    );
+    Ok(if gaps > 0 { Code::Incomplete } else { Code::Clean })
+}
+
+fn evaluate_saved(args: EvaluateArgs) -> anyhow::Result<Code> {
+    let started = Instant::now();
+    let eval = plan::eval_plan(&args.eval)?;
+    let output = plan::output_plan(&args.output, &eval.config);
+    let gate = plan::gate_plan(&args.gate, &eval.config);
+    let baseline = args.baseline.as_deref().map(baseline_fingerprints).transpose()?;
+    let inventory = inventory::io::load(&args.inventory)?;
+    let report = evaluate(inventory, &eval, started)?;
+    finish(&report, &output, gate, baseline.as_ref())
+}
+
+/// Runs every planned source and joins their fragments. A source's input error (a malformed
+/// file) stops the run; a source that could not reach everything records coverage gaps instead.
+pub fn collect_sources(sources: &SourcePlan) -> anyhow::Result<Inventory> {
+    let mut inventory = Inventory::new(Utc::now());
+    if sources.aws_files {
+        let args = &sources.args;
+        inventory.merge(collect::aws::files::collect_files(
+            &args.aws_authorization_details,
+            &args.aws_credential_report,
+        )?);
+    }
+    Ok(inventory)
+}
+
+/// Analyze, evaluate and suppress: the offline half of a scan, shared by `scan` and `evaluate`.
+pub fn evaluate(inventory: Inventory, eval: &EvalPlan, started: Instant) -> anyhow::Result<Report> {
+    let rules = rules::loader::load(&eval.rule_dirs, &eval.config)?;
+    let ctx = AnalysisContext { as_of: eval.as_of };
+    let analysis = analyze::analyze(&inventory, &ctx);
+    let evaluation = rules::engine::evaluate(&rules, &analysis.subjects, eval.as_of);
+    let mut findings = evaluation.findings;
+    let suppression_issues =
+        suppress::apply(&mut findings, &eval.config.suppressions, eval.as_of);
+    let mut coverage_gaps = inventory.coverage_gaps.clone();
+    coverage_gaps.extend(evaluation.errors);
+    let scan = ScanMeta {
+        started_at: Utc::now() - chrono::Duration::from_std(started.elapsed()).unwrap_or_default(),
+        as_of: eval.as_of,
+        duration_ms: 0,
+        sources: inventory.sources.clone(),
+        api_calls: inventory.api_calls(),
+        coverage_gaps,
+    };
+    let mut report = Report {
+        scan,
+        inventory: summarize(&inventory),
+        findings,
+        identities: analysis.identities,
+        suppression_issues,
+        rules: rules.rules().to_vec(),
+        credentials: inventory.credentials.iter().map(CredentialRecord::from).collect(),
+        drift: None,
+        history: None,
+    };
+    report.scan.duration_ms = started.elapsed().as_millis() as u64;
+    Ok(report)
+}
+
+fn summarize(inventory: &Inventory) -> InventorySummary {
+    fn count<'a>(keys: impl Iterator<Item = String>) -> BTreeMap<String, u64> {
+        let mut counts = BTreeMap::new();
+        for key in keys {
+            *counts.entry(key).or_insert(0) += 1;
+        }
+        counts
+    }
+    InventorySummary {
+        principals: count(inventory.principals.iter().map(|p| format!("{}.{}", p.provider, p.kind))),
+        credentials: count(inventory.credentials.iter().map(|c| format!("{}.{}", c.provider, c.kind))),
+        grants: count(inventory.grants.iter().map(|g| format!("{}.{}", g.provider, g.kind))),
+        policies: inventory.policies.len() as u64,
+    }
+}
+
+/// Writes the reports, prints the terminal summary and decides the exit code.
+fn finish(
+    report: &Report,
+    output: &OutputPlan,
+    gate: GatePlan,
+    baseline: Option<&HashSet<String>>,
+) -> anyhow::Result<Code> {
+    let written = render::write_all(report, &output.formats, &output.out)?;
+    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    print!("{}", render::terminal::summary_with_reports(report, color, &written));
+    Ok(gate_code(report, gate, baseline))
+}
+
+/// The CI gate. An incomplete scan (a coverage gap) wins over findings: its result cannot be
+/// trusted either way. With a baseline, only findings whose fingerprint is new count.
+pub fn gate_code(report: &Report, gate: GatePlan, baseline: Option<&HashSet<String>>) -> Code {
+    if !report.is_complete() && !gate.allow_incomplete {
+        return Code::Incomplete;
+    }
+    let Some(threshold) = gate.fail_on else {
+        return Code::Clean;
+    };
+    let failing = report
+        .active_findings()
+        .filter(|f| f.severity >= threshold)
+        .any(|f| baseline.is_none_or(|known| !known.contains(&f.fingerprint)));
+    if failing { Code::Findings } else { Code::Clean }
+}
+
+/// The fingerprints of an earlier JSON report.
+fn baseline_fingerprints(path: &Path) -> anyhow::Result<HashSet<String>> {
+    let old = render::json::read_report(path)?;
+    Ok(old.findings.into_iter().map(|f| f.fingerprint).collect())
+}
+
+fn rules_command(command: RulesCommand) -> anyhow::Result<Code> {
+    match command {
+        RulesCommand::List { eval, json, markdown } => {
+            let plan = plan::eval_plan(&eval)?;
+            let set = rules::loader::load(&plan.rule_dirs, &plan.config)?;
+            let text = if json {
+                rules::explain::list_json(set.rules())?
+            } else if markdown {
+                rules::explain::list_markdown(set.rules())
+            } else {
+                rules::explain::list_table(set.rules())
+            };
+            print!("{text}");
+        }
+        RulesCommand::Explain { id, eval } => {
+            let plan = plan::eval_plan(&eval)?;
+            let set = rules::loader::load(&plan.rule_dirs, &plan.config)?;
+            let rule = set.get(&id).with_context(|| {
+                format!("no rule `{id}` (see `lapse rules list`)")
+            })?;
+            print!("{}", rules::explain::explain(rule));
+        }
+    }
+    Ok(Code::Clean)
+}
+
+/// The starter config `lapse init` writes: the commented example shipped in examples/.
+const STARTER_CONFIG: &str = include_str!("../examples/lapse.toml");
+
+fn init(args: InitArgs) -> anyhow::Result<Code> {
+    if args.path.exists() && !args.force {
+        anyhow::bail!("{} exists; use --force to overwrite it", args.path.display());
+    }
+    // The starter must always be valid: a broken example would teach users a broken config.
+    Config::parse(&args.path, STARTER_CONFIG)?;
+    std::fs::write(&args.path, STARTER_CONFIG)
+        .with_context(|| format!("writing {}", args.path.display()))?;
+    eprintln!("wrote {}", args.path.display());
+    Ok(Code::Clean)
+}
+

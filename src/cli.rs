@@ -1,0 +1,300 @@
+//! Command line: clap derive only. Turning these arguments plus `lapse.toml` into a validated
+//! plan happens in `plan.rs`; nothing here checks more than clap can.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "lapse",
+    version,
+    about = "Find the standing access that machines hold, and make temporary access end by itself",
+    long_about = None,
+    after_help = "Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage/config/input error, \
+                  3 incomplete scan (a coverage gap) unless --allow-incomplete."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Collect, evaluate and report in one go.
+    Scan(ScanArgs),
+    /// Collect an inventory and save it as JSON, evaluating nothing.
+    Collect(CollectArgs),
+    /// Evaluate a saved inventory offline.
+    Evaluate(EvaluateArgs),
+    /// Compare two JSON reports: new, resolved and persisting findings; credential changes.
+    Diff(DiffArgs),
+    /// Plan (default) or apply the revocation of provisional grants whose expiry has passed.
+    Revoke(RevokeArgs),
+    /// Join the JSON reports of several shards into one report.
+    Merge(MergeArgs),
+    /// List and explain rules.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+    /// Write a commented starter lapse.toml.
+    Init(InitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    #[command(flatten)]
+    pub sources: SourceArgs,
+    #[command(flatten)]
+    pub eval: EvalArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    #[command(flatten)]
+    pub gate: GateArgs,
+    /// Compare with an earlier JSON report: the gate then counts only new findings.
+    #[arg(long, value_name = "OLD.json")]
+    pub baseline: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CollectArgs {
+    #[command(flatten)]
+    pub sources: SourceArgs,
+    /// Where to write the inventory JSON.
+    #[arg(long, value_name = "FILE")]
+    pub save: PathBuf,
+    /// Read lapse.toml from here (default: ./lapse.toml when present).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    /// An inventory written by `lapse collect --save`.
+    #[arg(value_name = "INVENTORY.json")]
+    pub inventory: PathBuf,
+    #[command(flatten)]
+    pub eval: EvalArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    #[command(flatten)]
+    pub gate: GateArgs,
+    #[arg(long, value_name = "OLD.json")]
+    pub baseline: Option<PathBuf>,
+}
+
+/// Where to collect from. Several sources can be combined in one run.
+#[derive(Debug, Args, Default, Clone)]
+pub struct SourceArgs {
+    /// Offline AWS: output of `aws iam get-account-authorization-details --output json`
+    /// (repeat for page files, or name a folder of them).
+    #[arg(long, value_name = "FILE", help_heading = "AWS (offline files)")]
+    pub aws_authorization_details: Vec<PathBuf>,
+    /// Offline AWS: the credential report, as CSV or as the raw GetCredentialReport JSON.
+    #[arg(long, value_name = "FILE", help_heading = "AWS (offline files)")]
+    pub aws_credential_report: Vec<PathBuf>,
+
+    /// Scan AWS through the API with the standard credential chain.
+    #[arg(long, help_heading = "AWS (live)")]
+    pub aws: bool,
+    #[arg(long, value_name = "NAME", help_heading = "AWS (live)")]
+    pub aws_profile: Option<String>,
+    #[arg(long, value_name = "REGION", help_heading = "AWS (live)")]
+    pub aws_region: Option<String>,
+    /// Send AWS API calls here (moto, LocalStack). Also read from AWS_ENDPOINT_URL.
+    #[arg(long, value_name = "URL", help_heading = "AWS (live)")]
+    pub aws_endpoint_url: Option<String>,
+    /// Role to assume in each account, with `{account}` in place of the account id.
+    #[arg(long, value_name = "ARN", help_heading = "AWS (live)")]
+    pub aws_role_arn: Option<String>,
+    /// Accounts to scan through --aws-role-arn: a comma-separated list, or a file with one per line.
+    #[arg(long, value_name = "LIST|FILE", help_heading = "AWS (live)")]
+    pub aws_accounts: Option<String>,
+    #[arg(long, value_name = "ID", help_heading = "AWS (live)")]
+    pub aws_external_id: Option<String>,
+
+    /// GitHub organization to scan (repeatable).
+    #[arg(long, value_name = "ORG", help_heading = "GitHub")]
+    pub github_org: Vec<String>,
+    /// Only these repositories (repeatable); default every repository of the org.
+    #[arg(long, value_name = "OWNER/NAME", help_heading = "GitHub")]
+    pub github_repo: Vec<String>,
+    /// API root, for GitHub Enterprise Server and tests.
+    #[arg(long, value_name = "URL", help_heading = "GitHub")]
+    pub github_api_url: Option<String>,
+    /// Authenticate as a GitHub App (with --github-app-key and --github-installation-id).
+    #[arg(long, value_name = "ID", help_heading = "GitHub")]
+    pub github_app_id: Option<u64>,
+    #[arg(long, value_name = "PEM", help_heading = "GitHub")]
+    pub github_app_key: Option<PathBuf>,
+    #[arg(long, value_name = "ID", help_heading = "GitHub")]
+    pub github_installation_id: Option<u64>,
+
+    /// Scan a local repository checkout (workflows, tracked files) with no network.
+    #[arg(long, value_name = "PATH", help_heading = "Repository")]
+    pub repo: Option<PathBuf>,
+
+    #[arg(long, value_name = "TENANT", help_heading = "Azure")]
+    pub azure_tenant: Option<String>,
+    /// Subscription to scan (repeatable); default every subscription the identity can read.
+    #[arg(long, value_name = "ID", help_heading = "Azure")]
+    pub azure_subscription: Vec<String>,
+    #[arg(long, value_name = "URL", help_heading = "Azure")]
+    pub azure_graph_url: Option<String>,
+    #[arg(long, value_name = "URL", help_heading = "Azure")]
+    pub azure_arm_url: Option<String>,
+    /// Use only this credential: cli, environment, workload-identity, managed-identity.
+    #[arg(long, value_name = "KIND", help_heading = "Azure")]
+    pub azure_credential: Option<String>,
+
+    /// Grants ledger: provisional grants that cannot carry a tag.
+    #[arg(long, value_name = "FILE")]
+    pub ledger: Option<PathBuf>,
+    /// Trust these CA certificates (PEM) in addition to the system's; SSL_CERT_FILE also works.
+    #[arg(long, value_name = "PEM")]
+    pub ca_bundle: Option<PathBuf>,
+    /// Accounts, organizations or subscriptions in flight at once.
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+    /// Scan only shard I of N (accounts, orgs and subscriptions split deterministically).
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// No progress bars.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// How to judge.
+#[derive(Debug, Args, Default, Clone)]
+pub struct EvalArgs {
+    /// Read lapse.toml from here (default: ./lapse.toml when present).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Add a folder of your own rule files (repeatable).
+    #[arg(long, value_name = "DIR")]
+    pub rules: Vec<PathBuf>,
+    /// Judge the estate at this instant instead of now (RFC 3339).
+    #[arg(long, value_name = "RFC3339")]
+    pub as_of: Option<String>,
+}
+
+#[derive(Debug, Args, Default, Clone)]
+pub struct OutputArgs {
+    /// Folder for the reports.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Report formats (comma-separated or repeated); default json,html.
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "FORMAT")]
+    pub format: Vec<Format>,
+    /// Append this run's findings and summary to a Parquet history file.
+    #[arg(long, value_name = "FILE.parquet")]
+    pub history: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, ValueEnum)]
+pub enum Format {
+    Json,
+    Html,
+    Sarif,
+    Ocsf,
+    Csv,
+    Parquet,
+    Markdown,
+}
+
+#[derive(Debug, Args, Default, Clone)]
+pub struct GateArgs {
+    /// Exit 1 when a finding is at or above this severity (default high).
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    pub fail_on: Option<FailOn>,
+    /// Exit by findings alone even when a source left a coverage gap.
+    #[arg(long)]
+    pub allow_incomplete: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FailOn {
+    Critical,
+    High,
+    Medium,
+    Low,
+    Info,
+    /// Never fail on findings (coverage gaps still exit 3).
+    Never,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    #[arg(value_name = "OLD.json")]
+    pub old: PathBuf,
+    #[arg(value_name = "NEW.json")]
+    pub new: PathBuf,
+    /// Write the drift as JSON here as well.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    #[command(flatten)]
+    pub gate: GateArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    #[command(flatten)]
+    pub sources: SourceArgs,
+    #[command(flatten)]
+    pub eval: EvalArgs,
+    /// Execute the plan. Without it, lapse prints the plan and changes nothing.
+    #[arg(long)]
+    pub apply: bool,
+    /// Append-only journal of every action (JSONL).
+    #[arg(long, value_name = "FILE", default_value = "lapse-journal.jsonl")]
+    pub journal: PathBuf,
+    /// Days between deactivating an AWS access key and deleting it.
+    #[arg(long, value_name = "DAYS", default_value_t = 7)]
+    pub grace: u32,
+    /// Write the plan as JSON here as well.
+    #[arg(long, value_name = "FILE")]
+    pub plan_json: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Shard reports to join.
+    #[arg(value_name = "REPORT.json", required = true)]
+    pub reports: Vec<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Every rule with its id, family, severity and title.
+    List {
+        #[command(flatten)]
+        eval: EvalArgs,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Print the Markdown table used in the README.
+        #[arg(long, conflicts_with = "json")]
+        markdown: bool,
+    },
+    /// A rule's rationale, condition, parameters, remediation and references.
+    Explain {
+        #[arg(value_name = "ID")]
+        id: String,
+        #[command(flatten)]
+        eval: EvalArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Where to write it.
+    #[arg(long, value_name = "FILE", default_value = "lapse.toml")]
+    pub path: PathBuf,
+    /// Overwrite an existing file.
+    #[arg(long)]
+    pub force: bool,
+}

@@ -1,0 +1,340 @@
+//! Collect, AWS live: the validated plan of a live scan — which accounts, through which role,
+//! how many at once — built once from the flags and the `[aws]` table of lapse.toml.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::cli::SourceArgs;
+
+/// Accounts in flight when neither `--concurrency` nor the config says.
+pub const DEFAULT_CONCURRENCY: usize = 8;
+/// Attempts per API call (the first try plus retries) in the SDK's standard retry mode.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
+/// The placeholder `--aws-role-arn` carries for the account id.
+pub const ACCOUNT_PLACEHOLDER: &str = "{account}";
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum LiveOptionsError {
+    #[error("lapse.toml [aws]: {0}")]
+    Config(String),
+    #[error("--aws-accounts {source_name}:{line}: '{value}' is not a 12-digit AWS account id")]
+    BadAccount {
+        source_name: String,
+        line: usize,
+        value: String,
+    },
+    #[error("--aws-accounts {path}: {message}")]
+    AccountsFile { path: String, message: String },
+    #[error("--aws-accounts needs --aws-role-arn (the role to assume in each account)")]
+    AccountsWithoutRole,
+    #[error("--aws-role-arn '{0}' needs '{{account}}' in place of the account id when --aws-accounts lists several")]
+    RoleWithoutPlaceholder(String),
+    #[error("--aws-role-arn with '{{account}}' needs --aws-accounts (which accounts to scan)")]
+    RoleWithoutAccounts,
+    #[error("--shard '{0}': expected I/N with 0 <= I < N, e.g. 0/4")]
+    BadShard(String),
+    #[error("--concurrency must be at least 1")]
+    ZeroConcurrency,
+    #[error("lapse.toml [aws] max_attempts must be between 1 and 20, got {0}")]
+    BadMaxAttempts(u32),
+}
+
+/// `[aws]` in lapse.toml. Flags win over these keys.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAwsConfig {
+    profile: Option<String>,
+    region: Option<String>,
+    endpoint_url: Option<String>,
+    role_arn: Option<String>,
+    /// Account ids, or one string naming a file (same forms as `--aws-accounts`).
+    accounts: Option<AccountsValue>,
+    external_id: Option<String>,
+    concurrency: Option<usize>,
+    max_attempts: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum AccountsValue {
+    List(Vec<String>),
+    One(String),
+}
+
+/// `--shard I/N`: keep the accounts whose index in sorted order is `I` modulo `N`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Shard {
+    pub fn parse(text: &str) -> Result<Shard, LiveOptionsError> {
+        let bad = || LiveOptionsError::BadShard(text.to_string());
+        let (i, n) = text.split_once('/').ok_or_else(bad)?;
+        let index: usize = i.trim().parse().map_err(|_| bad())?;
+        let count: usize = n.trim().parse().map_err(|_| bad())?;
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+
+    pub fn keeps(&self, position: usize) -> bool {
+        position % self.count == self.index
+    }
+}
+
+/// How to wait for the credential report: GenerateCredentialReport is polled until COMPLETE.
+#[derive(Debug, Clone)]
+pub struct ReportPolling {
+    pub max_polls: u32,
+    pub first_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for ReportPolling {
+    fn default() -> Self {
+        ReportPolling {
+            max_polls: 10,
+            first_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(8),
+        }
+    }
+}
+
+/// Where a live scan goes: either the account of the ambient credentials (`targets` empty), or
+/// every listed account through `role_arn`.
+#[derive(Debug, Clone, Default)]
+pub struct LiveOptions {
+    pub profile: Option<String>,
+    pub region: Option<String>,
+    /// Overrides the endpoint of every AWS call; `AWS_ENDPOINT_URL` is read by the SDK itself.
+    pub endpoint_url: Option<String>,
+    /// Role ARN template with `{account}`; `None` scans with the ambient credentials.
+    pub role_arn: Option<String>,
+    pub external_id: Option<String>,
+    /// Accounts to assume into, sorted, deduplicated, already cut to this shard.
+    pub accounts: Vec<String>,
+    /// With no account list: whether this shard owns the ambient account (shard index 0).
+    pub scan_ambient: bool,
+    pub concurrency: usize,
+    pub max_attempts: u32,
+    pub quiet: bool,
+    pub report_polling: ReportPolling,
+}
+
+impl LiveOptions {
+    /// Flags first, then `[aws]` from lapse.toml; checks everything a run would trip on later.
+    pub fn from_args(
+        args: &SourceArgs,
+        aws_config_table: Option<&toml::Table>,
+    ) -> Result<LiveOptions, LiveOptionsError> {
+        let raw = match aws_config_table {
+            Some(table) => RawAwsConfig::deserialize(toml::Value::Table(table.clone()))
+                .map_err(|e| LiveOptionsError::Config(e.message().trim().to_string()))?,
+            None => RawAwsConfig::default(),
+        };
+        let role_arn = args.aws_role_arn.clone().or(raw.role_arn);
+        let accounts = match (&args.aws_accounts, raw.accounts) {
+            (Some(flag), _) => parse_accounts(flag)?,
+            (None, Some(AccountsValue::One(text))) => parse_accounts(&text)?,
+            (None, Some(AccountsValue::List(list))) => validate_accounts(list, "lapse.toml")?,
+            (None, None) => Vec::new(),
+        };
+        check_role(role_arn.as_deref(), &accounts)?;
+        let shard = args.shard.as_deref().map(Shard::parse).transpose()?;
+        let concurrency = args
+            .concurrency
+            .or(raw.concurrency)
+            .unwrap_or(DEFAULT_CONCURRENCY);
+        if concurrency == 0 {
+            return Err(LiveOptionsError::ZeroConcurrency);
+        }
+        let max_attempts = raw.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS);
+        if !(1..=20).contains(&max_attempts) {
+            return Err(LiveOptionsError::BadMaxAttempts(max_attempts));
+        }
+        let keep = |i: usize| shard.is_none_or(|s| s.keeps(i));
+        Ok(LiveOptions {
+            profile: args.aws_profile.clone().or(raw.profile),
+            region: args.aws_region.clone().or(raw.region),
+            endpoint_url: args.aws_endpoint_url.clone().or(raw.endpoint_url),
+            external_id: args.aws_external_id.clone().or(raw.external_id),
+            scan_ambient: accounts.is_empty() && keep(0),
+            accounts: accounts
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| keep(*i))
+                .map(|(_, a)| a)
+                .collect(),
+            role_arn,
+            concurrency,
+            max_attempts,
+            quiet: args.quiet,
+            report_polling: ReportPolling::default(),
+        })
+    }
+
+    /// The role to assume in `account`.
+    pub fn role_for(&self, account: &str) -> Option<String> {
+        self.role_arn
+            .as_ref()
+            .map(|t| t.replace(ACCOUNT_PLACEHOLDER, account))
+    }
+}
+
+/// A role without an account list assumes that one role (a single cross-account scan); a list
+/// needs the placeholder, or every account would get the same role.
+fn check_role(role_arn: Option<&str>, accounts: &[String]) -> Result<(), LiveOptionsError> {
+    match role_arn {
+        None if !accounts.is_empty() => Err(LiveOptionsError::AccountsWithoutRole),
+        Some(arn) if arn.contains(ACCOUNT_PLACEHOLDER) && accounts.is_empty() => {
+            Err(LiveOptionsError::RoleWithoutAccounts)
+        }
+        Some(arn) if !arn.contains(ACCOUNT_PLACEHOLDER) && accounts.len() > 1 => {
+            Err(LiveOptionsError::RoleWithoutPlaceholder(arn.to_string()))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `--aws-accounts`: a file with one id per line (`#` comments, blank lines), or a
+/// comma-separated list. Returned sorted and deduplicated so that shards are deterministic.
+pub fn parse_accounts(value: &str) -> Result<Vec<String>, LiveOptionsError> {
+    let path = Path::new(value);
+    if path.is_file() {
+        let text = std::fs::read_to_string(path).map_err(|e| LiveOptionsError::AccountsFile {
+            path: value.to_string(),
+            message: e.to_string(),
+        })?;
+        return accounts_from_lines(&text, value);
+    }
+    let items: Vec<String> = value
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    validate_accounts(items, "list")
+}
+
+fn accounts_from_lines(text: &str, source_name: &str) -> Result<Vec<String>, LiveOptionsError> {
+    let mut accounts = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let value = line.split('#').next().unwrap_or("").trim();
+        if value.is_empty() {
+            continue;
+        }
+        if !is_account_id(value) {
+            return Err(bad_account(source_name, index + 1, value));
+        }
+        accounts.push(value.to_string());
+    }
+    Ok(sorted(accounts))
+}
+
+fn validate_accounts(items: Vec<String>, source_name: &str) -> Result<Vec<String>, LiveOptionsError> {
+    for (index, value) in items.iter().enumerate() {
+        if !is_account_id(value) {
+            return Err(bad_account(source_name, index + 1, value));
+        }
+    }
+    Ok(sorted(items))
+}
+
+fn bad_account(source_name: &str, line: usize, value: &str) -> LiveOptionsError {
+    LiveOptionsError::BadAccount {
+        source_name: source_name.to_string(),
+        line,
+        // The value is user input echoed back: keep it short and printable.
+        value: value.chars().take(40).filter(|c| !c.is_control()).collect(),
+    }
+}
+
+fn sorted(mut accounts: Vec<String>) -> Vec<String> {
+    accounts.sort();
+    accounts.dedup();
+    accounts
+}
+
+pub fn is_account_id(value: &str) -> bool {
+    value.len() == 12 && value.bytes().all(|b| b.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args() -> SourceArgs {
+        SourceArgs {
+            aws: true,
+            ..SourceArgs::default()
+        }
+    }
+
+    #[test]
+    fn shard_splits_sorted_accounts_by_index() {
+        let mut a = args();
+        a.aws_role_arn = Some("arn:aws:iam::{account}:role/LapseAudit".into());
+        a.aws_accounts = Some("333333333333,111111111111,222222222222,111111111111".into());
+        a.shard = Some("1/2".into());
+        let opts = LiveOptions::from_args(&a, None).unwrap();
+        assert_eq!(opts.accounts, vec!["222222222222"]);
+        assert!(!opts.scan_ambient);
+        assert_eq!(
+            opts.role_for("222222222222").unwrap(),
+            "arn:aws:iam::222222222222:role/LapseAudit"
+        );
+    }
+
+    #[test]
+    fn bad_inputs_are_errors() {
+        assert!(Shard::parse("2/2").is_err());
+        assert!(Shard::parse("a/2").is_err());
+        assert!(Shard::parse("0/0").is_err());
+        let mut a = args();
+        a.aws_accounts = Some("111111111111".into());
+        assert_eq!(
+            LiveOptions::from_args(&a, None).unwrap_err(),
+            LiveOptionsError::AccountsWithoutRole
+        );
+        a.aws_role_arn = Some("arn:aws:iam::{account}:role/X".into());
+        a.aws_accounts = Some("111111111111,12345".into());
+        let err = LiveOptions::from_args(&a, None).unwrap_err().to_string();
+        assert!(err.contains("list:2") && err.contains("12345"), "{err}");
+        a.aws_accounts = None;
+        assert_eq!(
+            LiveOptions::from_args(&a, None).unwrap_err(),
+            LiveOptionsError::RoleWithoutAccounts
+        );
+    }
+
+    #[test]
+    fn accounts_file_names_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("accounts.txt");
+        std::fs::write(&path, "# prod\n111111111111\n\n22222222222x\n").unwrap();
+        let err = parse_accounts(path.to_str().unwrap()).unwrap_err().to_string();
+        assert!(err.contains("accounts.txt:4"), "{err}");
+        std::fs::write(&path, "# prod\n222222222222 # b\n111111111111\n").unwrap();
+        assert_eq!(
+            parse_accounts(path.to_str().unwrap()).unwrap(),
+            vec!["111111111111", "222222222222"]
+        );
+    }
+
+    #[test]
+    fn config_table_rejects_unknown_keys_and_flags_win() {
+        let table: toml::Table = toml::from_str("role_arn = 'arn:aws:iam::{account}:role/A'\naccounts = ['111111111111']\nregion = 'eu-west-1'\n").unwrap();
+        let mut a = args();
+        a.aws_region = Some("us-east-2".into());
+        let opts = LiveOptions::from_args(&a, Some(&table)).unwrap();
+        assert_eq!(opts.region.as_deref(), Some("us-east-2"));
+        assert_eq!(opts.accounts, vec!["111111111111"]);
+        let typo: toml::Table = toml::from_str("rol_arn = 'x'").unwrap();
+        let err = LiveOptions::from_args(&args(), Some(&typo)).unwrap_err().to_string();
+        assert!(err.contains("rol_arn"), "{err}");
+    }
+}

@@ -1,0 +1,339 @@
+//! Collect, AWS: the wire shape of `GetAccountAuthorizationDetails` (what
+//! `aws iam get-account-authorization-details --output json` prints), as public serde structs
+//! the offline reader parses and the live collector fills from the SDK.
+//!
+//! Unknown fields are ignored (AWS adds some); required ones (names, ARNs) are errors naming
+//! the file, line and field. Policy documents arrive URL-encoded from AWS and the SDK, and as
+//! plain JSON objects from some tools: [`PolicyDocument`] accepts both.
+
+use std::collections::HashSet;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::inventory::Timestamp;
+
+/// One page, or several merged.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AuthorizationDetails {
+    #[serde(default)]
+    pub user_detail_list: Vec<UserDetail>,
+    #[serde(default)]
+    pub group_detail_list: Vec<GroupDetail>,
+    #[serde(default)]
+    pub role_detail_list: Vec<RoleDetail>,
+    #[serde(default)]
+    pub policies: Vec<ManagedPolicyDetail>,
+}
+
+impl AuthorizationDetails {
+    /// Appends another page (call [`Self::dedup`] once after the last one).
+    pub fn merge(&mut self, page: AuthorizationDetails) {
+        self.user_detail_list.extend(page.user_detail_list);
+        self.group_detail_list.extend(page.group_detail_list);
+        self.role_detail_list.extend(page.role_detail_list);
+        self.policies.extend(page.policies);
+    }
+
+    /// Keeps one entity per ARN (overlapping exports), first seen wins. One pass.
+    pub fn dedup(&mut self) {
+        dedup_by_arn(&mut self.user_detail_list, |u| &u.arn);
+        dedup_by_arn(&mut self.group_detail_list, |g| &g.arn);
+        dedup_by_arn(&mut self.role_detail_list, |r| &r.arn);
+        dedup_by_arn(&mut self.policies, |p| &p.arn);
+    }
+}
+
+fn dedup_by_arn<T>(items: &mut Vec<T>, key: impl Fn(&T) -> &String) {
+    let mut seen: HashSet<String> = HashSet::with_capacity(items.len());
+    items.retain(|item| seen.insert(key(item).clone()));
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UserDetail {
+    #[serde(default)]
+    pub path: Option<String>,
+    pub user_name: String,
+    #[serde(default)]
+    pub user_id: Option<String>,
+    pub arn: String,
+    #[serde(default)]
+    pub create_date: Option<Timestamp>,
+    #[serde(default)]
+    pub user_policy_list: Vec<InlinePolicy>,
+    #[serde(default)]
+    pub group_list: Vec<String>,
+    #[serde(default)]
+    pub attached_managed_policies: Vec<AttachedPolicy>,
+    #[serde(default)]
+    pub permissions_boundary: Option<PermissionsBoundary>,
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GroupDetail {
+    #[serde(default)]
+    pub path: Option<String>,
+    pub group_name: String,
+    #[serde(default)]
+    pub group_id: Option<String>,
+    pub arn: String,
+    #[serde(default)]
+    pub create_date: Option<Timestamp>,
+    #[serde(default)]
+    pub group_policy_list: Vec<InlinePolicy>,
+    #[serde(default)]
+    pub attached_managed_policies: Vec<AttachedPolicy>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RoleDetail {
+    #[serde(default)]
+    pub path: Option<String>,
+    pub role_name: String,
+    #[serde(default)]
+    pub role_id: Option<String>,
+    pub arn: String,
+    #[serde(default)]
+    pub create_date: Option<Timestamp>,
+    #[serde(default)]
+    pub assume_role_policy_document: Option<PolicyDocument>,
+    #[serde(default)]
+    pub role_policy_list: Vec<InlinePolicy>,
+    #[serde(default)]
+    pub attached_managed_policies: Vec<AttachedPolicy>,
+    #[serde(default)]
+    pub permissions_boundary: Option<PermissionsBoundary>,
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+    #[serde(default)]
+    pub role_last_used: Option<RoleLastUsed>,
+    /// Not in GetAccountAuthorizationDetails; the live collector fills it from ListRoles.
+    #[serde(default)]
+    pub max_session_duration: Option<i64>,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RoleLastUsed {
+    #[serde(default)]
+    pub last_used_date: Option<Timestamp>,
+    #[serde(default)]
+    pub region: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ManagedPolicyDetail {
+    /// moto sometimes omits it: derived from the ARN then.
+    #[serde(default)]
+    pub policy_name: Option<String>,
+    #[serde(default)]
+    pub policy_id: Option<String>,
+    pub arn: String,
+    #[serde(default)]
+    pub path: Option<String>,
+    #[serde(default)]
+    pub default_version_id: Option<String>,
+    #[serde(default)]
+    pub attachment_count: Option<i64>,
+    #[serde(default)]
+    pub create_date: Option<Timestamp>,
+    #[serde(default)]
+    pub update_date: Option<Timestamp>,
+    #[serde(default)]
+    pub policy_version_list: Vec<PolicyVersion>,
+}
+
+impl ManagedPolicyDetail {
+    /// `PolicyName`, or the last segment of the ARN (`arn:aws:iam::aws:policy/job/Name`).
+    pub fn name(&self) -> &str {
+        match &self.policy_name {
+            Some(name) if !name.is_empty() => name,
+            _ => self.arn.rsplit('/').next().unwrap_or(&self.arn),
+        }
+    }
+
+    /// The version with `IsDefaultVersion`, else the one `DefaultVersionId` names.
+    pub fn default_version(&self) -> Option<&PolicyVersion> {
+        self.policy_version_list
+            .iter()
+            .find(|v| v.is_default_version)
+            .or_else(|| {
+                let id = self.default_version_id.as_deref()?;
+                self.policy_version_list
+                    .iter()
+                    .find(|v| v.version_id.as_deref() == Some(id))
+            })
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PolicyVersion {
+    #[serde(default)]
+    pub document: Option<PolicyDocument>,
+    #[serde(default)]
+    pub version_id: Option<String>,
+    #[serde(default)]
+    pub is_default_version: bool,
+    #[serde(default)]
+    pub create_date: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct InlinePolicy {
+    pub policy_name: String,
+    pub policy_document: PolicyDocument,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AttachedPolicy {
+    #[serde(default)]
+    pub policy_name: Option<String>,
+    pub policy_arn: String,
+}
+
+impl AttachedPolicy {
+    pub fn name(&self) -> &str {
+        match &self.policy_name {
+            Some(name) if !name.is_empty() => name,
+            _ => self.policy_arn.rsplit('/').next().unwrap_or(&self.policy_arn),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PermissionsBoundary {
+    #[serde(default)]
+    pub permissions_boundary_type: Option<String>,
+    pub permissions_boundary_arn: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Tag {
+    pub key: String,
+    #[serde(default)]
+    pub value: String,
+}
+
+/// A decoded policy document. Deserializes from a JSON object, or from a string holding
+/// URL-encoded (AWS, SDK) or plain JSON.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct PolicyDocument(pub serde_json::Value);
+
+impl<'de> Deserialize<'de> for PolicyDocument {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match serde_json::Value::deserialize(deserializer)? {
+            serde_json::Value::String(text) => decode_policy_document(&text)
+                .map(PolicyDocument)
+                .map_err(serde::de::Error::custom),
+            value @ serde_json::Value::Object(_) => Ok(PolicyDocument(value)),
+            _ => Err(serde::de::Error::custom(
+                "policy document: expected a JSON object or an (URL-encoded) JSON string",
+            )),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("policy document is not JSON (after URL-decoding): {0}")]
+pub struct PolicyDocumentError(String);
+
+/// Decodes a policy document as AWS returns it (URL-encoded JSON) or as plain JSON text.
+pub fn decode_policy_document(text: &str) -> Result<serde_json::Value, PolicyDocumentError> {
+    let trimmed = text.trim_start();
+    if trimmed.starts_with('{')
+        && let Ok(value) = serde_json::from_str(trimmed)
+    {
+        return Ok(value);
+    }
+    let decoded = percent_encoding::percent_decode_str(text)
+        .decode_utf8()
+        .map_err(|e| PolicyDocumentError(e.to_string()))?;
+    // Only the position is reported: the document itself may be long and is provider data.
+    serde_json::from_str(&decoded).map_err(|e| PolicyDocumentError(e.to_string()))
+}
+
+/// Account id of an ARN (`arn:aws:iam::123456789012:user/x` → `123456789012`).
+pub fn account_of_arn(arn: &str) -> Option<&str> {
+    arn.split(':').nth(4).filter(|a| !a.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_url_encoded_and_plain_documents() {
+        let encoded = "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%5D%7D";
+        let value = decode_policy_document(encoded).unwrap();
+        assert_eq!(value["Version"], "2012-10-17");
+        let plain = decode_policy_document(r#" {"Version":"2012-10-17"}"#).unwrap();
+        assert_eq!(plain["Version"], "2012-10-17");
+        assert!(decode_policy_document("%7Bnot json").is_err());
+    }
+
+    #[test]
+    fn policy_document_field_accepts_object_and_string() {
+        let obj: InlinePolicy =
+            serde_json::from_str(r#"{"PolicyName":"a","PolicyDocument":{"Statement":[]}}"#).unwrap();
+        let text: InlinePolicy =
+            serde_json::from_str(r#"{"PolicyName":"a","PolicyDocument":"%7B%22Statement%22%3A%5B%5D%7D"}"#).unwrap();
+        assert_eq!(obj.policy_document, text.policy_document);
+        let bad = serde_json::from_str::<InlinePolicy>(r#"{"PolicyName":"a","PolicyDocument":5}"#);
+        assert!(bad.is_err());
+    }
+
+    #[test]
+    fn policy_name_falls_back_to_arn() {
+        let p: ManagedPolicyDetail =
+            serde_json::from_str(r#"{"Arn":"arn:aws:iam::aws:policy/job-function/ViewOnlyAccess"}"#).unwrap();
+        assert_eq!(p.name(), "ViewOnlyAccess");
+    }
+
+    #[test]
+    fn default_version_by_flag_or_id() {
+        let p: ManagedPolicyDetail = serde_json::from_str(
+            r#"{"Arn":"arn:x/p","DefaultVersionId":"v2","PolicyVersionList":[
+                {"VersionId":"v1","Document":{"v":1}},{"VersionId":"v2","Document":{"v":2}}]}"#,
+        )
+        .unwrap();
+        assert_eq!(p.default_version().unwrap().version_id.as_deref(), Some("v2"));
+    }
+
+    #[test]
+    fn merge_keeps_first_of_duplicates() {
+        let page = |name: &str| AuthorizationDetails {
+            user_detail_list: vec![serde_json::from_str(&format!(
+                r#"{{"UserName":"{name}","Arn":"arn:aws:iam::1:user/u"}}"#
+            ))
+            .unwrap()],
+            ..Default::default()
+        };
+        let mut all = page("first");
+        all.merge(page("second"));
+        assert_eq!(all.user_detail_list.len(), 2);
+        all.dedup();
+        assert_eq!(all.user_detail_list.len(), 1);
+        assert_eq!(all.user_detail_list[0].user_name, "first");
+    }
+
+    #[test]
+    fn account_from_arn() {
+        assert_eq!(account_of_arn("arn:aws:iam::123456789012:user/x"), Some("123456789012"));
+        assert_eq!(account_of_arn("arn:aws:iam::aws:policy/X"), Some("aws"));
+        assert_eq!(account_of_arn("nonsense"), None);
+    }
+}

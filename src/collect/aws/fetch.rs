@@ -1,0 +1,260 @@
+//! Collect, AWS live: the API calls of one account, in bulk (GetAccountAuthorizationDetails,
+//! the credential report, ListRoles for what the former lacks), each counted by operation.
+//!
+//! Any failure is returned as [`CallFailure`] and the caller drops the account's data: a page
+//! that fails mid-pagination never becomes an inventory that looks complete.
+
+use std::collections::BTreeMap;
+use std::error::Error as StdError;
+
+use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_iam::types::{ReportFormatType, ReportStateType};
+use serde_json::Value;
+
+use super::accounts::ReportPolling;
+use super::wire::{self, DetailsDocument};
+
+/// Items per page: IAM's maximum, so an account of N entities takes ⌈N/1000⌉ pages.
+const PAGE_SIZE: i32 = 1000;
+/// A marker loop (an endpoint that keeps answering IsTruncated) ends here, as a failure.
+const MAX_PAGES: usize = 10_000;
+
+/// API calls by operation (`iam:GetAccountAuthorizationDetails`), including polls.
+pub type Calls = BTreeMap<String, u64>;
+
+pub fn count(calls: &mut Calls, operation: &str) {
+    *calls.entry(operation.to_string()).or_insert(0) += 1;
+}
+
+/// One failed request: becomes a coverage gap with `request = operation`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallFailure {
+    pub operation: &'static str,
+    /// What is missing because of it (`authorization details`, `credential report`, `account`).
+    pub what: &'static str,
+    pub reason: String,
+}
+
+impl CallFailure {
+    pub fn new(operation: &'static str, what: &'static str, reason: impl Into<String>) -> Self {
+        CallFailure {
+            operation,
+            what,
+            reason: reason.into(),
+        }
+    }
+
+    pub fn from_sdk<E, R>(operation: &'static str, what: &'static str, err: &SdkError<E, R>) -> Self
+    where
+        E: ProvideErrorMetadata + StdError + 'static,
+        R: std::fmt::Debug,
+    {
+        CallFailure::new(operation, what, describe(err))
+    }
+}
+
+/// A short reason: the service's error code and message when there is one, else the cause chain
+/// (unreachable endpoint, timeout). Neither carries a credential.
+pub fn describe<E, R>(err: &SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + StdError + 'static,
+    R: std::fmt::Debug,
+{
+    match err {
+        SdkError::ServiceError(service) => {
+            let inner = service.err();
+            let code = inner.code().unwrap_or("ServiceError");
+            match inner.message() {
+                Some(message) => format!("{code}: {message}"),
+                None => code.to_string(),
+            }
+        }
+        SdkError::TimeoutError(_) => "timed out (after the retry budget)".to_string(),
+        SdkError::DispatchFailure(_) => {
+            format!("endpoint unreachable (after the retry budget): {}", DisplayErrorContext(err))
+        }
+        _ => DisplayErrorContext(err).to_string(),
+    }
+}
+
+/// Every page of GetAccountAuthorizationDetails, merged, plus MaxSessionDuration and Description
+/// of each role from ListRoles (the only role facts the bulk call leaves out).
+pub async fn authorization_details(
+    iam: &aws_sdk_iam::Client,
+    calls: &mut Calls,
+    on_page: &dyn Fn(&str),
+) -> Result<Value, CallFailure> {
+    const OP: &str = "iam:GetAccountAuthorizationDetails";
+    let mut document = DetailsDocument::default();
+    let mut marker: Option<String> = None;
+    for page in 1..=MAX_PAGES {
+        on_page(&format!("authorization details, page {page}"));
+        count(calls, OP);
+        let out = iam
+            .get_account_authorization_details()
+            .max_items(PAGE_SIZE)
+            .set_marker(marker.take())
+            .send()
+            .await
+            .map_err(|e| CallFailure::from_sdk(OP, "authorization details", &e))?;
+        document.add_page(&out);
+        if !out.is_truncated() {
+            let mut json = document.into_json();
+            add_role_settings(iam, calls, &mut json, on_page).await?;
+            return Ok(json);
+        }
+        marker = Some(next_marker(out.marker(), OP, "authorization details")?);
+    }
+    Err(CallFailure::new(OP, "authorization details", format!("still truncated after {MAX_PAGES} pages")))
+}
+
+fn next_marker(marker: Option<&str>, op: &'static str, what: &'static str) -> Result<String, CallFailure> {
+    marker
+        .filter(|m| !m.is_empty())
+        .map(str::to_string)
+        .ok_or_else(|| CallFailure::new(op, what, "IsTruncated without a Marker: the listing cannot continue"))
+}
+
+/// ListRoles, every page; fills `MaxSessionDuration` and `Description` into the role details.
+async fn add_role_settings(
+    iam: &aws_sdk_iam::Client,
+    calls: &mut Calls,
+    details: &mut Value,
+    on_page: &dyn Fn(&str),
+) -> Result<(), CallFailure> {
+    const OP: &str = "iam:ListRoles";
+    let mut settings: BTreeMap<String, (Option<i32>, Option<String>)> = BTreeMap::new();
+    let mut marker: Option<String> = None;
+    for page in 1..=MAX_PAGES {
+        on_page(&format!("role settings, page {page}"));
+        count(calls, OP);
+        let out = iam
+            .list_roles()
+            .max_items(PAGE_SIZE)
+            .set_marker(marker.take())
+            .send()
+            .await
+            .map_err(|e| CallFailure::from_sdk(OP, "role settings", &e))?;
+        for role in out.roles() {
+            let description = role.description().map(str::to_string);
+            settings.insert(role.arn().to_string(), (role.max_session_duration(), description));
+        }
+        if !out.is_truncated() {
+            merge_role_settings(details, &settings);
+            return Ok(());
+        }
+        marker = Some(next_marker(out.marker(), OP, "role settings")?);
+    }
+    Err(CallFailure::new(OP, "role settings", format!("still truncated after {MAX_PAGES} pages")))
+}
+
+fn merge_role_settings(details: &mut Value, settings: &BTreeMap<String, (Option<i32>, Option<String>)>) {
+    let Some(roles) = details.get_mut("RoleDetailList").and_then(Value::as_array_mut) else {
+        return;
+    };
+    for role in roles {
+        let arn = role.get("Arn").and_then(Value::as_str).unwrap_or("").to_string();
+        let (Some((max, description)), Some(obj)) = (settings.get(&arn), role.as_object_mut()) else {
+            continue;
+        };
+        if let Some(max) = max {
+            obj.insert("MaxSessionDuration".into(), Value::from(*max));
+        }
+        if let Some(description) = description {
+            obj.insert("Description".into(), Value::String(description.clone()));
+        }
+    }
+}
+
+/// The credential report as CSV, with its GeneratedTime (RFC 3339) when the service gives one.
+#[derive(Debug, Clone)]
+pub struct RawCredentialReport {
+    pub csv: Vec<u8>,
+    pub generated_time: Option<String>,
+}
+
+/// GenerateCredentialReport until COMPLETE (bounded, with doubling delays), then one
+/// GetCredentialReport. IAM only regenerates a report older than 4 h, so a COMPLETE report is
+/// fresh by the service's rule; its age is still reported, because not every endpoint honours it.
+pub async fn credential_report(
+    iam: &aws_sdk_iam::Client,
+    calls: &mut Calls,
+    polling: &ReportPolling,
+    on_step: &dyn Fn(&str),
+) -> Result<RawCredentialReport, CallFailure> {
+    wait_for_report(iam, calls, polling, on_step).await?;
+    const OP: &str = "iam:GetCredentialReport";
+    on_step("credential report");
+    count(calls, OP);
+    let out = iam
+        .get_credential_report()
+        .send()
+        .await
+        .map_err(|e| CallFailure::from_sdk(OP, "credential report", &e))?;
+    if let Some(format) = out.report_format().filter(|f| **f != ReportFormatType::TextCsv) {
+        let reason = format!("ReportFormat {} is not text/csv", format.as_str());
+        return Err(CallFailure::new(OP, "credential report", reason));
+    }
+    let csv = out
+        .content()
+        .map(|b| b.as_ref().to_vec())
+        .ok_or_else(|| CallFailure::new(OP, "credential report", "the response has no Content"))?;
+    Ok(RawCredentialReport {
+        csv,
+        generated_time: wire::timestamp(out.generated_time()).and_then(|v| v.as_str().map(str::to_string)),
+    })
+}
+
+async fn wait_for_report(
+    iam: &aws_sdk_iam::Client,
+    calls: &mut Calls,
+    polling: &ReportPolling,
+    on_step: &dyn Fn(&str),
+) -> Result<(), CallFailure> {
+    const OP: &str = "iam:GenerateCredentialReport";
+    let mut delay = polling.first_delay;
+    for poll in 1..=polling.max_polls {
+        on_step(&format!("credential report, poll {poll}"));
+        count(calls, OP);
+        let out = iam
+            .generate_credential_report()
+            .send()
+            .await
+            .map_err(|e| CallFailure::from_sdk(OP, "credential report", &e))?;
+        if out.state() == Some(&ReportStateType::Complete) {
+            return Ok(());
+        }
+        if poll < polling.max_polls {
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(polling.max_delay);
+        }
+    }
+    let reason = format!("not COMPLETE after {} polls", polling.max_polls);
+    Err(CallFailure::new(OP, "credential report", reason))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn role_settings_join_by_arn() {
+        let mut details = json!({"RoleDetailList": [
+            {"RoleName": "a", "Arn": "arn:aws:iam::1:role/a"},
+            {"RoleName": "b", "Arn": "arn:aws:iam::1:role/b"}]});
+        let mut settings = BTreeMap::new();
+        settings.insert("arn:aws:iam::1:role/a".to_string(), (Some(43200), Some("ci".to_string())));
+        merge_role_settings(&mut details, &settings);
+        assert_eq!(details["RoleDetailList"][0]["MaxSessionDuration"], 43200);
+        assert_eq!(details["RoleDetailList"][0]["Description"], "ci");
+        assert!(details["RoleDetailList"][1].get("MaxSessionDuration").is_none());
+    }
+
+    #[test]
+    fn truncated_without_marker_is_a_failure() {
+        assert!(next_marker(None, "iam:ListRoles", "role settings").is_err());
+        assert!(next_marker(Some(""), "iam:ListRoles", "role settings").is_err());
+        assert_eq!(next_marker(Some("m"), "iam:ListRoles", "role settings").unwrap(), "m");
+    }
+}

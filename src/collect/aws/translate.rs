@@ -1,0 +1,343 @@
+//! Collect, AWS: translation of authorization details and the credential report into the
+//! inventory (shared by the offline reader and the live collector).
+//!
+//! Users inherit their groups' policies as grants with `via = <group name>`; a permissions
+//! boundary is a grant of kind `permissions_boundary` (analysis does not apply it); tags become
+//! principal tags. Report rows join users by ARN; a report row without a user in the details
+//! (or the `<root_account>` row) is still a principal, with what the report says.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use serde_json::{Value, json};
+
+use super::attr;
+use super::credential_report::{CredentialReport, CredentialReportRow};
+use super::details::{
+    AttachedPolicy, AuthorizationDetails, GroupDetail, InlinePolicy, ManagedPolicyDetail,
+    PermissionsBoundary, RoleDetail, Tag, UserDetail, account_of_arn,
+};
+use crate::inventory::{
+    Attributes, CoverageGap, Credential, Grant, Inventory, LastUsed, Policy, Principal, Provider,
+    SourceRun,
+};
+
+/// Builds the inventory fragment of one or more accounts. `source` is recorded as is (its
+/// `source` name is also the coverage gaps' source).
+pub fn to_inventory(
+    mut details: AuthorizationDetails,
+    report: Option<CredentialReport>,
+    source: SourceRun,
+) -> Inventory {
+    details.dedup();
+    let mut out = Builder {
+        inventory: Inventory::new(source.started_at),
+        source: source.source.clone(),
+        gap_keys: HashSet::new(),
+    };
+    let known_policies: HashSet<&str> = details.policies.iter().map(|p| p.arn.as_str()).collect();
+    let groups: HashMap<&str, &GroupDetail> = details
+        .group_detail_list
+        .iter()
+        .map(|g| (g.group_name.as_str(), g))
+        .collect();
+    let rows = report.map(|r| r.rows).unwrap_or_default();
+    let mut rows_by_arn: HashMap<&str, &CredentialReportRow> =
+        rows.iter().map(|r| (r.arn.as_str(), r)).collect();
+
+    for policy in &details.policies {
+        out.policy(policy);
+    }
+    for user in &details.user_detail_list {
+        let row = rows_by_arn.remove(user.arn.as_str());
+        out.user(user, row, &groups, &known_policies);
+    }
+    for role in &details.role_detail_list {
+        out.role(role, &known_policies);
+    }
+    // Report rows left over, in report order: the root account and users the details lack.
+    for row in &rows {
+        if rows_by_arn.remove(row.arn.as_str()).is_some() {
+            out.report_only(row);
+        }
+    }
+    let mut inventory = out.inventory;
+    inventory.sources.push(source);
+    inventory
+}
+
+struct Builder {
+    inventory: Inventory,
+    source: String,
+    gap_keys: HashSet<String>,
+}
+
+impl Builder {
+    fn gap(&mut self, arn: &str, what: String, reason: &str) {
+        if self.gap_keys.insert(what.clone()) {
+            self.inventory.coverage_gaps.push(CoverageGap {
+                source: self.source.clone(),
+                scope: account_of_arn(arn).unwrap_or_default().to_string(),
+                what,
+                reason: reason.to_string(),
+                request: None,
+            });
+        }
+    }
+
+    fn policy(&mut self, policy: &ManagedPolicyDetail) {
+        let document = policy.default_version().and_then(|v| v.document.as_ref());
+        if document.is_none() {
+            let what = format!("policy document of {}", policy.arn);
+            self.gap(&policy.arn, what, "no default policy version in the authorization details");
+        }
+        let mut attributes = Attributes::new();
+        insert_opt(&mut attributes, "path", policy.path.as_deref());
+        insert_opt(&mut attributes, "policy_id", policy.policy_id.as_deref());
+        insert_opt(&mut attributes, "default_version_id", policy.default_version_id.as_deref());
+        if let Some(count) = policy.attachment_count {
+            attributes.insert("attachment_count".into(), json!(count));
+        }
+        self.inventory.policies.push(Policy {
+            provider: Provider::Aws,
+            id: policy.arn.clone(),
+            name: policy.name().to_string(),
+            document: document.map_or(Value::Null, |d| d.0.clone()),
+            provider_managed: is_aws_managed(&policy.arn),
+            attributes,
+        });
+    }
+
+    fn user(
+        &mut self,
+        user: &UserDetail,
+        row: Option<&CredentialReportRow>,
+        groups: &HashMap<&str, &GroupDetail>,
+        known: &HashSet<&str>,
+    ) {
+        let mut principal = principal("user", &user.arn, &user.user_name, user.path.as_deref(), &user.tags);
+        principal.created_at = user.create_date;
+        insert_opt(&mut principal.attributes, attr::USER_ID, user.user_id.as_deref());
+        principal.attributes.insert(attr::GROUPS.into(), json!(user.group_list));
+        self.grants(&user.arn, &user.attached_managed_policies, &user.user_policy_list, None, known);
+        self.boundary(&user.arn, user.permissions_boundary.as_ref());
+        for group_name in &user.group_list {
+            match groups.get(group_name.as_str()) {
+                Some(group) => {
+                    let via = Some(*group);
+                    self.grants(&user.arn, &group.attached_managed_policies, &group.group_policy_list, via, known);
+                }
+                None => {
+                    let what = format!("group {group_name} of {}", user.arn);
+                    self.gap(&user.arn, what, "the group is not in the authorization details");
+                }
+            }
+        }
+        if let Some(row) = row {
+            self.apply_report(&mut principal, row);
+        }
+        self.inventory.principals.push(principal);
+    }
+
+    fn role(&mut self, role: &RoleDetail, known: &HashSet<&str>) {
+        let mut principal = principal("role", &role.arn, &role.role_name, role.path.as_deref(), &role.tags);
+        principal.created_at = role.create_date;
+        principal.description = role.description.clone();
+        let last_used = role.role_last_used.as_ref();
+        principal.last_used = last_used
+            .and_then(|u| u.last_used_date)
+            .map_or(LastUsed::Never, LastUsed::At);
+        insert_opt(&mut principal.attributes, attr::ROLE_ID, role.role_id.as_deref());
+        insert_opt(&mut principal.attributes, attr::LAST_USED_REGION, last_used.and_then(|u| u.region.as_deref()));
+        if let Some(seconds) = role.max_session_duration {
+            principal.attributes.insert(attr::MAX_SESSION_DURATION.into(), json!(seconds));
+        }
+        self.grants(&role.arn, &role.attached_managed_policies, &role.role_policy_list, None, known);
+        self.boundary(&role.arn, role.permissions_boundary.as_ref());
+        if let Some(document) = &role.assume_role_policy_document {
+            self.inventory.trusts.push(crate::inventory::Trust {
+                provider: Provider::Aws,
+                kind: "assume_role_policy".into(),
+                principal_id: role.arn.clone(),
+                document: Some(document.0.clone()),
+                issuer: None,
+                subject: None,
+                audiences: Vec::new(),
+            });
+        }
+        self.inventory.principals.push(principal);
+    }
+
+    /// A principal known only from the report: `<root_account>`, or a user the details lack.
+    fn report_only(&mut self, row: &CredentialReportRow) {
+        let (kind, name) = if row.is_root() { ("root", "root") } else { ("user", row.user.as_str()) };
+        let mut principal = principal(kind, &row.arn, name, None, &[]);
+        principal.created_at = row.user_creation_time;
+        self.apply_report(&mut principal, row);
+        self.inventory.principals.push(principal);
+    }
+
+    fn apply_report(&mut self, principal: &mut Principal, row: &CredentialReportRow) {
+        principal.created_at = principal.created_at.or(row.user_creation_time);
+        let attributes = &mut principal.attributes;
+        if let Some(enabled) = row.password_enabled {
+            attributes.insert(attr::PASSWORD_ENABLED.into(), json!(enabled));
+        }
+        attributes.insert(attr::MFA_ACTIVE.into(), json!(row.mfa_active));
+        attributes.insert(attr::PASSWORD_LAST_USED.into(), json!(row.password_last_used));
+        if let Some(changed) = row.password_last_changed {
+            attributes.insert(attr::PASSWORD_LAST_CHANGED.into(), json!(changed));
+        }
+        let mut uses = vec![row.password_last_used];
+        for (slot, key) in (1u8..).zip(&row.access_keys).filter(|(_, k)| k.exists()) {
+            uses.push(key.last_used);
+            let mut credential = credential(principal, "access_key", slot, key.active, key.last_rotated);
+            credential.last_used = key.last_used;
+            insert_opt(&mut credential.attributes, attr::LAST_USED_SERVICE, key.last_used_service.as_deref());
+            insert_opt(&mut credential.attributes, attr::LAST_USED_REGION, key.last_used_region.as_deref());
+            self.inventory.credentials.push(credential);
+        }
+        for (slot, cert) in (1u8..).zip(&row.certs).filter(|(_, c)| c.exists()) {
+            let credential = credential(principal, "signing_certificate", slot, cert.active, cert.last_rotated);
+            self.inventory.credentials.push(credential);
+        }
+        principal.last_used = most_recent(&uses);
+    }
+
+    fn grants(
+        &mut self,
+        principal_arn: &str,
+        managed: &[AttachedPolicy],
+        inline: &[InlinePolicy],
+        via: Option<&GroupDetail>,
+        known: &HashSet<&str>,
+    ) {
+        let prefix = match via {
+            Some(group) => format!("{principal_arn}|group:{}", group.group_name),
+            None => principal_arn.to_string(),
+        };
+        for attached in managed {
+            if !known.contains(attached.policy_arn.as_str()) {
+                let what = format!("policy document of {}", attached.policy_arn);
+                self.gap(principal_arn, what, "attached, but not in the authorization details' Policies");
+            }
+            let mut grant = grant(principal_arn, "managed_policy", format!("{prefix}|{}", attached.policy_arn), attached.name(), via);
+            grant.policy_id = Some(attached.policy_arn.clone());
+            self.inventory.grants.push(grant);
+        }
+        for policy in inline {
+            let id = format!("{prefix}|inline:{}", policy.policy_name);
+            let mut grant = grant(principal_arn, "inline_policy", id, &policy.policy_name, via);
+            grant.document = Some(policy.policy_document.0.clone());
+            self.inventory.grants.push(grant);
+        }
+    }
+
+    fn boundary(&mut self, principal_arn: &str, boundary: Option<&PermissionsBoundary>) {
+        let Some(boundary) = boundary else {
+            return;
+        };
+        let arn = &boundary.permissions_boundary_arn;
+        let name = arn.rsplit('/').next().unwrap_or(arn);
+        let mut grant = grant(principal_arn, "permissions_boundary", format!("{principal_arn}|boundary|{arn}"), name, None);
+        grant.policy_id = Some(arn.clone());
+        self.inventory.grants.push(grant);
+    }
+}
+
+fn principal(kind: &str, arn: &str, name: &str, path: Option<&str>, tags: &[Tag]) -> Principal {
+    Principal {
+        provider: Provider::Aws,
+        kind: kind.to_string(),
+        id: arn.to_string(),
+        name: name.to_string(),
+        scope: account_of_arn(arn).unwrap_or_default().to_string(),
+        path: path.map(str::to_string),
+        created_at: None,
+        last_used: LastUsed::Unknown,
+        tags: tags.iter().map(|t| (t.key.clone(), t.value.clone())).collect::<BTreeMap<_, _>>(),
+        description: None,
+        attributes: Attributes::new(),
+    }
+}
+
+fn grant(principal_arn: &str, kind: &str, id: String, name: &str, via: Option<&GroupDetail>) -> Grant {
+    let mut attributes = Attributes::new();
+    if let Some(group) = via {
+        attributes.insert(attr::GROUP_ARN.into(), json!(group.arn));
+    }
+    Grant {
+        provider: Provider::Aws,
+        kind: kind.to_string(),
+        id,
+        principal_id: principal_arn.to_string(),
+        name: name.to_string(),
+        via: via.map(|g| g.group_name.clone()),
+        policy_id: None,
+        document: None,
+        role: None,
+        target: None,
+        starts_at: None,
+        ends_at: None,
+        description: None,
+        attributes,
+    }
+}
+
+/// A key or certificate slot: the report has no key ids, so the id is `<arn>/<kind>_<slot>`.
+fn credential(
+    owner: &Principal,
+    kind: &str,
+    slot: u8,
+    active: bool,
+    rotated_at: Option<crate::inventory::Timestamp>,
+) -> Credential {
+    let short = if kind == "access_key" { "access_key" } else { "cert" };
+    let label = if kind == "access_key" { "access key" } else { "signing certificate" };
+    let mut attributes = Attributes::new();
+    attributes.insert(attr::SLOT.into(), json!(slot));
+    Credential {
+        provider: Provider::Aws,
+        kind: kind.to_string(),
+        id: format!("{}/{short}_{slot}", owner.id),
+        name: format!("{} {label} {slot}", owner.name),
+        principal_id: Some(owner.id.clone()),
+        scope: owner.scope.clone(),
+        active,
+        created_at: None,
+        rotated_at,
+        expires_at: None,
+        last_used: LastUsed::Unknown,
+        hint: None,
+        location: None,
+        attributes,
+    }
+}
+
+/// The latest known use; else `Unknown` if any is unknown; else `Never`.
+pub fn most_recent(uses: &[LastUsed]) -> LastUsed {
+    if let Some(latest) = uses.iter().filter_map(|u| u.at()).max() {
+        return LastUsed::At(latest);
+    }
+    if uses.contains(&LastUsed::Unknown) { LastUsed::Unknown } else { LastUsed::Never }
+}
+
+/// `arn:<partition>:iam::aws:policy/...`: maintained by AWS.
+fn is_aws_managed(arn: &str) -> bool {
+    account_of_arn(arn) == Some("aws")
+}
+
+fn insert_opt(attributes: &mut Attributes, key: &str, value: Option<&str>) {
+    if let Some(value) = value {
+        attributes.insert(key.to_string(), json!(value));
+    }
+}
+
+/// Account ids of the principals of an inventory (sorted): a source's scope.
+pub fn accounts_of(inventory: &Inventory) -> BTreeSet<String> {
+    inventory
+        .principals
+        .iter()
+        .filter(|p| p.provider == Provider::Aws && !p.scope.is_empty())
+        .map(|p| p.scope.clone())
+        .collect()
+}

@@ -1,0 +1,267 @@
+//! Config: `lapse.toml`, read once into raw serde structs that reject unknown keys, then
+//! validated into `Config`. Errors name the file and line.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+use crate::cli::{FailOn, Format};
+use crate::findings::Severity;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}: {message}")]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+}
+
+/// Line (1-based) of a byte offset in `text`.
+pub fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// Turns a toml error into one that names the file and line.
+pub fn toml_error(path: &Path, text: &str, err: &toml::de::Error) -> ConfigError {
+    let line = err.span().map(|s| line_of(text, s.start)).unwrap_or(1);
+    ConfigError::Invalid {
+        path: path.to_path_buf(),
+        line,
+        message: err.message().trim().to_string(),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    scan: RawScan,
+    #[serde(default)]
+    rules: BTreeMap<String, RawRuleOverride>,
+    #[serde(default)]
+    suppressions: Vec<toml::Spanned<RawSuppression>>,
+    #[serde(default)]
+    aws: Option<toml::Table>,
+    #[serde(default)]
+    github: Option<toml::Table>,
+    #[serde(default)]
+    azure: Option<toml::Table>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScan {
+    fail_on: Option<FailOn>,
+    allow_incomplete: Option<bool>,
+    out: Option<PathBuf>,
+    formats: Option<Vec<String>>,
+    rules: Option<Vec<PathBuf>>,
+    history: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRuleOverride {
+    enabled: Option<bool>,
+    severity: Option<Severity>,
+    #[serde(default)]
+    params: BTreeMap<String, toml::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSuppression {
+    rule: String,
+    resource: String,
+    reason: String,
+    owner: String,
+    expires: String,
+}
+
+/// A rule's settings from `[rules.<ID>]`.
+#[derive(Debug, Clone, Default)]
+pub struct RuleOverride {
+    pub enabled: Option<bool>,
+    pub severity: Option<Severity>,
+    pub params: BTreeMap<String, serde_json::Value>,
+    /// Line of the `[rules.<ID>]` table's first key, for errors about an unknown rule or param.
+    pub line: usize,
+}
+
+/// `[[suppressions]]`: silence one rule on resources matching a glob, for a reason, until a date.
+#[derive(Debug, Clone)]
+pub struct SuppressionConfig {
+    pub rule: String,
+    /// Glob over the resource id (ARN) or name: `arn:aws:iam::*:user/ci-*`.
+    pub resource: String,
+    pub reason: String,
+    pub owner: String,
+    pub expires: NaiveDate,
+    pub line: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// The file it came from, for messages; `None` when no lapse.toml was read.
+    pub path: Option<PathBuf>,
+    pub fail_on: Option<FailOn>,
+    pub allow_incomplete: Option<bool>,
+    pub out: Option<PathBuf>,
+    pub formats: Vec<Format>,
+    pub rule_dirs: Vec<PathBuf>,
+    pub history: Option<PathBuf>,
+    pub rules: BTreeMap<String, RuleOverride>,
+    pub suppressions: Vec<SuppressionConfig>,
+    /// Provider tables, validated by their collectors.
+    pub aws: Option<toml::Table>,
+    pub github: Option<toml::Table>,
+    pub azure: Option<toml::Table>,
+}
+
+fn toml_to_json(value: toml::Value) -> serde_json::Value {
+    match value {
+        toml::Value::String(s) => serde_json::Value::String(s),
+        toml::Value::Integer(i) => serde_json::Value::from(i),
+        toml::Value::Float(f) => serde_json::Value::from(f),
+        toml::Value::Boolean(b) => serde_json::Value::Bool(b),
+        toml::Value::Datetime(d) => serde_json::Value::String(d.to_string()),
+        toml::Value::Array(a) => serde_json::Value::Array(a.into_iter().map(toml_to_json).collect()),
+        toml::Value::Table(t) => serde_json::Value::Object(
+            t.into_iter().map(|(k, v)| (k, toml_to_json(v))).collect(),
+        ),
+    }
+}
+
+/// Converts TOML to JSON values (rule parameters are JSON inside lapse).
+pub fn toml_value_to_json(value: toml::Value) -> serde_json::Value {
+    toml_to_json(value)
+}
+
+impl Config {
+    /// Reads `path`; `explicit` says whether the user named it (then a missing file is an error).
+    pub fn load(path: &Path, explicit: bool) -> Result<Config, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if !explicit && e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Config::default());
+            }
+            Err(source) => {
+                return Err(ConfigError::Io { path: path.to_path_buf(), source });
+            }
+        };
+        Self::parse(path, &text)
+    }
+
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| toml_error(path, text, &e))?;
+        let invalid = |line: usize, message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            line,
+            message,
+        };
+        let mut formats = Vec::new();
+        for name in raw.scan.formats.unwrap_or_default() {
+            let format = <Format as clap::ValueEnum>::from_str(&name, true).map_err(|_| {
+                invalid(
+                    find_line(text, &format!("\"{name}\"")),
+                    format!("unknown format `{name}` in scan.formats"),
+                )
+            })?;
+            formats.push(format);
+        }
+        let rules = raw
+            .rules
+            .into_iter()
+            .map(|(id, o)| {
+                let line = find_line(text, &format!("[rules.{id}"))
+                    .max(find_line(text, &format!("[rules.\"{id}\"")));
+                let params = o.params.into_iter().map(|(k, v)| (k, toml_to_json(v))).collect();
+                (id, RuleOverride { enabled: o.enabled, severity: o.severity, params, line })
+            })
+            .collect();
+        let mut suppressions = Vec::new();
+        for spanned in raw.suppressions {
+            let line = line_of(text, spanned.span().start);
+            let s = spanned.into_inner();
+            let expires = NaiveDate::parse_from_str(&s.expires, "%Y-%m-%d").map_err(|_| {
+                invalid(line, format!("suppression `expires` must be YYYY-MM-DD, got `{}`", s.expires))
+            })?;
+            for (field, value) in [("reason", &s.reason), ("owner", &s.owner), ("rule", &s.rule)] {
+                if value.trim().is_empty() {
+                    return Err(invalid(line, format!("suppression `{field}` must not be empty")));
+                }
+            }
+            globset::Glob::new(&s.resource).map_err(|e| {
+                invalid(line, format!("suppression `resource` is not a valid pattern: {e}"))
+            })?;
+            suppressions.push(SuppressionConfig {
+                rule: s.rule,
+                resource: s.resource,
+                reason: s.reason,
+                owner: s.owner,
+                expires,
+                line,
+            });
+        }
+        Ok(Config {
+            path: Some(path.to_path_buf()),
+            fail_on: raw.scan.fail_on,
+            allow_incomplete: raw.scan.allow_incomplete,
+            out: raw.scan.out,
+            formats,
+            rule_dirs: raw.scan.rules.unwrap_or_default(),
+            history: raw.scan.history,
+            rules,
+            suppressions,
+            aws: raw.aws,
+            github: raw.github,
+            azure: raw.azure,
+        })
+    }
+}
+
+/// Line of the first occurrence of `needle` (1 when absent): for errors found after parsing.
+fn find_line(text: &str, needle: &str) -> usize {
+    text.find(needle).map(|at| line_of(text, at)).unwrap_or(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_key_names_file_and_line() {
+        let text = "[scan]\nfail_on = \"high\"\nfial_on = \"low\"\n";
+        let err = Config::parse(Path::new("lapse.toml"), text).unwrap_err().to_string();
+        assert!(err.starts_with("lapse.toml:3:"), "{err}");
+        assert!(err.contains("fial_on"), "{err}");
+    }
+
+    #[test]
+    fn suppression_needs_a_date() {
+        let text = "[[suppressions]]\nrule = \"AWS-001\"\nresource = \"*\"\nreason = \"r\"\nowner = \"o\"\nexpires = \"soon\"\n";
+        let err = Config::parse(Path::new("l.toml"), text).unwrap_err().to_string();
+        assert!(err.contains("YYYY-MM-DD"), "{err}");
+    }
+
+    #[test]
+    fn overrides_and_formats_are_read() {
+        let text = "[scan]\nformats = [\"json\", \"sarif\"]\n[rules.AWS-001]\nseverity = \"high\"\nparams = { max_age_days = 60 }\n";
+        let config = Config::parse(Path::new("l.toml"), text).unwrap();
+        assert_eq!(config.formats, vec![Format::Json, Format::Sarif]);
+        let rule = &config.rules["AWS-001"];
+        assert_eq!(rule.severity, Some(Severity::High));
+        assert_eq!(rule.params["max_age_days"], serde_json::json!(60));
+        assert_eq!(rule.line, 3);
+    }
+}

@@ -1,0 +1,208 @@
+//! Plan: arguments plus lapse.toml, validated once into what a run will do. Nothing downstream
+//! re-checks user input (ripgrep's low-args → high-args).
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+
+use crate::cli::{EvalArgs, FailOn, Format, GateArgs, OutputArgs, SourceArgs};
+use crate::config::{Config, ConfigError};
+use crate::findings::Severity;
+use crate::inventory::Timestamp;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("--as-of `{value}` is not an RFC 3339 timestamp (e.g. 2026-01-31T00:00:00Z): {reason}")]
+    AsOf { value: String, reason: String },
+    #[error("--shard `{0}` must be I/N with 0 <= I < N (e.g. 0/4)")]
+    Shard(String),
+    #[error(
+        "no source to scan: name one (--aws-authorization-details, --aws, --github-org, \
+         --azure-tenant, --repo), or run inside a git checkout to scan it"
+    )]
+    NoSource,
+    #[error("--aws-credential-report needs --aws-authorization-details (the report alone has no policies)")]
+    ReportWithoutDetails,
+}
+
+/// How findings are judged.
+#[derive(Debug, Clone)]
+pub struct EvalPlan {
+    pub config: Config,
+    /// Rule folders beyond the built-in catalogue (lapse.toml's first, then --rules).
+    pub rule_dirs: Vec<PathBuf>,
+    pub as_of: Timestamp,
+    /// Whether --as-of was given (reports say so).
+    pub as_of_given: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct OutputPlan {
+    pub out: PathBuf,
+    pub formats: Vec<Format>,
+    pub history: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct GatePlan {
+    /// `None`: never fail on findings.
+    pub fail_on: Option<Severity>,
+    pub allow_incomplete: bool,
+}
+
+/// `--shard I/N`: this run takes the scopes whose index modulo N is I.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Shard {
+    pub fn parse(text: &str) -> Result<Shard, PlanError> {
+        let err = || PlanError::Shard(text.to_string());
+        let (i, n) = text.split_once('/').ok_or_else(err)?;
+        let index: usize = i.trim().parse().map_err(|_| err())?;
+        let count: usize = n.trim().parse().map_err(|_| err())?;
+        if count == 0 || index >= count {
+            return Err(err());
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// Keeps the items (sorted, so every shard agrees) that fall in this shard.
+    pub fn select<T: Ord + Clone>(&self, items: &[T]) -> Vec<T> {
+        let mut sorted = items.to_vec();
+        sorted.sort();
+        sorted.into_iter().enumerate().filter(|(i, _)| i % self.count == self.index).map(|(_, t)| t).collect()
+    }
+}
+
+/// Which sources run. Each collector validates its own options from `args`.
+#[derive(Debug, Clone)]
+pub struct SourcePlan {
+    pub args: SourceArgs,
+    pub aws_files: bool,
+    pub aws_live: bool,
+    pub github: bool,
+    pub azure: bool,
+    pub repo: Option<PathBuf>,
+    pub shard: Option<Shard>,
+}
+
+pub fn parse_as_of(value: Option<&str>) -> Result<(Timestamp, bool), PlanError> {
+    match value {
+        None => Ok((Utc::now(), false)),
+        Some(text) => DateTime::parse_from_rfc3339(text)
+            .map(|t| (t.with_timezone(&Utc), true))
+            .map_err(|e| PlanError::AsOf { value: text.to_string(), reason: e.to_string() }),
+    }
+}
+
+/// Reads lapse.toml: the one named, else ./lapse.toml when present.
+pub fn load_config(explicit: Option<&Path>) -> Result<Config, PlanError> {
+    Ok(match explicit {
+        Some(path) => Config::load(path, true)?,
+        None => Config::load(Path::new("lapse.toml"), false)?,
+    })
+}
+
+pub fn eval_plan(args: &EvalArgs) -> Result<EvalPlan, PlanError> {
+    let config = load_config(args.config.as_deref())?;
+    let (as_of, as_of_given) = parse_as_of(args.as_of.as_deref())?;
+    // Rule folders named in lapse.toml are relative to the file, not to where lapse runs.
+    let base = config.path.as_deref().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_default();
+    let mut rule_dirs: Vec<PathBuf> = config.rule_dirs.iter().map(|d| base.join(d)).collect();
+    rule_dirs.extend(args.rules.iter().cloned());
+    Ok(EvalPlan { config, rule_dirs, as_of, as_of_given })
+}
+
+pub fn output_plan(args: &OutputArgs, config: &Config) -> OutputPlan {
+    let mut formats = if !args.format.is_empty() {
+        args.format.clone()
+    } else if !config.formats.is_empty() {
+        config.formats.clone()
+    } else {
+        vec![Format::Json, Format::Html]
+    };
+    formats.sort();
+    formats.dedup();
+    OutputPlan {
+        out: args.out.clone().or_else(|| config.out.clone()).unwrap_or_else(|| PathBuf::from("lapse-out")),
+        formats,
+        history: args.history.clone().or_else(|| config.history.clone()),
+    }
+}
+
+pub fn gate_plan(args: &GateArgs, config: &Config) -> GatePlan {
+    let fail_on = args.fail_on.or(config.fail_on).unwrap_or(FailOn::High);
+    let fail_on = match fail_on {
+        FailOn::Critical => Some(Severity::Critical),
+        FailOn::High => Some(Severity::High),
+        FailOn::Medium => Some(Severity::Medium),
+        FailOn::Low => Some(Severity::Low),
+        FailOn::Info => Some(Severity::Info),
+        FailOn::Never => None,
+    };
+    GatePlan {
+        fail_on,
+        allow_incomplete: args.allow_incomplete || config.allow_incomplete.unwrap_or(false),
+    }
+}
+
+/// Decides the sources. With none named, a git checkout in the current folder is scanned as a
+/// repository (what a repository's CI gate runs as plain `lapse scan`).
+pub fn source_plan(args: &SourceArgs, config: &Config) -> Result<SourcePlan, PlanError> {
+    let aws_files = !args.aws_authorization_details.is_empty();
+    if !aws_files && !args.aws_credential_report.is_empty() {
+        return Err(PlanError::ReportWithoutDetails);
+    }
+    let aws_live = args.aws || args.aws_role_arn.is_some() || config.aws.is_some();
+    let github = !args.github_org.is_empty() || !args.github_repo.is_empty();
+    let azure = args.azure_tenant.is_some() || config.azure.is_some();
+    let mut repo = args.repo.clone();
+    if !(aws_files || aws_live || github || azure) && repo.is_none() {
+        if Path::new(".git").exists() {
+            repo = Some(PathBuf::from("."));
+        } else {
+            return Err(PlanError::NoSource);
+        }
+    }
+    let shard = args.shard.as_deref().map(Shard::parse).transpose()?;
+    Ok(SourcePlan { args: args.clone(), aws_files, aws_live, github, azure, repo, shard })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shard_parses_and_partitions_deterministically() {
+        assert!(Shard::parse("2/2").is_err());
+        assert!(Shard::parse("0/0").is_err());
+        assert!(Shard::parse("x").is_err());
+        let items = vec!["c", "a", "d", "b"];
+        let first = Shard::parse("0/2").unwrap().select(&items);
+        let second = Shard::parse("1/2").unwrap().select(&items);
+        assert_eq!(first, vec!["a", "c"]);
+        assert_eq!(second, vec!["b", "d"]);
+    }
+
+    #[test]
+    fn as_of_must_be_rfc3339() {
+        assert!(parse_as_of(Some("2026-01-01")).is_err());
+        let (t, given) = parse_as_of(Some("2026-01-01T00:00:00Z")).unwrap();
+        assert!(given);
+        assert_eq!(t.to_rfc3339(), "2026-01-01T00:00:00+00:00");
+    }
+
+    #[test]
+    fn gate_defaults_to_high_and_never_disables() {
+        let config = Config::default();
+        let plan = gate_plan(&GateArgs::default(), &config);
+        assert_eq!(plan.fail_on, Some(Severity::High));
+        let never = GateArgs { fail_on: Some(FailOn::Never), allow_incomplete: false };
+        assert_eq!(gate_plan(&never, &config).fail_on, None);
+    }
+}

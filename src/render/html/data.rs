@@ -1,0 +1,221 @@
+//! Render, HTML data block: the findings and identities as compact columnar JSON with interned
+//! strings, embedded in `<script type="application/json" id="data">` and rendered by the page's
+//! script a page of rows at a time (so 100k findings stay well under 25 MB and responsive).
+//!
+//! Layout (documented for the page script, `reports/report.js`):
+//! * `s`: the string table; every `*` column below holds an index into it.
+//! * `f`: findings, one array per column, all of one length:
+//!   `rule*`, `title*`, `fam*`, `sev` (0 info .. 4 critical), `risk`, `prov*`, `kind*`, `name*`,
+//!   `rid` (`2*i` = the id is `s[i]`; `2*i+1` = the id is `s[i]` followed by the name, which
+//!   saves the repeated ARN tail), `pid*` (-1 none), `fp` (fingerprint, inline), `rem*`,
+//!   `loc*` (-1 none), `line` (0 none), `sup*` (-1 not suppressed), `ev` (evidence as a flat
+//!   `[key*, value, key*, value, ...]` array per finding).
+//! * `i`: identities: `prov*`, `kind*`, `rid` (as above), `name*`, `scope*`, `priv*`, `win*`,
+//!   `exp*` (-1 none), `cred`, `age` (-1 unknown), `idle` (-1 unknown), `grants` (array of `*`),
+//!   `n` (active findings), `max` (worst severity, -1 none).
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::findings::{Finding, Severity};
+use crate::render::v1;
+use crate::report::Report;
+
+/// Builds the data block's JSON, already escaped for an HTML `<script>` element.
+pub fn encode(report: &Report, identities: &[v1::Identity]) -> String {
+    let mut strings = Interner::default();
+    let findings = FindingColumns::build(&report.findings, &mut strings);
+    let identities = IdentityColumns::build(identities, &mut strings);
+    let data = Data {
+        s: strings.table,
+        f: findings,
+        i: identities,
+    };
+    // Serializing plain strings, numbers and maps cannot fail; an empty object keeps the page
+    // working (it shows no rows) rather than aborting a report that is otherwise written.
+    let json = serde_json::to_string(&data).unwrap_or_else(|_| "{}".to_string());
+    escape_for_script(&json)
+}
+
+/// Escapes JSON text for a `<script>` element. `<`, `>` and `&` only ever occur inside JSON
+/// strings, where `\u003c` means the same, so the result is the same JSON; but no `</script>`
+/// or `<!--` can appear to end the element early. U+2028/2029 are escaped for old parsers.
+pub fn escape_for_script(json: &str) -> String {
+    let mut out = String::with_capacity(json.len() + json.len() / 16);
+    for c in json.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+#[derive(Serialize)]
+struct Data {
+    s: Vec<String>,
+    f: FindingColumns,
+    i: IdentityColumns,
+}
+
+#[derive(Default)]
+struct Interner {
+    table: Vec<String>,
+    index: HashMap<String, u32>,
+}
+
+impl Interner {
+    fn id(&mut self, text: &str) -> i64 {
+        if let Some(&i) = self.index.get(text) {
+            return i64::from(i);
+        }
+        let i = self.table.len() as u32;
+        self.table.push(text.to_string());
+        self.index.insert(text.to_string(), i);
+        i64::from(i)
+    }
+
+    fn opt(&mut self, text: Option<&str>) -> i64 {
+        text.map_or(-1, |t| self.id(t))
+    }
+
+    /// Encodes a resource id, dropping its tail when that is the resource's name.
+    fn resource_id(&mut self, id: &str, name: &str) -> i64 {
+        match id.strip_suffix(name) {
+            Some(prefix) if !name.is_empty() => self.id(prefix) * 2 + 1,
+            _ => self.id(id) * 2,
+        }
+    }
+}
+
+fn severity_rank(severity: Severity) -> u8 {
+    match severity {
+        Severity::Info => 0,
+        Severity::Low => 1,
+        Severity::Medium => 2,
+        Severity::High => 3,
+        Severity::Critical => 4,
+    }
+}
+
+fn v1_severity_rank(severity: v1::Severity) -> i8 {
+    match severity {
+        v1::Severity::Info => 0,
+        v1::Severity::Low => 1,
+        v1::Severity::Medium => 2,
+        v1::Severity::High => 3,
+        v1::Severity::Critical => 4,
+    }
+}
+
+#[derive(Default, Serialize)]
+struct FindingColumns {
+    rule: Vec<i64>,
+    title: Vec<i64>,
+    fam: Vec<i64>,
+    sev: Vec<u8>,
+    risk: Vec<u8>,
+    prov: Vec<i64>,
+    kind: Vec<i64>,
+    name: Vec<i64>,
+    rid: Vec<i64>,
+    pid: Vec<i64>,
+    fp: Vec<String>,
+    rem: Vec<i64>,
+    loc: Vec<i64>,
+    line: Vec<u32>,
+    sup: Vec<i64>,
+    ev: Vec<Vec<Value>>,
+}
+
+impl FindingColumns {
+    fn build(findings: &[Finding], s: &mut Interner) -> Self {
+        let mut cols = FindingColumns::default();
+        for f in findings {
+            cols.rule.push(s.id(&f.rule_id));
+            cols.title.push(s.id(&f.title));
+            cols.fam.push(s.id(f.family.as_str()));
+            cols.sev.push(severity_rank(f.severity));
+            cols.risk.push(f.risk.min(100));
+            cols.prov.push(s.id(f.resource.provider.as_str()));
+            cols.kind.push(s.id(&f.resource.kind));
+            cols.name.push(s.id(&f.resource.name));
+            cols.rid.push(s.resource_id(&f.resource.id, &f.resource.name));
+            cols.pid.push(s.opt(f.principal_id.as_deref()));
+            cols.fp.push(f.fingerprint.clone());
+            cols.rem.push(s.id(&f.remediation));
+            cols.loc.push(s.opt(f.location.as_ref().map(|l| l.path.as_str())));
+            cols.line
+                .push(f.location.as_ref().and_then(|l| l.line).unwrap_or(0));
+            let suppression = f.suppressed.as_ref().map(|x| {
+                format!("{} (owner {}, expires {})", x.reason, x.owner, x.expires)
+            });
+            cols.sup.push(s.opt(suppression.as_deref()));
+            cols.ev.push(evidence(&f.evidence, s));
+        }
+        cols
+    }
+}
+
+fn evidence(evidence: &std::collections::BTreeMap<String, Value>, s: &mut Interner) -> Vec<Value> {
+    let mut flat = Vec::with_capacity(evidence.len() * 2);
+    for (key, value) in evidence {
+        flat.push(Value::from(s.id(key)));
+        flat.push(value.clone());
+    }
+    flat
+}
+
+#[derive(Default, Serialize)]
+struct IdentityColumns {
+    prov: Vec<i64>,
+    kind: Vec<i64>,
+    rid: Vec<i64>,
+    name: Vec<i64>,
+    scope: Vec<i64>,
+    #[serde(rename = "priv")]
+    privilege: Vec<i64>,
+    win: Vec<i64>,
+    exp: Vec<i64>,
+    cred: Vec<u32>,
+    age: Vec<i64>,
+    idle: Vec<i64>,
+    grants: Vec<Vec<i64>>,
+    n: Vec<u64>,
+    max: Vec<i8>,
+}
+
+impl IdentityColumns {
+    fn build(identities: &[v1::Identity], s: &mut Interner) -> Self {
+        let mut cols = IdentityColumns::default();
+        for identity in identities {
+            let resource = &identity.resource;
+            let provider = serde_json::to_value(resource.provider).unwrap_or(Value::Null);
+            cols.prov.push(s.id(provider.as_str().unwrap_or("")));
+            cols.kind.push(s.id(&resource.kind));
+            cols.rid.push(s.resource_id(&resource.id, &resource.name));
+            cols.name.push(s.id(&resource.name));
+            cols.scope.push(s.id(&identity.scope));
+            let privilege = serde_json::to_value(identity.privilege).unwrap_or(Value::Null);
+            cols.privilege.push(s.id(privilege.as_str().unwrap_or("")));
+            cols.win.push(s.id(&identity.window));
+            let expires = identity.expires_at.map(|t| t.to_rfc3339());
+            cols.exp.push(s.opt(expires.as_deref()));
+            cols.cred.push(identity.active_credentials);
+            cols.age.push(identity.oldest_credential_age_days.unwrap_or(-1));
+            cols.idle.push(identity.idle_days.unwrap_or(-1));
+            cols.grants
+                .push(identity.grants.iter().map(|g| s.id(g)).collect());
+            cols.n.push(identity.finding_count);
+            cols.max
+                .push(identity.max_severity.map_or(-1, v1_severity_rank));
+        }
+        cols
+    }
+}

@@ -1,0 +1,171 @@
+//! Render, JSON: writes `lapse-report.json` (frozen `v1` types, streamed) and reads it back
+//! for `lapse diff`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use serde::Serialize;
+use serde::ser::SerializeStruct;
+
+use super::RenderError;
+use super::v1;
+use crate::findings::{Family, Severity};
+use crate::report::Report;
+
+pub const FILE_NAME: &str = "lapse-report.json";
+
+/// Writes the report as pretty JSON to `path`, one finding at a time: at 100k findings the
+/// document is never held in memory, only each finding's `v1` copy while it is written.
+pub fn write(report: &Report, path: &Path) -> Result<(), RenderError> {
+    let file = File::create(path).map_err(|e| RenderError::io(path, e))?;
+    let mut out = BufWriter::new(file);
+    let document = Document { report };
+    let mut serializer = serde_json::Serializer::pretty(&mut out);
+    document
+        .serialize(&mut serializer)
+        .map_err(|e| RenderError::Json {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
+    out.write_all(b"\n").map_err(|e| RenderError::io(path, e))?;
+    out.flush().map_err(|e| RenderError::io(path, e))
+}
+
+/// Reads a `lapse-report.json` written by any 1.x version of lapse. Errors name the file and,
+/// for malformed or mistyped JSON, the line and column.
+pub fn read_report(path: &Path) -> Result<v1::Report, RenderError> {
+    let text = std::fs::read_to_string(path).map_err(|e| RenderError::io(path, e))?;
+    // The version first: a v2 file should say so, not fail on its first renamed field.
+    let header: VersionOnly =
+        serde_json::from_str(&text).map_err(|e| RenderError::malformed(path, &e))?;
+    let major = header.schema_version.split('.').next().unwrap_or("");
+    if major != v1::SCHEMA_MAJOR {
+        return Err(RenderError::UnsupportedVersion {
+            path: path.to_path_buf(),
+            version: header.schema_version,
+        });
+    }
+    serde_json::from_str(&text).map_err(|e| RenderError::malformed(path, &e))
+}
+
+#[derive(serde::Deserialize)]
+struct VersionOnly {
+    schema_version: String,
+}
+
+/// The report as the v1 document, serialized field by field so `findings` can stream.
+struct Document<'a> {
+    report: &'a Report,
+}
+
+impl Serialize for Document<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let report = self.report;
+        let mut doc = serializer.serialize_struct("Report", 9)?;
+        doc.serialize_field("schema_version", v1::SCHEMA_VERSION)?;
+        doc.serialize_field("tool", &tool())?;
+        doc.serialize_field("scan", &scan(report))?;
+        doc.serialize_field("summary", &summary(report))?;
+        doc.serialize_field("inventory", &v1::Inventory::from(&report.inventory))?;
+        doc.serialize_field("identities", &identities(report))?;
+        let credentials: Vec<v1::Credential> = report.credentials.iter().map(Into::into).collect();
+        doc.serialize_field("credentials", &credentials)?;
+        let issues: Vec<v1::SuppressionIssue> =
+            report.suppression_issues.iter().map(Into::into).collect();
+        doc.serialize_field("suppression_issues", &issues)?;
+        doc.serialize_field("findings", &Findings(report))?;
+        doc.end()
+    }
+}
+
+struct Findings<'a>(&'a Report);
+
+impl Serialize for Findings<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.findings.iter().map(v1::Finding::from))
+    }
+}
+
+pub fn tool() -> v1::Tool {
+    v1::Tool {
+        name: "lapse".to_string(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+    }
+}
+
+pub fn scan(report: &Report) -> v1::Scan {
+    let meta = &report.scan;
+    v1::Scan {
+        started_at: meta.started_at,
+        as_of: meta.as_of,
+        duration_ms: meta.duration_ms,
+        sources: meta.sources.iter().map(Into::into).collect(),
+        api_calls: meta.api_calls.clone(),
+        coverage_gaps: meta.coverage_gaps.iter().map(Into::into).collect(),
+        complete: report.is_complete(),
+    }
+}
+
+/// Counts of active findings by severity and family; every key present, zeros included, so a
+/// consumer never has to guess whether a missing key means zero.
+pub fn summary(report: &Report) -> v1::Summary {
+    let mut by_severity: BTreeMap<v1::Severity, u64> =
+        Severity::ALL.iter().map(|s| ((*s).into(), 0)).collect();
+    let mut by_family: BTreeMap<v1::Family, u64> =
+        Family::ALL.iter().map(|f| ((*f).into(), 0)).collect();
+    let mut total = 0;
+    for finding in report.active_findings() {
+        total += 1;
+        *by_severity.entry(finding.severity.into()).or_insert(0) += 1;
+        *by_family.entry(finding.family.into()).or_insert(0) += 1;
+    }
+    v1::Summary {
+        total,
+        suppressed: report.findings.len() as u64 - total,
+        by_severity,
+        by_family,
+    }
+}
+
+/// The per-identity view: each identity with the count and worst severity of the active
+/// findings on it or on what it owns (a finding's `principal_id` or its resource id).
+pub fn identities(report: &Report) -> Vec<v1::Identity> {
+    let index: HashMap<&str, usize> = report
+        .identities
+        .iter()
+        .enumerate()
+        .map(|(i, identity)| (identity.resource.id.as_str(), i))
+        .collect();
+    let mut counts: Vec<(u64, Option<Severity>)> = vec![(0, None); report.identities.len()];
+    for finding in report.active_findings() {
+        let owner = finding
+            .principal_id
+            .as_deref()
+            .and_then(|id| index.get(id))
+            .or_else(|| index.get(finding.resource.id.as_str()));
+        if let Some(&i) = owner {
+            counts[i].0 += 1;
+            counts[i].1 = counts[i].1.max(Some(finding.severity));
+        }
+    }
+    report
+        .identities
+        .iter()
+        .zip(counts)
+        .map(|(identity, (finding_count, max_severity))| v1::Identity {
+            resource: (&identity.resource).into(),
+            scope: identity.scope.clone(),
+            privilege: identity.privilege.into(),
+            window: identity.window.clone(),
+            expires_at: identity.expires_at,
+            active_credentials: identity.active_credentials,
+            oldest_credential_age_days: identity.oldest_credential_age_days,
+            idle_days: identity.idle_days,
+            grants: identity.grants.clone(),
+            finding_count,
+            max_severity: max_severity.map(Into::into),
+        })
+        .collect()
+}

@@ -1,0 +1,110 @@
+//! Render: writes a `Report` in each requested format. One format, one file in this folder;
+//! `write_all` is the one dispatcher, `summary` the terminal view, `read_report` reads a JSON
+//! report back (for `lapse diff`).
+
+use std::path::{Path, PathBuf};
+
+use crate::cli::Format;
+use crate::report::Report;
+
+pub mod html;
+pub mod json;
+pub mod terminal;
+pub mod v1;
+
+pub use json::read_report;
+pub use terminal::summary;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: cannot write JSON: {source}", path.display())]
+    Json {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("{}:{line}:{column}: malformed report: {message}", path.display())]
+    Malformed {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error(
+        "{}: report schema_version {version:?} is not supported (this lapse reads 1.x)",
+        path.display()
+    )]
+    UnsupportedVersion { path: PathBuf, version: String },
+    #[error("HTML template: {0}")]
+    Template(String),
+    #[error("report format {0:?} is not implemented yet")]
+    Unsupported(Format),
+}
+
+impl RenderError {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
+        RenderError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    pub(crate) fn malformed(path: &Path, error: &serde_json::Error) -> Self {
+        // serde_json puts "at line L column C" in its Display; keep the message without it.
+        let message = error.to_string();
+        let message = match message.rfind(" at line ") {
+            Some(at) => message[..at].to_string(),
+            None => message,
+        };
+        RenderError::Malformed {
+            path: path.to_path_buf(),
+            line: error.line(),
+            column: error.column(),
+            message,
+        }
+    }
+}
+
+/// Writes `report` in every format of `formats` into the folder `out` (created if missing) and
+/// returns the paths written, in the order of `formats`. Duplicate formats are written once.
+pub fn write_all(
+    report: &Report,
+    formats: &[Format],
+    out: &Path,
+) -> Result<Vec<PathBuf>, RenderError> {
+    std::fs::create_dir_all(out).map_err(|e| RenderError::io(out, e))?;
+    let mut written = Vec::new();
+    for (i, format) in formats.iter().enumerate() {
+        if formats[..i].contains(format) {
+            continue;
+        }
+        written.push(write_one(report, *format, out)?);
+    }
+    Ok(written)
+}
+
+fn write_one(report: &Report, format: Format, out: &Path) -> Result<PathBuf, RenderError> {
+    match format {
+        Format::Json => {
+            let path = out.join(json::FILE_NAME);
+            json::write(report, &path)?;
+            Ok(path)
+        }
+        Format::Html => {
+            let path = out.join(html::FILE_NAME);
+            html::write(report, &path)?;
+            Ok(path)
+        }
+        Format::Sarif => Err(RenderError::Unsupported(format)),
+        Format::Ocsf => Err(RenderError::Unsupported(format)),
+        Format::Csv => Err(RenderError::Unsupported(format)),
+        Format::Parquet => Err(RenderError::Unsupported(format)),
+        Format::Markdown => Err(RenderError::Unsupported(format)),
+    }
+}

@@ -1,0 +1,186 @@
+//! Render, terminal: the short summary printed after a scan (counts, top findings, coverage
+//! gaps, suppression issues, where the reports went). Provider strings are escaped: an
+//! identity name carrying ANSI escapes or newlines must not repaint the user's terminal.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use crate::findings::{Finding, Severity};
+use crate::report::Report;
+
+/// How many findings the summary lists.
+const TOP: usize = 10;
+
+/// The summary without the list of written reports.
+pub fn summary(report: &Report, color: bool) -> String {
+    summary_with_reports(report, color, &[])
+}
+
+/// The summary, ending with the paths `render::write_all` returned.
+pub fn summary_with_reports(report: &Report, color: bool, written: &[PathBuf]) -> String {
+    let paint = Paint { color };
+    let mut out = String::new();
+    counts(&mut out, report, paint);
+    top_findings(&mut out, report, paint);
+    coverage_gaps(&mut out, report, paint);
+    suppression_issues(&mut out, report, paint);
+    if !written.is_empty() {
+        let _ = writeln!(out, "\n{}", paint.bold("Reports"));
+        for path in written {
+            let _ = writeln!(out, "  {}", clean(&path.display().to_string()));
+        }
+    }
+    out
+}
+
+fn counts(out: &mut String, report: &Report, paint: Paint) {
+    let by_severity = report.count_by_severity();
+    let total: u64 = by_severity.values().sum();
+    let suppressed = report.findings.len() as u64 - total;
+    let _ = write!(out, "{} {total} finding", paint.bold("lapse:"));
+    if total != 1 {
+        out.push('s');
+    }
+    if suppressed > 0 {
+        let _ = write!(out, " ({suppressed} suppressed)");
+    }
+    let parts: Vec<String> = Severity::ALL
+        .iter()
+        .map(|s| {
+            let n = by_severity.get(s).copied().unwrap_or(0);
+            let text = format!("{s} {n}");
+            if n > 0 { paint.severity(*s, &text) } else { text }
+        })
+        .collect();
+    let _ = writeln!(out, ": {}", parts.join(" · "));
+}
+
+fn top_findings(out: &mut String, report: &Report, paint: Paint) {
+    let mut active: Vec<&Finding> = report.active_findings().collect();
+    if active.is_empty() {
+        return;
+    }
+    // The report is sorted already; sort again so the summary never depends on the caller.
+    active.sort_by(|a, b| {
+        (b.risk, b.severity)
+            .cmp(&(a.risk, a.severity))
+            .then_with(|| a.rule_id.cmp(&b.rule_id))
+            .then_with(|| a.resource.id.cmp(&b.resource.id))
+    });
+    let _ = writeln!(out, "\n{}", paint.bold("Top findings"));
+    for finding in active.iter().take(TOP) {
+        let label = format!("{:<8}", finding.severity.as_str());
+        let _ = writeln!(
+            out,
+            "  {} {:>3}  {}  {} {} {}",
+            paint.severity(finding.severity, &label),
+            finding.risk,
+            clean(&finding.rule_id),
+            finding.resource.provider,
+            clean(&finding.resource.kind),
+            clean(&finding.resource.name),
+        );
+        let _ = writeln!(out, "               {}", clean(&finding.title));
+    }
+    if active.len() > TOP {
+        let _ = writeln!(out, "  … and {} more", active.len() - TOP);
+    }
+}
+
+fn coverage_gaps(out: &mut String, report: &Report, paint: Paint) {
+    let gaps = &report.scan.coverage_gaps;
+    if gaps.is_empty() {
+        return;
+    }
+    let heading = format!(
+        "Coverage gaps: the scan is incomplete ({} gap{})",
+        gaps.len(),
+        if gaps.len() == 1 { "" } else { "s" }
+    );
+    let _ = writeln!(out, "\n{}", paint.warn(&heading));
+    for gap in gaps {
+        let _ = write!(
+            out,
+            "  ! {} {}: {}: {}",
+            clean(&gap.source),
+            clean(&gap.scope),
+            clean(&gap.what),
+            clean(&gap.reason)
+        );
+        if let Some(request) = &gap.request {
+            let _ = write!(out, " ({})", clean(request));
+        }
+        out.push('\n');
+    }
+}
+
+fn suppression_issues(out: &mut String, report: &Report, paint: Paint) {
+    if report.suppression_issues.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n{}", paint.warn("Suppression issues"));
+    for issue in &report.suppression_issues {
+        let _ = writeln!(
+            out,
+            "  ! {} suppression of {} on {} (owner {}, expires {}): {}",
+            clean(&issue.problem),
+            clean(&issue.rule),
+            clean(&issue.resource),
+            clean(&issue.owner),
+            clean(&issue.expires),
+            clean(&issue.reason),
+        );
+    }
+}
+
+/// Makes a provider string safe to print: control characters (ESC, CR, LF, C1 controls) and
+/// bidirectional overrides (which can reorder what the reader sees) become visible escapes.
+pub fn clean(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() || is_bidi_control(c) {
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+#[derive(Clone, Copy)]
+struct Paint {
+    color: bool,
+}
+
+impl Paint {
+    fn wrap(self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+
+    fn bold(self, text: &str) -> String {
+        self.wrap("1", text)
+    }
+
+    fn warn(self, text: &str) -> String {
+        self.wrap("1;33", text)
+    }
+
+    fn severity(self, severity: Severity, text: &str) -> String {
+        let code = match severity {
+            Severity::Critical => "1;31",
+            Severity::High => "31",
+            Severity::Medium => "33",
+            Severity::Low => "36",
+            Severity::Info => "2",
+        };
+        self.wrap(code, text)
+    }
+}

@@ -1,0 +1,379 @@
+//! Render, JSON report v1: the frozen output types of `lapse-report.json`.
+//!
+//! These types are the contract consumers script against (and `lapse diff` reads back). They
+//! are deliberately separate from the internal structs: an internal refactor changes the
+//! `From` conversions below, never the shape written here. Adding an optional field is a minor
+//! version bump of `SCHEMA_VERSION`; renaming or removing one is a new module (`v2`).
+//! `reports/lapse-report.schema.json` describes exactly these types.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Written as `schema_version`; readers accept any `1.x.y`.
+pub const SCHEMA_VERSION: &str = "1.0.0";
+pub const SCHEMA_MAJOR: &str = "1";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Family {
+    Unrotated,
+    Unused,
+    MissingTtl,
+    StandingPrivilege,
+    OverScope,
+    ExpiredGrant,
+    StaticCredential,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    Aws,
+    Azure,
+    Github,
+    Repo,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Privilege {
+    None,
+    Read,
+    Write,
+    Admin,
+}
+
+/// The whole document. `findings` comes last so a streaming reader sees the metadata first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub schema_version: String,
+    pub tool: Tool,
+    pub scan: Scan,
+    pub summary: Summary,
+    pub inventory: Inventory,
+    pub identities: Vec<Identity>,
+    /// Every credential inventoried (ids and dates only), for `lapse diff`. Absent in reports
+    /// written before 1.1.0, read as empty.
+    #[serde(default)]
+    pub credentials: Vec<Credential>,
+    pub suppression_issues: Vec<SuppressionIssue>,
+    pub findings: Vec<Finding>,
+}
+
+/// A credential: ids and dates only, never a secret value nor its last characters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Credential {
+    pub resource: Resource,
+    #[serde(default)]
+    pub principal_id: Option<String>,
+    pub active: bool,
+    #[serde(default)]
+    pub created_at: Option<DateTime<Utc>>,
+    /// Last rotation; a new secret under the same id moves it forward.
+    #[serde(default)]
+    pub rotated_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tool {
+    pub name: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scan {
+    pub started_at: DateTime<Utc>,
+    pub as_of: DateTime<Utc>,
+    pub duration_ms: u64,
+    pub sources: Vec<Source>,
+    /// Total API calls by operation (`iam:GetAccountAuthorizationDetails` → 3).
+    pub api_calls: BTreeMap<String, u64>,
+    pub coverage_gaps: Vec<CoverageGap>,
+    /// False when any source left a coverage gap: the findings are a lower bound.
+    pub complete: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Source {
+    pub source: String,
+    pub scope: String,
+    pub started_at: DateTime<Utc>,
+    pub duration_ms: u64,
+    pub api_calls: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CoverageGap {
+    pub source: String,
+    pub scope: String,
+    pub what: String,
+    pub reason: String,
+    #[serde(default)]
+    pub request: Option<String>,
+}
+
+/// Counts of active (not suppressed) findings; every severity and family key is present.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub total: u64,
+    pub suppressed: u64,
+    pub by_severity: BTreeMap<Severity, u64>,
+    pub by_family: BTreeMap<Family, u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Inventory {
+    pub principals: BTreeMap<String, u64>,
+    pub credentials: BTreeMap<String, u64>,
+    pub grants: BTreeMap<String, u64>,
+    pub policies: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Resource {
+    pub provider: Provider,
+    pub kind: String,
+    /// The ARN or the provider's own id.
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    pub resource: Resource,
+    pub scope: String,
+    pub privilege: Privilege,
+    /// `standing`, `provisional` or `expired`.
+    pub window: String,
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
+    pub active_credentials: u32,
+    #[serde(default)]
+    pub oldest_credential_age_days: Option<i64>,
+    #[serde(default)]
+    pub idle_days: Option<i64>,
+    pub grants: Vec<String>,
+    /// Active findings on the identity or on what belongs to it (its keys, its grants).
+    pub finding_count: u64,
+    #[serde(default)]
+    pub max_severity: Option<Severity>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SuppressionIssue {
+    pub rule: String,
+    pub resource: String,
+    pub reason: String,
+    pub owner: String,
+    pub expires: String,
+    /// `expired` or `unmatched`.
+    pub problem: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Location {
+    pub path: String,
+    #[serde(default)]
+    pub line: Option<u32>,
+    #[serde(default)]
+    pub column: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Suppression {
+    pub reason: String,
+    pub owner: String,
+    pub expires: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    pub rule_id: String,
+    pub title: String,
+    pub family: Family,
+    pub severity: Severity,
+    /// 0-100.
+    pub risk: u8,
+    pub resource: Resource,
+    #[serde(default)]
+    pub principal_id: Option<String>,
+    /// Stable across runs: rule id + resource identity.
+    pub fingerprint: String,
+    pub evidence: BTreeMap<String, serde_json::Value>,
+    pub remediation: String,
+    #[serde(default)]
+    pub location: Option<Location>,
+    pub suppressed: bool,
+    /// Why it is not counted, when `suppressed`.
+    #[serde(default)]
+    pub suppression: Option<Suppression>,
+}
+
+mod convert {
+    //! From the internal types to the frozen ones. The only place that knows both.
+
+    use super::*;
+    use crate::{analyze, findings, inventory, report};
+
+    impl From<findings::Severity> for Severity {
+        fn from(s: findings::Severity) -> Self {
+            match s {
+                findings::Severity::Info => Severity::Info,
+                findings::Severity::Low => Severity::Low,
+                findings::Severity::Medium => Severity::Medium,
+                findings::Severity::High => Severity::High,
+                findings::Severity::Critical => Severity::Critical,
+            }
+        }
+    }
+
+    impl From<findings::Family> for Family {
+        fn from(f: findings::Family) -> Self {
+            match f {
+                findings::Family::Unrotated => Family::Unrotated,
+                findings::Family::Unused => Family::Unused,
+                findings::Family::MissingTtl => Family::MissingTtl,
+                findings::Family::StandingPrivilege => Family::StandingPrivilege,
+                findings::Family::OverScope => Family::OverScope,
+                findings::Family::ExpiredGrant => Family::ExpiredGrant,
+                findings::Family::StaticCredential => Family::StaticCredential,
+            }
+        }
+    }
+
+    impl From<inventory::Provider> for Provider {
+        fn from(p: inventory::Provider) -> Self {
+            match p {
+                inventory::Provider::Aws => Provider::Aws,
+                inventory::Provider::Azure => Provider::Azure,
+                inventory::Provider::Github => Provider::Github,
+                inventory::Provider::Repo => Provider::Repo,
+            }
+        }
+    }
+
+    impl From<analyze::Privilege> for Privilege {
+        fn from(p: analyze::Privilege) -> Self {
+            match p {
+                analyze::Privilege::None => Privilege::None,
+                analyze::Privilege::Read => Privilege::Read,
+                analyze::Privilege::Write => Privilege::Write,
+                analyze::Privilege::Admin => Privilege::Admin,
+            }
+        }
+    }
+
+    impl From<&inventory::ResourceRef> for Resource {
+        fn from(r: &inventory::ResourceRef) -> Self {
+            Resource {
+                provider: r.provider.into(),
+                kind: r.kind.clone(),
+                id: r.id.clone(),
+                name: r.name.clone(),
+            }
+        }
+    }
+
+    impl From<&inventory::CoverageGap> for CoverageGap {
+        fn from(g: &inventory::CoverageGap) -> Self {
+            CoverageGap {
+                source: g.source.clone(),
+                scope: g.scope.clone(),
+                what: g.what.clone(),
+                reason: g.reason.clone(),
+                request: g.request.clone(),
+            }
+        }
+    }
+
+    impl From<&inventory::SourceRun> for Source {
+        fn from(s: &inventory::SourceRun) -> Self {
+            Source {
+                source: s.source.clone(),
+                scope: s.scope.clone(),
+                started_at: s.started_at,
+                duration_ms: s.duration_ms,
+                api_calls: s.api_calls.clone(),
+            }
+        }
+    }
+
+    impl From<&report::SuppressionIssue> for SuppressionIssue {
+        fn from(s: &report::SuppressionIssue) -> Self {
+            SuppressionIssue {
+                rule: s.rule.clone(),
+                resource: s.resource.clone(),
+                reason: s.reason.clone(),
+                owner: s.owner.clone(),
+                expires: s.expires.clone(),
+                problem: s.problem.clone(),
+            }
+        }
+    }
+
+    impl From<&report::CredentialRecord> for Credential {
+        fn from(c: &report::CredentialRecord) -> Self {
+            Credential {
+                resource: (&c.resource).into(),
+                principal_id: c.principal_id.clone(),
+                active: c.active,
+                created_at: c.created_at,
+                rotated_at: c.rotated_at,
+                expires_at: c.expires_at,
+            }
+        }
+    }
+
+    impl From<&report::InventorySummary> for Inventory {
+        fn from(i: &report::InventorySummary) -> Self {
+            Inventory {
+                principals: i.principals.clone(),
+                credentials: i.credentials.clone(),
+                grants: i.grants.clone(),
+                policies: i.policies,
+            }
+        }
+    }
+
+    impl From<&findings::Finding> for Finding {
+        fn from(f: &findings::Finding) -> Self {
+            Finding {
+                rule_id: f.rule_id.clone(),
+                title: f.title.clone(),
+                family: f.family.into(),
+                severity: f.severity.into(),
+                risk: f.risk.min(100),
+                resource: (&f.resource).into(),
+                principal_id: f.principal_id.clone(),
+                fingerprint: f.fingerprint.clone(),
+                evidence: f.evidence.clone(),
+                remediation: f.remediation.clone(),
+                location: f.location.as_ref().map(|l| Location {
+                    path: l.path.clone(),
+                    line: l.line,
+                    column: l.column,
+                }),
+                suppressed: f.suppressed.is_some(),
+                suppression: f.suppressed.as_ref().map(|s| Suppression {
+                    reason: s.reason.clone(),
+                    owner: s.owner.clone(),
+                    expires: s.expires.clone(),
+                }),
+            }
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! Revoke: plans and applies the removal of provisional grants whose expiry has passed.
+//!
+//! `plan` reads the inventory (markers on principals, grants and credentials, plus the grants
+//! ledger) through `analyze::expiry`, the one place markers are parsed, and lists for every
+//! grant that is provisional *and* past its expiry the exact API calls that end it. An
+//! unreadable marker becomes a [`MarkerIssue`], never an action. `apply` executes a plan under a
+//! lock, writing every action to an append-only journal before and after it runs, so a run
+//! killed half-way is finished by the next one without repeating what was done.
+
+use serde::{Deserialize, Serialize};
+
+use crate::inventory::{Provider, ResourceRef, Timestamp};
+
+pub mod action;
+pub mod apply;
+pub mod aws;
+pub mod azure;
+pub mod github;
+pub mod journal;
+pub mod ledger;
+pub mod lock;
+pub mod plan;
+pub mod print;
+
+pub use action::Action;
+pub use apply::{ActionResult, ActionStatus, Executors, Outcome, apply};
+pub use journal::{Journal, JournalState};
+pub use plan::plan;
+
+/// Name of the inline deny that cuts a role's sessions issued before the revocation.
+pub const DENY_OLDER_SESSIONS: &str = "LapseRevokeOlderSessions";
+
+/// Environment variable read only by debug builds: exit the process after the Nth action's API
+/// call returns and before its `done` record, to test recovery from a crash. Test-only.
+pub const TEST_ABORT_ENV: &str = "LAPSE_REVOKE_TEST_ABORT_AFTER";
+
+/// What `lapse revoke` would do at `as_of`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Plan {
+    pub as_of: Timestamp,
+    /// Provisional grants past their expiry, each with the actions that end it.
+    pub grants: Vec<ExpiredGrant>,
+    /// Markers that could not be read: findings, never actions.
+    pub issues: Vec<MarkerIssue>,
+    /// Provisional grants whose expiry is still ahead (counted, left alone).
+    pub not_yet_expired: usize,
+}
+
+impl Plan {
+    pub fn action_count(&self) -> usize {
+        self.grants.iter().map(|g| g.actions.len()).sum()
+    }
+}
+
+/// One provisional grant whose time is up.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExpiredGrant {
+    /// What is revoked (the principal for a tagged user or role, the grant for a ledger entry).
+    pub resource: ResourceRef,
+    /// Account, tenant, organization or repository; selects the client that acts on it.
+    pub scope: String,
+    pub expires_at: Timestamp,
+    /// Where the expiry was read: `tag`, `description`, `title`, `ledger`, `schedule`, `end_date`.
+    pub marker_source: String,
+    pub owner: Option<String>,
+    pub reason: Option<String>,
+    /// In order: an earlier action failing stops the later ones.
+    pub actions: Vec<Action>,
+    /// What is deliberately left in place, and why (a policy inherited through a shared group).
+    pub notes: Vec<String>,
+}
+
+/// A marker that is present but unreadable: reported, never acted on.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MarkerIssue {
+    pub resource: ResourceRef,
+    pub marker_source: String,
+    /// The raw marker text (attacker-controlled: escape before showing).
+    pub value: String,
+}
+
+/// One line of the report's revocation view (`Report::revocations`): a grant whose expiry has
+/// passed, and whether lapse has already ended it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Revocation {
+    pub resource: ResourceRef,
+    pub scope: String,
+    pub expires_at: Timestamp,
+    pub marker_source: String,
+    /// `pending` (nothing done yet), `partial`, `performed`.
+    pub status: String,
+    /// The API calls, as `Action::describe` prints them.
+    pub actions: Vec<String>,
+    /// When the last of its actions was done, from the journal.
+    pub performed_at: Option<Timestamp>,
+}
+
+/// The report's view of a plan: every expired grant with its state from the journal (when one
+/// exists). Used by `scan` to show revocations pending and performed.
+pub fn revocations(plan: &Plan, journal: Option<&JournalState>) -> Vec<Revocation> {
+    plan.grants
+        .iter()
+        .map(|grant| {
+            let done: Vec<Option<Timestamp>> = grant
+                .actions
+                .iter()
+                .map(|a| journal.and_then(|j| j.done_at(&a.key())))
+                .collect();
+            let done_count = done.iter().filter(|d| d.is_some()).count();
+            let status = match done_count {
+                0 => "pending",
+                n if n == grant.actions.len() => "performed",
+                _ => "partial",
+            };
+            Revocation {
+                resource: grant.resource.clone(),
+                scope: grant.scope.clone(),
+                expires_at: grant.expires_at,
+                marker_source: grant.marker_source.clone(),
+                status: status.to_string(),
+                actions: grant.actions.iter().map(Action::describe).collect(),
+                performed_at: done.into_iter().flatten().max(),
+            }
+        })
+        .collect()
+}
+
+/// Errors that stop `revoke` before any action runs (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum RevokeError {
+    #[error(transparent)]
+    Journal(#[from] journal::JournalError),
+    #[error(transparent)]
+    Lock(#[from] lock::LockError),
+    #[error(transparent)]
+    Ledger(#[from] ledger::LedgerError),
+}
+
+/// Convenience for callers building a `ResourceRef`.
+pub(crate) fn resource(provider: Provider, kind: &str, id: &str, name: &str) -> ResourceRef {
+    ResourceRef {
+        provider,
+        kind: kind.to_string(),
+        id: id.to_string(),
+        name: name.to_string(),
+    }
+}

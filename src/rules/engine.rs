@@ -1,0 +1,224 @@
+//! Rules, evaluation: compiles each rule's CEL condition once, then evaluates rules against
+//! subjects in parallel; a subject's CEL context is built once and shared by its rules.
+//!
+//! A condition that fails to evaluate (reads a missing fact, compares `null`) is never a
+//! silent `false`: it becomes a coverage gap, which makes the scan incomplete (exit 3).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use cel_interpreter::objects::{Key, Map};
+use cel_interpreter::{Context, Program, Value};
+use rayon::prelude::*;
+
+use super::Rule;
+use crate::analyze::Subject;
+use crate::findings::{Finding, fingerprint, risk};
+use crate::inventory::{CoverageGap, Timestamp};
+
+/// Gaps kept per rule: past this, one summary gap says how many more resources failed, so a
+/// broken rule on a large estate does not bury the report.
+const GAPS_PER_RULE: usize = 20;
+
+/// A rule with its compiled condition, built by the loader.
+pub struct CompiledRule {
+    rule: Rule,
+    compiled: Compiled,
+}
+
+struct Compiled {
+    program: Program,
+    /// Facts the condition reads (`r.<name>`): the finding's evidence.
+    evidence: Vec<String>,
+    /// `params`, converted once.
+    params: Value,
+}
+
+impl CompiledRule {
+    pub fn new(rule: Rule, program: Program, evidence: Vec<String>) -> Self {
+        let params = json_object_to_cel(rule.params.iter());
+        CompiledRule { rule, compiled: Compiled { program, evidence, params } }
+    }
+}
+
+/// The rules of a run, compiled, indexed by the subject kind they apply to.
+pub struct RuleSet {
+    rules: Vec<Rule>,
+    compiled: Vec<Compiled>,
+    /// Active rules (enabled, not removed) by subject kind, as indexes into `rules`.
+    by_kind: HashMap<String, Vec<usize>>,
+}
+
+impl RuleSet {
+    pub fn new(rules: Vec<CompiledRule>) -> Self {
+        let mut by_kind: HashMap<String, Vec<usize>> = HashMap::new();
+        let (rules, compiled): (Vec<Rule>, Vec<Compiled>) =
+            rules.into_iter().map(|c| (c.rule, c.compiled)).unzip();
+        for (index, rule) in rules.iter().enumerate().filter(|(_, r)| r.is_active()) {
+            for kind in &rule.applies_to {
+                by_kind.entry(kind.clone()).or_default().push(index);
+            }
+        }
+        RuleSet { rules, compiled, by_kind }
+    }
+
+    /// Every rule, including disabled and removed ones (listings show them).
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.id == id)
+    }
+}
+
+/// What evaluation produced: findings, and the rules that could not be judged on a subject.
+#[derive(Debug, Default)]
+pub struct Evaluation {
+    /// Sorted by descending risk, then rule id, then resource id.
+    pub findings: Vec<Finding>,
+    pub errors: Vec<CoverageGap>,
+}
+
+/// Evaluates every active rule on every subject of a kind it applies to, at `as_of`.
+pub fn evaluate(rules: &RuleSet, subjects: &[Subject], as_of: Timestamp) -> Evaluation {
+    let mut root = Context::default();
+    root.add_variable_from_value("now", Value::Timestamp(as_of.fixed_offset()));
+    let results: Vec<(Vec<Finding>, Vec<CoverageGap>)> = subjects
+        .par_iter()
+        .map(|subject| evaluate_subject(rules, &root, subject))
+        .collect();
+    let mut evaluation = Evaluation::default();
+    for (findings, gaps) in results {
+        evaluation.findings.extend(findings);
+        evaluation.errors.extend(gaps);
+    }
+    evaluation.findings.sort_by(|a, b| {
+        b.risk
+            .cmp(&a.risk)
+            .then_with(|| a.rule_id.cmp(&b.rule_id))
+            .then_with(|| a.resource.id.cmp(&b.resource.id))
+            .then_with(|| a.fingerprint.cmp(&b.fingerprint))
+    });
+    evaluation.errors = cap_gaps(evaluation.errors);
+    evaluation
+}
+
+fn evaluate_subject(
+    rules: &RuleSet,
+    root: &Context,
+    subject: &Subject,
+) -> (Vec<Finding>, Vec<CoverageGap>) {
+    let mut findings = Vec::new();
+    let mut gaps = Vec::new();
+    let Some(indexes) = rules.by_kind.get(&subject.kind) else {
+        return (findings, gaps);
+    };
+    // Built once per subject, shared by all its rules: the costly part of a CEL evaluation.
+    let mut subject_ctx = root.new_inner_scope();
+    subject_ctx.add_variable_from_value("r", json_object_to_cel(subject.facts.iter()));
+    for &index in indexes {
+        let (rule, compiled) = (&rules.rules[index], &rules.compiled[index]);
+        let mut rule_ctx = subject_ctx.new_inner_scope();
+        rule_ctx.add_variable_from_value("params", compiled.params.clone());
+        match compiled.program.execute(&rule_ctx) {
+            Ok(Value::Bool(true)) => findings.push(finding(rule, compiled, subject)),
+            Ok(Value::Bool(false)) => {}
+            Ok(other) => gaps.push(gap(rule, subject, format!(
+                "condition returned {:?}, not a boolean",
+                other.type_of()
+            ))),
+            Err(err) => gaps.push(gap(rule, subject, format!("condition failed: {err}"))),
+        }
+    }
+    (findings, gaps)
+}
+
+fn finding(rule: &Rule, compiled: &Compiled, subject: &Subject) -> Finding {
+    let evidence: BTreeMap<String, serde_json::Value> = compiled
+        .evidence
+        .iter()
+        .map(|name| {
+            let value = subject.facts.get(name).cloned().unwrap_or(serde_json::Value::Null);
+            (name.clone(), value)
+        })
+        .collect();
+    Finding {
+        rule_id: rule.id.clone(),
+        title: rule.title.clone(),
+        family: rule.family,
+        severity: rule.severity,
+        risk: risk::score(rule.severity, &subject.risk),
+        resource: subject.resource.clone(),
+        principal_id: subject.principal_id.clone(),
+        fingerprint: fingerprint(&rule.id, &subject.resource, subject.location.as_ref()),
+        evidence,
+        remediation: rule.docs.remediation.clone(),
+        location: subject.location.clone(),
+        suppressed: None,
+    }
+}
+
+fn gap(rule: &Rule, subject: &Subject, reason: String) -> CoverageGap {
+    CoverageGap {
+        source: "rules".to_string(),
+        scope: rule.id.clone(),
+        what: subject.resource.id.clone(),
+        reason,
+        request: None,
+    }
+}
+
+/// Keeps the first `GAPS_PER_RULE` gaps of each rule (by resource id) and summarizes the rest.
+fn cap_gaps(mut gaps: Vec<CoverageGap>) -> Vec<CoverageGap> {
+    gaps.sort_by(|a, b| a.scope.cmp(&b.scope).then_with(|| a.what.cmp(&b.what)));
+    let mut kept = Vec::new();
+    let mut by_rule: BTreeMap<String, Vec<CoverageGap>> = BTreeMap::new();
+    for gap in gaps {
+        by_rule.entry(gap.scope.clone()).or_default().push(gap);
+    }
+    for (rule_id, mut list) in by_rule {
+        let more = list.len().saturating_sub(GAPS_PER_RULE);
+        list.truncate(GAPS_PER_RULE);
+        kept.extend(list);
+        if more > 0 {
+            kept.push(CoverageGap {
+                source: "rules".to_string(),
+                scope: rule_id,
+                what: format!("{more} more resources"),
+                reason: "the condition failed on them too (first failures listed above)".to_string(),
+                request: None,
+            });
+        }
+    }
+    kept
+}
+
+fn json_object_to_cel<'a>(
+    entries: impl Iterator<Item = (&'a String, &'a serde_json::Value)>,
+) -> Value {
+    let map: HashMap<Key, Value> =
+        entries.map(|(k, v)| (Key::String(Arc::new(k.clone())), json_to_cel(v))).collect();
+    Value::Map(Map { map: Arc::new(map) })
+}
+
+/// JSON to CEL. Integers become `int` (never `uint`) so `r.age_days > 90` and arithmetic
+/// between facts and literals type-check.
+fn json_to_cel(value: &serde_json::Value) -> Value {
+    use serde_json::Value as J;
+    match value {
+        J::Null => Value::Null,
+        J::Bool(b) => Value::Bool(*b),
+        J::Number(n) => match n.as_i64() {
+            Some(i) => Value::Int(i),
+            None => n.as_f64().map(Value::Float).unwrap_or(Value::Null),
+        },
+        J::String(s) => Value::String(Arc::new(s.clone())),
+        J::Array(items) => Value::List(Arc::new(items.iter().map(json_to_cel).collect())),
+        J::Object(map) => json_object_to_cel(map.iter()),
+    }
+}
+
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod tests;
