@@ -29,8 +29,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     files.sort();
     let mut code = String::from("pub static BUILTIN_RULES: &[(&str, &str)] = &[\n");
     for file in &files {
-        let relative = file.strip_prefix(&root)?.to_string_lossy().replace('\\', "/");
-        writeln!(code, "    ({relative:?}, include_str!({:?})),", file.display().to_string())?;
+        let relative = file
+            .strip_prefix(&root)?
+            .to_string_lossy()
+            .replace('\\', "/");
+        writeln!(
+            code,
+            "    ({relative:?}, include_str!({:?})),",
+            file.display().to_string()
+        )?;
     }
     code.push_str("];\n");
     let out = PathBuf::from(std::env::var("OUT_DIR")?).join("builtin_rules.rs");

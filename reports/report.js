@@ -1,6 +1,6 @@
 /* lapse report page script. Renders the findings and identities held in #data (columnar JSON,
    layout documented in src/render/html/data.rs) a page at a time. Data only ever reaches the
-   page through createElement + textContent (or DOM properties): never innerHTML. */
+   page through createElement + textContent (or DOM properties), never parsed as markup. */
 (function () {
   "use strict";
   var SEV = ["info", "low", "medium", "high", "critical"];
@@ -169,7 +169,7 @@
       for (var k = 0; k + 1 < ev.length; k += 2) {
         var tr = node("tr");
         tr.appendChild(node("th", "mono", S[ev[k]]));
-        tr.appendChild(node("td", "mono", JSON.stringify(ev[k + 1])));
+        tr.appendChild(node("td", "mono", S[ev[k + 1]]));
         table.appendChild(tr);
       }
       panel.appendChild(table);

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -37,7 +37,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Code> {
         Command::Evaluate(args) => evaluate_saved(args),
         Command::Rules { command } => rules_command(command),
         Command::Init(args) => init(args),
-        Command::Diff(_) | Command::Revoke(_) | Command::Merge(_) => {
+        Command::Diff(args) => crate::drift::command::diff(&args),
+        Command::Revoke(args) => revoke(args),
+        Command::Merge(_) => {
             anyhow::bail!("this command is not available in this build yet")
         }
     }
@@ -51,7 +53,8 @@ fn scan(args: ScanArgs) -> anyhow::Result<Code> {
     let gate = plan::gate_plan(&args.gate, &eval.config);
     let baseline = args.baseline.as_deref().map(baseline_fingerprints).transpose()?;
     let inventory = collect_sources(&sources)?;
-    let report = evaluate(inventory, &eval, started)?;
+    let mut report = evaluate(inventory, &eval, started)?;
+    crate::drift::command::enrich(&mut report, args.baseline.as_deref(), output.history.as_deref())?;
     finish(&report, &output, gate, baseline.as_ref())
 }
 
@@ -79,8 +82,17 @@ fn evaluate_saved(args: EvaluateArgs) -> anyhow::Result<Code> {
     let gate = plan::gate_plan(&args.gate, &eval.config);
     let baseline = args.baseline.as_deref().map(baseline_fingerprints).transpose()?;
     let inventory = inventory::io::load(&args.inventory)?;
-    let report = evaluate(inventory, &eval, started)?;
+    let mut report = evaluate(inventory, &eval, started)?;
+    crate::drift::command::enrich(&mut report, args.baseline.as_deref(), output.history.as_deref())?;
     finish(&report, &output, gate, baseline.as_ref())
+}
+
+/// `lapse revoke`: collect with the same source flags as `scan`, then plan (and apply).
+fn revoke(args: crate::cli::RevokeArgs) -> anyhow::Result<Code> {
+    let eval = plan::eval_plan(&args.eval)?;
+    let sources = plan::source_plan(&args.sources, &eval.config)?;
+    let inventory = collect_sources(&sources)?;
+    crate::revoke::command::run(&args, &inventory, eval.as_of)
 }
 
 /// Runs every planned source and joins their fragments. A source's input error (a malformed
@@ -93,6 +105,17 @@ pub fn collect_sources(sources: &SourcePlan) -> anyhow::Result<Inventory> {
             &args.aws_authorization_details,
             &args.aws_credential_report,
         )?);
+    }
+    if sources.aws_live {
+        let options = collect::aws::LiveOptions::from_args(&sources.args, sources.aws_config.as_ref())?;
+        inventory.merge(collect::aws::collect_live(&options));
+    }
+    if sources.azure {
+        let options = collect::azure::AzureOptions::from_args(&sources.args)?;
+        inventory.merge(collect::azure::collect(&options));
+    }
+    if let Some(path) = &sources.args.ledger {
+        inventory.ledger.extend(crate::revoke::ledger::load(path)?);
     }
     Ok(inventory)
 }
@@ -126,6 +149,7 @@ pub fn evaluate(inventory: Inventory, eval: &EvalPlan, started: Instant) -> anyh
         credentials: inventory.credentials.iter().map(CredentialRecord::from).collect(),
         drift: None,
         history: None,
+        revocations: crate::revoke::scan_view(&inventory, eval.as_of),
     };
     report.scan.duration_ms = started.elapsed().as_millis() as u64;
     Ok(report)

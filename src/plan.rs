@@ -89,6 +89,8 @@ pub struct SourcePlan {
     pub azure: bool,
     pub repo: Option<PathBuf>,
     pub shard: Option<Shard>,
+    /// `[aws]` of lapse.toml, validated by the live AWS collector.
+    pub aws_config: Option<toml::Table>,
 }
 
 pub fn parse_as_of(value: Option<&str>) -> Result<(Timestamp, bool), PlanError> {
@@ -170,7 +172,8 @@ pub fn source_plan(args: &SourceArgs, config: &Config) -> Result<SourcePlan, Pla
         }
     }
     let shard = args.shard.as_deref().map(Shard::parse).transpose()?;
-    Ok(SourcePlan { args: args.clone(), aws_files, aws_live, github, azure, repo, shard })
+    let aws_config = config.aws.clone();
+    Ok(SourcePlan { args: args.clone(), aws_files, aws_live, github, azure, repo, shard, aws_config })
 }
 
 #[cfg(test)]

@@ -58,6 +58,8 @@ pub struct Report {
     pub drift: Option<crate::drift::Drift>,
     /// Past runs read from `--history`, for the trend charts.
     pub history: Option<crate::drift::history::Trend>,
+    /// Provisional grants past their expiry: pending, or performed per the revoke journal.
+    pub revocations: Vec<crate::revoke::Revocation>,
 }
 
 /// A credential as reports carry it: ids and dates, never a secret value nor its hint.

@@ -6,8 +6,10 @@
 
 use serde::Serialize;
 
-use super::{AnalysisContext, Analysis, Privilege};
+use super::{Analysis, AnalysisContext, Privilege};
 use crate::inventory::Inventory;
+
+mod build;
 
 /// Privilege facts, shared by users and roles (flattened into their facts).
 #[derive(Debug, Clone, Default, Serialize)]
@@ -136,7 +138,8 @@ pub struct RootFacts {
     pub password_idle_days: Option<i64>,
 }
 
-/// Builds the AWS subjects and identities of an inventory.
-pub fn analyze(_inventory: &Inventory, _ctx: &AnalysisContext) -> Analysis {
-    Analysis::default()
+/// Builds the AWS subjects and identities of an inventory (see `build` for the judgements:
+/// exposure, windows, idle time).
+pub fn analyze(inventory: &Inventory, ctx: &AnalysisContext) -> Analysis {
+    build::analyze(inventory, ctx)
 }

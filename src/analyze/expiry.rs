@@ -177,7 +177,13 @@ mod tests {
 
     #[test]
     fn unreadable_marker_is_invalid_not_provisional() {
-        for raw in ["tomorrow", "2025-06-30", "2025-06-30T00:00:00", "", "<script>"] {
+        for raw in [
+            "tomorrow",
+            "2025-06-30",
+            "2025-06-30T00:00:00",
+            "",
+            "<script>",
+        ] {
             let facts = read_marker(Some(raw), "tag", &ctx());
             assert_eq!(facts.expiry_marker, "invalid", "{raw}");
             assert!(!facts.provisional && !facts.expired, "{raw}");
@@ -215,7 +221,11 @@ mod tests {
 
     #[test]
     fn text_marker_reads_like_a_tag() {
-        let facts = from_text(Some("ci [lapse:expires-at=2025-05-01T00:00:00Z]"), "title", &ctx());
+        let facts = from_text(
+            Some("ci [lapse:expires-at=2025-05-01T00:00:00Z]"),
+            "title",
+            &ctx(),
+        );
         assert!(facts.expired);
         assert_eq!(facts.expiry_source.as_deref(), Some("title"));
         let facts = from_text(Some("ci [lapse:expires-at=soon]"), "title", &ctx());

@@ -13,8 +13,11 @@ use serde::{Deserialize, Serialize};
 use crate::inventory::{Inventory, Location, ResourceRef, Timestamp};
 
 pub mod aws;
+pub mod azure;
 pub mod expiry;
+pub mod github;
 pub mod policy;
+pub mod repo;
 pub mod trust;
 
 /// The judgement inputs shared by all analyzers.
@@ -142,5 +145,9 @@ pub fn facts_of<T: Serialize>(facts: &T) -> serde_json::Map<String, serde_json::
 pub fn analyze(inventory: &Inventory, ctx: &AnalysisContext) -> Analysis {
     let mut analysis = Analysis::default();
     analysis.extend(aws::analyze(inventory, ctx));
+    analysis.extend(azure::analyze(inventory, ctx));
+    analysis.extend(github::analyze(inventory, ctx));
+    analysis.extend(repo::analyze(inventory, ctx));
+    github::link_aws_roles(&mut analysis, inventory);
     analysis
 }

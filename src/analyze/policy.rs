@@ -66,7 +66,11 @@ struct Pattern {
 impl Pattern {
     fn new(text: &str) -> Self {
         let lower = text.trim().to_ascii_lowercase();
-        let lower = if lower == "*:*" { "*".to_string() } else { lower };
+        let lower = if lower == "*:*" {
+            "*".to_string()
+        } else {
+            lower
+        };
         Pattern {
             text: text.to_string(),
             lower,
@@ -117,8 +121,12 @@ impl Statement {
     /// This (Deny) statement matches every action the pattern can match.
     fn covers_pattern(&self, pattern: &Pattern) -> bool {
         match &self.actions {
-            Actions::Only(list) => list.iter().any(|d| wildcard_match(&d.lower, &pattern.lower)),
-            Actions::AllBut(kept) => kept.iter().all(|k| services_disjoint(&k.lower, &pattern.lower)),
+            Actions::Only(list) => list
+                .iter()
+                .any(|d| wildcard_match(&d.lower, &pattern.lower)),
+            Actions::AllBut(kept) => kept
+                .iter()
+                .all(|k| services_disjoint(&k.lower, &pattern.lower)),
         }
     }
 
@@ -209,7 +217,8 @@ impl Verdict {
 
     fn absorb(&mut self, facts: &PrivilegeFacts) {
         self.level = self.level.max(facts.privilege);
-        self.wildcard_actions.extend(facts.wildcard_actions.iter().cloned());
+        self.wildcard_actions
+            .extend(facts.wildcard_actions.iter().cloned());
         self.not_action |= facts.not_action;
         self.write_on_any_resource |= facts.write_on_any_resource;
         self.admin_via.extend(facts.admin_via.iter().cloned());
@@ -289,7 +298,8 @@ fn judge_allow(policy: &str, allow: &Statement, denies: &[&Statement], verdict: 
             verdict.raise(Privilege::Write, allow.conditional);
             verdict.write_on_any_resource |= any_resource;
             let escalates = |action: &&str| {
-                !excluded.iter().any(|x| wildcard_match(&x.lower, action)) && !denied(action, denies)
+                !excluded.iter().any(|x| wildcard_match(&x.lower, action))
+                    && !denied(action, denies)
             };
             if any_resource && ESCALATION.iter().any(escalates) {
                 verdict.admin(policy, allow.conditional);

@@ -38,7 +38,10 @@ fn star_on_star_is_admin() {
 
 #[test]
 fn star_colon_star_is_admin() {
-    assert_eq!(level(&[doc(vec![stmt("Allow", json!("*:*"), json!("*"))])]), Privilege::Admin);
+    assert_eq!(
+        level(&[doc(vec![stmt("Allow", json!("*:*"), json!("*"))])]),
+        Privilege::Admin
+    );
 }
 
 #[test]
@@ -49,12 +52,20 @@ fn single_statement_object_and_arrays_are_read() {
 
 #[test]
 fn iam_star_on_star_is_admin_equivalent() {
-    assert_eq!(level(&[doc(vec![stmt("Allow", json!("iam:*"), json!("*"))])]), Privilege::Admin);
+    assert_eq!(
+        level(&[doc(vec![stmt("Allow", json!("iam:*"), json!("*"))])]),
+        Privilege::Admin
+    );
 }
 
 #[test]
 fn escalation_actions_are_admin() {
-    for action in ["iam:PutUserPolicy", "iam:Attach*", "IAM:createpolicyversion", "iam:Put*Policy"] {
+    for action in [
+        "iam:PutUserPolicy",
+        "iam:Attach*",
+        "IAM:createpolicyversion",
+        "iam:Put*Policy",
+    ] {
         assert_eq!(
             level(&[doc(vec![stmt("Allow", json!(action), json!("*"))])]),
             Privilege::Admin,
@@ -65,7 +76,11 @@ fn escalation_actions_are_admin() {
 
 #[test]
 fn admin_actions_on_one_resource_are_write() {
-    let d = doc(vec![stmt("Allow", json!("*"), json!("arn:aws:s3:::bucket/*"))]);
+    let d = doc(vec![stmt(
+        "Allow",
+        json!("*"),
+        json!("arn:aws:s3:::bucket/*"),
+    )]);
     let f = facts(&[d]);
     assert_eq!(f.privilege, Privilege::Write);
     assert!(!f.write_on_any_resource);
@@ -94,7 +109,14 @@ fn read_verbs_are_read() {
 
 #[test]
 fn other_verbs_and_service_wildcards_are_write() {
-    for action in ["s3:PutObject", "s3:*", "s3:De*", "iam:PassRole", "sts:AssumeRole", "ec2:?*"] {
+    for action in [
+        "s3:PutObject",
+        "s3:*",
+        "s3:De*",
+        "iam:PassRole",
+        "sts:AssumeRole",
+        "ec2:?*",
+    ] {
         assert_eq!(
             level(&[doc(vec![stmt("Allow", json!(action), json!("*"))])]),
             Privilege::Write,
@@ -105,7 +127,11 @@ fn other_verbs_and_service_wildcards_are_write() {
 
 #[test]
 fn service_wildcard_is_listed() {
-    let f = facts(&[doc(vec![stmt("Allow", json!(["s3:*", "s3:GetObject", "ec2:Describe*"]), json!("*"))])]);
+    let f = facts(&[doc(vec![stmt(
+        "Allow",
+        json!(["s3:*", "s3:GetObject", "ec2:Describe*"]),
+        json!("*"),
+    )])]);
     assert_eq!(f.wildcard_actions, vec!["s3:*"]);
     assert!(f.write_on_any_resource);
 }
@@ -114,14 +140,24 @@ fn service_wildcard_is_listed() {
 fn empty_and_malformed_documents_are_none() {
     assert_eq!(level(&[]), Privilege::None);
     assert_eq!(level(&[json!({})]), Privilege::None);
-    assert_eq!(level(&[json!({"Statement": [{"Effect": "Allow"}, 3, "x"]})]), Privilege::None);
-    assert_eq!(level(&[json!({"Statement": [{"Effect": "Maybe", "Action": "*", "Resource": "*"}]})]), Privilege::None);
-    assert_eq!(level(&[doc(vec![stmt("Allow", json!("nonsense"), json!("*"))])]), Privilege::None);
+    assert_eq!(
+        level(&[json!({"Statement": [{"Effect": "Allow"}, 3, "x"]})]),
+        Privilege::None
+    );
+    assert_eq!(
+        level(&[json!({"Statement": [{"Effect": "Maybe", "Action": "*", "Resource": "*"}]})]),
+        Privilege::None
+    );
+    assert_eq!(
+        level(&[doc(vec![stmt("Allow", json!("nonsense"), json!("*"))])]),
+        Privilege::None
+    );
 }
 
 #[test]
 fn document_in_string_form_is_read() {
-    let d = Value::String(r#"{"Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#.into());
+    let d =
+        Value::String(r#"{"Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#.into());
     assert_eq!(level(&[d]), Privilege::Admin);
 }
 
@@ -174,7 +210,11 @@ fn deny_iam_removes_the_route_to_admin() {
 
 #[test]
 fn deny_iam_cancels_iam_star() {
-    let allow = doc(vec![stmt("Allow", json!(["iam:*", "s3:GetObject"]), json!("*"))]);
+    let allow = doc(vec![stmt(
+        "Allow",
+        json!(["iam:*", "s3:GetObject"]),
+        json!("*"),
+    )]);
     let deny = doc(vec![stmt("Deny", json!("iam:*"), json!("*"))]);
     let f = facts(&[allow, deny]);
     assert_eq!(f.privilege, Privilege::Read);
@@ -206,7 +246,11 @@ fn deny_on_one_resource_does_not_cancel_allow_on_all() {
 
 #[test]
 fn deny_on_matching_resources_cancels() {
-    let allow = doc(vec![stmt("Allow", json!("s3:PutObject"), json!("arn:aws:s3:::b/logs/*"))]);
+    let allow = doc(vec![stmt(
+        "Allow",
+        json!("s3:PutObject"),
+        json!("arn:aws:s3:::b/logs/*"),
+    )]);
     let deny = doc(vec![stmt("Deny", json!("s3:*"), json!("arn:aws:s3:::b/*"))]);
     assert_eq!(level(&[allow, deny]), Privilege::None);
 }
@@ -233,14 +277,19 @@ fn conditional_allow_counts_and_is_flagged() {
 #[test]
 fn empty_condition_is_unconditional() {
     let allow = doc(vec![stmt("Allow", json!("*"), json!("*"))]);
-    let deny = json!({"Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*", "Condition": {}}]});
+    let deny =
+        json!({"Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*", "Condition": {}}]});
     assert_eq!(level(&[allow, deny]), Privilege::None);
 }
 
 #[test]
 fn deny_with_not_action_on_other_service_cancels() {
     // Deny everything but S3: the EC2 allow is gone, the S3 one stays.
-    let allow = doc(vec![stmt("Allow", json!(["ec2:*", "s3:GetObject"]), json!("*"))]);
+    let allow = doc(vec![stmt(
+        "Allow",
+        json!(["ec2:*", "s3:GetObject"]),
+        json!("*"),
+    )]);
     let deny = json!({"Statement": [{"Effect": "Deny", "NotAction": "s3:*", "Resource": "*"}]});
     assert_eq!(level(&[allow, deny]), Privilege::Read);
 }

@@ -95,7 +95,8 @@ fn read_statement(statement: &Value, own_account: &str, acc: &mut Acc) {
             admit_anyone(conditioned, acc);
         } else if let Some(account) = account_of(aws).filter(|a| *a != own_account) {
             acc.accounts.insert(account.to_string());
-            if !condition.is_some_and(|c| has_key(c, |k| k.eq_ignore_ascii_case("sts:ExternalId"))) {
+            if !condition.is_some_and(|c| has_key(c, |k| k.eq_ignore_ascii_case("sts:ExternalId")))
+            {
                 acc.without_external_id.insert(account.to_string());
             }
         }
@@ -197,11 +198,15 @@ mod tests {
     const OWN: &str = "111111111111";
 
     fn trust(principal: Value, condition: Option<Value>) -> TrustFacts {
-        let mut statement = json!({"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": principal});
+        let mut statement =
+            json!({"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": principal});
         if let Some(c) = condition {
             statement["Condition"] = c;
         }
-        analyze(&json!({"Version": "2012-10-17", "Statement": [statement]}), OWN)
+        analyze(
+            &json!({"Version": "2012-10-17", "Statement": [statement]}),
+            OWN,
+        )
     }
 
     fn github(condition: Option<Value>) -> TrustFacts {
@@ -219,7 +224,10 @@ mod tests {
 
     #[test]
     fn star_with_condition_is_conditioned() {
-        let f = trust(json!({"AWS": ["*"]}), Some(json!({"StringEquals": {"aws:PrincipalOrgID": "o-1"}})));
+        let f = trust(
+            json!({"AWS": ["*"]}),
+            Some(json!({"StringEquals": {"aws:PrincipalOrgID": "o-1"}})),
+        );
         assert!(!f.any_principal && f.any_principal_conditioned);
     }
 
@@ -231,13 +239,17 @@ mod tests {
 
     #[test]
     fn deny_statements_admit_nobody() {
-        let d = json!({"Statement": {"Effect": "Deny", "Principal": "*", "Action": "sts:AssumeRole"}});
+        let d =
+            json!({"Statement": {"Effect": "Deny", "Principal": "*", "Action": "sts:AssumeRole"}});
         assert_eq!(analyze(&d, OWN), TrustFacts::default());
     }
 
     #[test]
     fn other_accounts_with_and_without_external_id() {
-        let f = trust(json!({"AWS": ["arn:aws:iam::222222222222:root", "333333333333", format!("arn:aws:iam::{OWN}:role/x")]}), None);
+        let f = trust(
+            json!({"AWS": ["arn:aws:iam::222222222222:root", "333333333333", format!("arn:aws:iam::{OWN}:role/x")]}),
+            None,
+        );
         assert_eq!(f.accounts, vec!["222222222222", "333333333333"]);
         assert_eq!(f.accounts_without_external_id, f.accounts);
         let f = trust(
@@ -250,22 +262,36 @@ mod tests {
 
     #[test]
     fn unique_ids_and_own_account_are_not_other_accounts() {
-        let f = trust(json!({"AWS": ["AROAEXAMPLEID", format!("arn:aws:iam::{OWN}:root")]}), None);
+        let f = trust(
+            json!({"AWS": ["AROAEXAMPLEID", format!("arn:aws:iam::{OWN}:root")]}),
+            None,
+        );
         assert!(f.accounts.is_empty());
     }
 
     #[test]
     fn services_and_federated_are_listed() {
-        let f = trust(json!({"Service": ["lambda.amazonaws.com", "ec2.amazonaws.com"]}), None);
-        assert_eq!(f.services, vec!["ec2.amazonaws.com", "lambda.amazonaws.com"]);
-        let f = trust(json!({"Federated": "arn:aws:iam::1:saml-provider/Okta"}), None);
+        let f = trust(
+            json!({"Service": ["lambda.amazonaws.com", "ec2.amazonaws.com"]}),
+            None,
+        );
+        assert_eq!(
+            f.services,
+            vec!["ec2.amazonaws.com", "lambda.amazonaws.com"]
+        );
+        let f = trust(
+            json!({"Federated": "arn:aws:iam::1:saml-provider/Okta"}),
+            None,
+        );
         assert_eq!(f.federated, vec!["arn:aws:iam::1:saml-provider/Okta"]);
         assert!(!f.github_oidc);
     }
 
     #[test]
     fn github_without_sub_is_unbound() {
-        let f = github(Some(json!({"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}})));
+        let f = github(Some(
+            json!({"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}}),
+        ));
         assert!(f.github_oidc && f.github_oidc_unbound);
         let f = github(None);
         assert!(f.github_oidc_unbound);
@@ -273,8 +299,14 @@ mod tests {
 
     #[test]
     fn github_bound_to_one_branch_or_repo() {
-        for sub in ["repo:org/app:ref:refs/heads/main", "repo:org/app:*", "repo:org/app:environment:prod"] {
-            let f = github(Some(json!({"StringLike": {"token.actions.githubusercontent.com:sub": sub}})));
+        for sub in [
+            "repo:org/app:ref:refs/heads/main",
+            "repo:org/app:*",
+            "repo:org/app:environment:prod",
+        ] {
+            let f = github(Some(
+                json!({"StringLike": {"token.actions.githubusercontent.com:sub": sub}}),
+            ));
             assert!(f.github_oidc && !f.github_oidc_unbound, "{sub}");
             assert_eq!(f.github_repos, vec!["org/app"], "{sub}");
             assert_eq!(f.github_subjects, vec![sub]);
@@ -283,42 +315,61 @@ mod tests {
 
     #[test]
     fn github_wildcards_over_repositories_are_unbound() {
-        for sub in ["*", "repo:org/*", "repo:*/app:*", "repo:org/app*", "repo:*", "repo:org/?pp:*"] {
-            let f = github(Some(json!({"StringLike": {"token.actions.githubusercontent.com:sub": sub}})));
+        for sub in [
+            "*",
+            "repo:org/*",
+            "repo:*/app:*",
+            "repo:org/app*",
+            "repo:*",
+            "repo:org/?pp:*",
+        ] {
+            let f = github(Some(
+                json!({"StringLike": {"token.actions.githubusercontent.com:sub": sub}}),
+            ));
             assert!(f.github_oidc_unbound, "{sub}");
         }
     }
 
     #[test]
     fn github_star_under_string_equals_is_literal() {
-        let f = github(Some(json!({"StringEquals": {"token.actions.githubusercontent.com:sub": "repo:org/*:ref:refs/heads/main"}})));
+        let f = github(Some(
+            json!({"StringEquals": {"token.actions.githubusercontent.com:sub": "repo:org/*:ref:refs/heads/main"}}),
+        ));
         assert!(!f.github_oidc_unbound);
     }
 
     #[test]
     fn github_one_loose_value_among_many_is_unbound() {
         let subs = json!(["repo:org/app:ref:refs/heads/main", "repo:org/*"]);
-        let f = github(Some(json!({"ForAnyValue:StringLike": {"token.actions.githubusercontent.com:sub": subs}})));
+        let f = github(Some(
+            json!({"ForAnyValue:StringLike": {"token.actions.githubusercontent.com:sub": subs}}),
+        ));
         assert!(f.github_oidc_unbound);
         assert_eq!(f.github_repos, vec!["org/*", "org/app"]);
     }
 
     #[test]
     fn github_negated_sub_only_is_unbound() {
-        let f = github(Some(json!({"StringNotLike": {"token.actions.githubusercontent.com:sub": "repo:evil/*"}})));
+        let f = github(Some(
+            json!({"StringNotLike": {"token.actions.githubusercontent.com:sub": "repo:evil/*"}}),
+        ));
         assert!(f.github_oidc_unbound);
     }
 
     #[test]
     fn github_custom_claim_subject_is_unbound() {
-        let f = github(Some(json!({"StringEquals": {"token.actions.githubusercontent.com:sub": "repository_owner:org"}})));
+        let f = github(Some(
+            json!({"StringEquals": {"token.actions.githubusercontent.com:sub": "repository_owner:org"}}),
+        ));
         assert!(f.github_oidc_unbound);
         assert!(f.github_repos.is_empty());
     }
 
     #[test]
     fn github_sub_key_case_insensitive() {
-        let f = github(Some(json!({"StringEquals": {"Token.Actions.GitHubUserContent.com:SUB": "repo:org/app:ref:refs/heads/main"}})));
+        let f = github(Some(
+            json!({"StringEquals": {"Token.Actions.GitHubUserContent.com:SUB": "repo:org/app:ref:refs/heads/main"}}),
+        ));
         assert!(!f.github_oidc_unbound);
     }
 }

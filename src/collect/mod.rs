@@ -2,3 +2,6 @@
 //! inventory fragment plus coverage gaps; a failing source records a gap and the run goes on.
 
 pub mod aws;
+pub mod azure;
+pub mod github;
+pub mod repo;

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::render::{json, v1};
 use crate::report::Report;
 
+pub mod command;
 pub mod history;
 mod terminal;
 
@@ -143,8 +144,16 @@ pub fn compare(old: &v1::Report, new: &v1::Report) -> Drift {
 type FindingLists = (Vec<FindingRef>, Vec<FindingRef>, Vec<FindingRef>);
 
 fn compare_findings(old: &v1::Report, new: &v1::Report) -> FindingLists {
-    let old_all: HashSet<&str> = old.findings.iter().map(|f| f.fingerprint.as_str()).collect();
-    let new_all: HashSet<&str> = new.findings.iter().map(|f| f.fingerprint.as_str()).collect();
+    let old_all: HashSet<&str> = old
+        .findings
+        .iter()
+        .map(|f| f.fingerprint.as_str())
+        .collect();
+    let new_all: HashSet<&str> = new
+        .findings
+        .iter()
+        .map(|f| f.fingerprint.as_str())
+        .collect();
     let mut added = Vec::new();
     let mut persisting = Vec::new();
     for finding in new.findings.iter().filter(|f| !f.suppressed) {

@@ -66,9 +66,19 @@ fn credentials(out: &mut String, drift: &Drift) {
     let lines: Vec<String> = drift
         .credentials_added
         .iter()
-        .map(|c| format!("  + added    {}  {}", clean(&c.resource.kind), clean(&c.resource.id)))
+        .map(|c| {
+            format!(
+                "  + added    {}  {}",
+                clean(&c.resource.kind),
+                clean(&c.resource.id)
+            )
+        })
         .chain(drift.credentials_removed.iter().map(|c| {
-            format!("  - removed  {}  {}", clean(&c.resource.kind), clean(&c.resource.id))
+            format!(
+                "  - removed  {}  {}",
+                clean(&c.resource.kind),
+                clean(&c.resource.id)
+            )
         }))
         .chain(drift.credentials_rotated.iter().map(|r| {
             format!(

@@ -114,30 +114,60 @@ mod tests {
     #[test]
     fn active_suppression_matches_rule_and_glob() {
         let mut findings = vec![
-            finding("AWS-001", "arn:aws:iam::111122223333:user/ci-deploy", "ci-deploy"),
+            finding(
+                "AWS-001",
+                "arn:aws:iam::111122223333:user/ci-deploy",
+                "ci-deploy",
+            ),
             finding("AWS-001", "arn:aws:iam::111122223333:user/alice", "alice"),
-            finding("AWS-002", "arn:aws:iam::111122223333:user/ci-deploy", "ci-deploy"),
+            finding(
+                "AWS-002",
+                "arn:aws:iam::111122223333:user/ci-deploy",
+                "ci-deploy",
+            ),
         ];
-        let rules = [suppression("AWS-001", "arn:aws:iam::*:user/ci-*", (2025, 6, 30))];
+        let rules = [suppression(
+            "AWS-001",
+            "arn:aws:iam::*:user/ci-*",
+            (2025, 6, 30),
+        )];
         let issues = apply(&mut findings, &rules, as_of());
         assert!(issues.is_empty(), "{issues:?}");
-        assert_eq!(findings[0].suppressed.as_ref().map(|s| s.owner.as_str()), Some("platform"));
+        assert_eq!(
+            findings[0].suppressed.as_ref().map(|s| s.owner.as_str()),
+            Some("platform")
+        );
         assert!(findings[1].suppressed.is_none(), "other resource");
         assert!(findings[2].suppressed.is_none(), "other rule");
     }
 
     #[test]
     fn glob_may_match_the_name() {
-        let mut findings = vec![finding("AWS-005", "arn:aws:iam::1:role/legacy-batch", "legacy-batch")];
-        let issues = apply(&mut findings, &[suppression("AWS-005", "legacy-*", (2025, 6, 1))], as_of());
+        let mut findings = vec![finding(
+            "AWS-005",
+            "arn:aws:iam::1:role/legacy-batch",
+            "legacy-batch",
+        )];
+        let issues = apply(
+            &mut findings,
+            &[suppression("AWS-005", "legacy-*", (2025, 6, 1))],
+            as_of(),
+        );
         assert!(issues.is_empty());
-        assert!(findings[0].suppressed.is_some(), "valid through its expiry day");
+        assert!(
+            findings[0].suppressed.is_some(),
+            "valid through its expiry day"
+        );
     }
 
     #[test]
     fn expired_suppression_no_longer_suppresses_and_is_reported() {
         let mut findings = vec![finding("AWS-001", "arn:aws:iam::1:user/ci", "ci")];
-        let issues = apply(&mut findings, &[suppression("AWS-001", "*", (2025, 5, 31))], as_of());
+        let issues = apply(
+            &mut findings,
+            &[suppression("AWS-001", "*", (2025, 5, 31))],
+            as_of(),
+        );
         assert!(findings[0].suppressed.is_none());
         assert_eq!(issues.len(), 1);
         assert_eq!(issues[0].problem, "expired");
@@ -146,7 +176,11 @@ mod tests {
     #[test]
     fn unmatched_suppression_is_reported() {
         let mut findings = vec![finding("AWS-001", "arn:aws:iam::1:user/ci", "ci")];
-        let issues = apply(&mut findings, &[suppression("AWS-009", "*", (2026, 1, 1))], as_of());
+        let issues = apply(
+            &mut findings,
+            &[suppression("AWS-009", "*", (2026, 1, 1))],
+            as_of(),
+        );
         assert_eq!(issues.len(), 1);
         assert_eq!(issues[0].problem, "unmatched");
         assert_eq!(issues[0].rule, "AWS-009");

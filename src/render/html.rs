@@ -24,6 +24,7 @@ use crate::findings::{Family, Severity};
 use crate::report::Report;
 
 mod data;
+mod drift;
 
 pub use data::escape_for_script;
 
@@ -63,14 +64,19 @@ pub fn render_page(report: &Report) -> Result<String, RenderError> {
         .render("report.html", &context)
         .map_err(|e| RenderError::Template(e.to_string()))?;
     let data = data::encode(report, &identities);
-    splice(&shell, &[
-        (STYLE_MARKER, STYLE),
-        (SCRIPT_MARKER, SCRIPT),
-        (DATA_MARKER, &data),
-    ])
+    // In the order the markers appear in the template.
+    splice(
+        &shell,
+        &[
+            (STYLE_MARKER, STYLE),
+            (DATA_MARKER, &data),
+            (SCRIPT_MARKER, SCRIPT),
+        ],
+    )
 }
 
-/// Replaces each marker, which must occur exactly once in the rendered shell, by its content.
+/// Replaces each marker, which must occur exactly once in the rendered shell and in the order
+/// given, by its content.
 fn splice(shell: &str, parts: &[(&str, &str)]) -> Result<String, RenderError> {
     let extra: usize = parts.iter().map(|(_, content)| content.len()).sum();
     let mut page = String::with_capacity(shell.len() + extra);
@@ -137,6 +143,8 @@ struct View {
     severities: Vec<&'static str>,
     families: Vec<&'static str>,
     providers: Vec<&'static str>,
+    drift: Option<drift::DriftView>,
+    trend: Option<drift::TrendView>,
 }
 
 #[derive(Serialize)]
@@ -236,6 +244,8 @@ impl View {
             severities: Severity::ALL.iter().map(|s| s.as_str()).collect(),
             families: Family::ALL.iter().map(|f| f.as_str()).collect(),
             providers: vec!["aws", "azure", "github", "repo"],
+            drift: report.drift.as_ref().map(drift::drift_view),
+            trend: report.history.as_ref().and_then(drift::trend_view),
         }
     }
 }
@@ -361,27 +371,26 @@ pub fn anchor(rule_id: &str) -> String {
 
 /// The framework view: each framework id with the rules mapped to it and their findings.
 fn frameworks(report: &Report, per_rule: &BTreeMap<&str, u64>) -> Vec<FrameworkView> {
-    let mut by_id: BTreeMap<(String, String), (Option<String>, Vec<String>, u64)> =
-        BTreeMap::new();
+    let mut by_id: BTreeMap<(String, String), FrameworkView> = BTreeMap::new();
     for rule in &report.rules {
         for reference in &rule.references {
             let key = (reference.framework.clone(), reference.id.clone());
-            let entry = by_id.entry(key).or_insert((None, Vec::new(), 0));
-            if entry.0.is_none() {
-                entry.0 = safe_url(reference.url.as_deref());
+            let entry = by_id.entry(key).or_insert_with(|| FrameworkView {
+                framework: reference.framework.clone(),
+                id: reference.id.clone(),
+                url: None,
+                rules: String::new(),
+                findings: 0,
+            });
+            if entry.url.is_none() {
+                entry.url = safe_url(reference.url.as_deref());
             }
-            entry.1.push(rule.id.clone());
-            entry.2 += per_rule.get(rule.id.as_str()).copied().unwrap_or(0);
+            if !entry.rules.is_empty() {
+                entry.rules.push_str(", ");
+            }
+            entry.rules.push_str(&rule.id);
+            entry.findings += per_rule.get(rule.id.as_str()).copied().unwrap_or(0);
         }
     }
-    by_id
-        .into_iter()
-        .map(|((framework, id), (url, rules, findings))| FrameworkView {
-            framework,
-            id,
-            url,
-            rules: rules.join(", "),
-            findings,
-        })
-        .collect()
+    by_id.into_values().collect()
 }

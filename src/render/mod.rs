@@ -7,8 +7,13 @@ use std::path::{Path, PathBuf};
 use crate::cli::Format;
 use crate::report::Report;
 
+pub mod csv;
 pub mod html;
 pub mod json;
+pub mod markdown;
+pub mod ocsf;
+pub mod parquet;
+pub mod sarif;
 pub mod terminal;
 pub mod v1;
 
@@ -45,6 +50,13 @@ pub enum RenderError {
     Template(String),
     #[error("report format {0:?} is not implemented yet")]
     Unsupported(Format),
+    #[error("{message}")]
+    Table { message: String },
+    #[error(
+        "{}: the {format} format needs the `parquet` feature, which this build of lapse lacks",
+        path.display()
+    )]
+    FeatureDisabled { format: &'static str, path: PathBuf },
 }
 
 impl RenderError {
@@ -101,10 +113,21 @@ fn write_one(report: &Report, format: Format, out: &Path) -> Result<PathBuf, Ren
             html::write(report, &path)?;
             Ok(path)
         }
-        Format::Sarif => Err(RenderError::Unsupported(format)),
-        Format::Ocsf => Err(RenderError::Unsupported(format)),
-        Format::Csv => Err(RenderError::Unsupported(format)),
-        Format::Parquet => Err(RenderError::Unsupported(format)),
-        Format::Markdown => Err(RenderError::Unsupported(format)),
+        Format::Sarif => written(out.join(sarif::FILE_NAME), |p| sarif::write(report, p)),
+        Format::Ocsf => written(out.join(ocsf::FILE_NAME), |p| ocsf::write(report, p)),
+        Format::Csv => written(out.join(csv::FILE_NAME), |p| csv::write(report, p)),
+        Format::Parquet => written(out.join(parquet::FILE_NAME), |p| parquet::write(report, p)),
+        Format::Markdown => written(out.join(markdown::FILE_NAME), |p| {
+            markdown::write(report, p)
+        }),
     }
+}
+
+/// Runs a format's writer on `path` and returns the path written.
+fn written(
+    path: PathBuf,
+    write: impl FnOnce(&Path) -> Result<(), RenderError>,
+) -> Result<PathBuf, RenderError> {
+    write(&path)?;
+    Ok(path)
 }

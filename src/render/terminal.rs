@@ -49,7 +49,11 @@ fn counts(out: &mut String, report: &Report, paint: Paint) {
         .map(|s| {
             let n = by_severity.get(s).copied().unwrap_or(0);
             let text = format!("{s} {n}");
-            if n > 0 { paint.severity(*s, &text) } else { text }
+            if n > 0 {
+                paint.severity(*s, &text)
+            } else {
+                text
+            }
         })
         .collect();
     let _ = writeln!(out, ": {}", parts.join(" · "));

@@ -64,8 +64,8 @@ pub struct Report {
     pub summary: Summary,
     pub inventory: Inventory,
     pub identities: Vec<Identity>,
-    /// Every credential inventoried (ids and dates only), for `lapse diff`. Absent in reports
-    /// written before 1.1.0, read as empty.
+    /// Every credential inventoried (ids and dates only), for `lapse diff`. Read as empty
+    /// when absent.
     #[serde(default)]
     pub credentials: Vec<Credential>,
     pub suppression_issues: Vec<SuppressionIssue>,
@@ -312,19 +312,6 @@ mod convert {
         }
     }
 
-    impl From<&report::SuppressionIssue> for SuppressionIssue {
-        fn from(s: &report::SuppressionIssue) -> Self {
-            SuppressionIssue {
-                rule: s.rule.clone(),
-                resource: s.resource.clone(),
-                reason: s.reason.clone(),
-                owner: s.owner.clone(),
-                expires: s.expires.clone(),
-                problem: s.problem.clone(),
-            }
-        }
-    }
-
     impl From<&report::CredentialRecord> for Credential {
         fn from(c: &report::CredentialRecord) -> Self {
             Credential {
@@ -334,6 +321,19 @@ mod convert {
                 created_at: c.created_at,
                 rotated_at: c.rotated_at,
                 expires_at: c.expires_at,
+            }
+        }
+    }
+
+    impl From<&report::SuppressionIssue> for SuppressionIssue {
+        fn from(s: &report::SuppressionIssue) -> Self {
+            SuppressionIssue {
+                rule: s.rule.clone(),
+                resource: s.resource.clone(),
+                reason: s.reason.clone(),
+                owner: s.owner.clone(),
+                expires: s.expires.clone(),
+                problem: s.problem.clone(),
             }
         }
     }

@@ -30,13 +30,21 @@ impl IamKind {
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Action {
     /// ListAccessKeys, then UpdateAccessKey Status=Inactive on each active key.
-    AwsDeactivateAccessKeys { user: String },
+    AwsDeactivateAccessKeys {
+        user: String,
+    },
     /// ListAccessKeys, then DeleteAccessKey on each key lapse deactivated at least `--grace`
     /// ago (the journal remembers when); younger ones wait for a later run.
-    AwsDeleteDeactivatedAccessKeys { user: String },
-    AwsDeleteLoginProfile { user: String },
+    AwsDeleteDeactivatedAccessKeys {
+        user: String,
+    },
+    AwsDeleteLoginProfile {
+        user: String,
+    },
     /// PutRolePolicy of an inline deny-all on `aws:TokenIssueTime` earlier than now.
-    AwsDenyOlderSessions { role: String },
+    AwsDenyOlderSessions {
+        role: String,
+    },
     AwsDetachPolicy {
         principal: IamKind,
         name: String,
@@ -47,13 +55,29 @@ pub enum Action {
         name: String,
         policy_name: String,
     },
-    GithubDeleteDeployKey { repo: String, key_id: u64 },
-    GithubDeleteRepoSecret { repo: String, secret: String },
-    GithubDeleteOrgSecret { org: String, secret: String },
+    GithubDeleteDeployKey {
+        repo: String,
+        key_id: u64,
+    },
+    GithubDeleteRepoSecret {
+        repo: String,
+        secret: String,
+    },
+    GithubDeleteOrgSecret {
+        org: String,
+        secret: String,
+    },
     /// ARM DELETE on the role assignment id.
-    AzureDeleteRoleAssignment { id: String },
-    /// Graph POST /applications/{application}/removePassword.
-    AzureRemovePassword { application: String, key_id: String },
+    AzureDeleteRoleAssignment {
+        id: String,
+    },
+    /// Graph POST /{owner}/{object_id}/removePassword; `owner` is `applications` or
+    /// `servicePrincipals`.
+    AzureRemovePassword {
+        owner: String,
+        object_id: String,
+        key_id: String,
+    },
 }
 
 impl Action {
@@ -127,9 +151,10 @@ impl Action {
             }
             Action::AzureDeleteRoleAssignment { id } => format!("DELETE {id} (ARM)"),
             Action::AzureRemovePassword {
-                application,
+                owner,
+                object_id,
                 key_id,
-            } => format!("POST /applications/{application}/removePassword keyId={key_id} (Graph)"),
+            } => format!("POST /v1.0/{owner}/{object_id}/removePassword keyId={key_id} (Graph)"),
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod action;
 pub mod apply;
 pub mod aws;
 pub mod azure;
+pub mod command;
 pub mod github;
 pub mod journal;
 pub mod ledger;
@@ -125,13 +126,32 @@ pub fn revocations(plan: &Plan, journal: Option<&JournalState>) -> Vec<Revocatio
         .collect()
 }
 
+/// Default journal of `lapse revoke` (`--journal`), read by `scan` for the report's view.
+pub const DEFAULT_JOURNAL: &str = "lapse-journal.jsonl";
+
+/// What `scan` puts in `Report::revocations`: the plan at `as_of`, with what the default
+/// journal says was performed. An unreadable journal is reported on stderr and ignored here
+/// (the view then shows everything as pending), never a reason to fail a scan.
+pub fn scan_view(inventory: &crate::inventory::Inventory, as_of: Timestamp) -> Vec<Revocation> {
+    let plan = plan(inventory, as_of);
+    if plan.grants.is_empty() {
+        return Vec::new();
+    }
+    let journal = match JournalState::load(std::path::Path::new(DEFAULT_JOURNAL)) {
+        Ok(state) => Some(state),
+        Err(e) => {
+            tracing::warn!(error = %e, "revoke journal not read");
+            None
+        }
+    };
+    revocations(&plan, journal.as_ref())
+}
+
 /// Errors that stop `revoke` before any action runs (exit 2).
 #[derive(Debug, thiserror::Error)]
 pub enum RevokeError {
     #[error(transparent)]
     Journal(#[from] journal::JournalError),
-    #[error(transparent)]
-    Lock(#[from] lock::LockError),
     #[error(transparent)]
     Ledger(#[from] ledger::LedgerError),
 }

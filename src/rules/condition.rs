@@ -2,8 +2,12 @@
 //! (`r.<name>`, the finding's evidence) and the parameters (`params.<name>`), and any variable
 //! other than `r`, `params`, `now`, so a typo fails the load instead of every evaluation.
 
+use std::cell::Cell;
 use std::collections::BTreeSet;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Once;
 
+use cel_interpreter::Program;
 use cel_parser::ast::{EntryExpr, Expr, IdedExpr};
 use cel_parser::reference::Val;
 
@@ -15,6 +19,8 @@ pub const VARIABLES: [&str; 3] = ["r", "params", "now"];
 pub struct Reads {
     pub facts: Vec<String>,
     pub params: Vec<String>,
+    /// `r` is used as a whole (`size(r)`, `r[name]`): the engine then passes every fact.
+    pub whole_facts: bool,
 }
 
 /// A condition that does not parse or reads what it may not.
@@ -25,18 +31,71 @@ pub struct ConditionError {
     pub message: String,
 }
 
+/// Compiles `source` for the engine and lists what it reads.
+pub fn compile(source: &str) -> Result<(Program, Reads), ConditionError> {
+    let reads = analyze(source)?;
+    let program = quietly(|| Program::compile(source).map_err(|e| e.to_string()))
+        .and_then(|r| r)
+        .map_err(|message| ConditionError {
+            line: 1,
+            message: format!("condition does not compile: {message}"),
+        })?;
+    Ok((program, reads))
+}
+
+thread_local! {
+    static PARSING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs the CEL parser, turning its panics into errors. The parser (antlr4rust) panics on some
+/// malformed input (`a &&` at the end of a line); a rule file must get an error, not a crash,
+/// nor a panic message on stderr, so the hook stays silent while this thread is parsing.
+fn quietly<T>(parse: impl FnOnce() -> T) -> Result<T, String> {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let previous = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            if !PARSING.with(Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    PARSING.with(|p| p.set(true));
+    let result = panic::catch_unwind(AssertUnwindSafe(parse));
+    PARSING.with(|p| p.set(false));
+    result.map_err(|_| "the expression is incomplete or malformed".to_string())
+}
+
 /// Parses `source` and lists what it reads.
 pub fn analyze(source: &str) -> Result<Reads, ConditionError> {
-    let parser = cel_parser::Parser::default();
-    let expr = parser.parse(source).map_err(|errors| {
-        let first = errors.errors.first();
-        ConditionError {
-            line: first.map(|e| e.pos.0.max(1) as usize).unwrap_or(1),
-            message: first
-                .map(|e| format!("condition does not compile: {} (column {})", e.msg, e.pos.1 + 1))
-                .unwrap_or_else(|| "condition does not compile".to_string()),
+    let parsed = quietly(|| {
+        cel_parser::Parser::default()
+            .parse(source)
+            .map_err(|errors| {
+                let first = errors.errors.first();
+                ConditionError {
+                    line: first.map(|e| e.pos.0.max(1) as usize).unwrap_or(1),
+                    message: first
+                        .map(|e| {
+                            format!(
+                                "condition does not compile: {} (column {})",
+                                e.msg,
+                                e.pos.1 + 1
+                            )
+                        })
+                        .unwrap_or_else(|| "condition does not compile".to_string()),
+                }
+            })
+    });
+    let expr = match parsed {
+        Ok(result) => result?,
+        Err(message) => {
+            return Err(ConditionError {
+                line: 1,
+                message: format!("condition does not compile: {message}"),
+            });
         }
-    })?;
+    };
     let mut walk = Walk::default();
     walk.expr(&expr);
     match walk.unknown.into_iter().next() {
@@ -62,13 +121,19 @@ impl Walk {
     fn expr(&mut self, e: &IdedExpr) {
         match &e.expr {
             Expr::Unspecified | Expr::Literal(_) => {}
-            Expr::Ident(name) => self.ident(name),
-            Expr::Select(select) => {
-                if let Expr::Ident(root) = &select.operand.expr {
+            Expr::Ident(name) => {
+                self.ident(name);
+                if name == "r" && !self.is_bound(name) {
+                    self.reads.whole_facts = true;
+                }
+            }
+            Expr::Select(select) => match &select.operand.expr {
+                Expr::Ident(root) => {
+                    self.ident(root);
                     self.field(root, &select.field);
                 }
-                self.expr(&select.operand);
-            }
+                _ => self.expr(&select.operand),
+            },
             Expr::Call(call) => {
                 // `r["name"]` reads a fact as surely as `r.name`.
                 if call.func_name == "_[_]"
@@ -76,7 +141,9 @@ impl Walk {
                     && let (Expr::Ident(root), Expr::Literal(Val::String(field))) =
                         (&operand.expr, &key.expr)
                 {
+                    self.ident(root);
                     self.field(root, field);
+                    return;
                 }
                 if let Some(target) = &call.target {
                     self.expr(target);
@@ -111,16 +178,19 @@ impl Walk {
         }
     }
 
+    fn is_bound(&self, name: &str) -> bool {
+        self.bound.iter().any(|b| b == name)
+    }
+
     fn ident(&mut self, name: &str) {
-        let bound = self.bound.iter().any(|b| b == name);
         // `@`-names are the parser's own accumulators.
-        if !bound && !name.starts_with('@') && !VARIABLES.contains(&name) {
+        if !self.is_bound(name) && !name.starts_with('@') && !VARIABLES.contains(&name) {
             self.unknown.insert(name.to_string());
         }
     }
 
     fn field(&mut self, root: &str, field: &str) {
-        if self.bound.iter().any(|b| b == root) {
+        if self.is_bound(root) {
             return;
         }
         let list = match root {
@@ -149,6 +219,20 @@ mod tests {
     }
 
     #[test]
+    fn whole_facts_only_when_r_is_used_bare() {
+        assert!(
+            !analyze("r.a && r[\"b\"] == 1 && has(r.c)")
+                .unwrap()
+                .whole_facts
+        );
+        assert!(analyze("size(r) > 3").unwrap().whole_facts);
+        assert!(
+            !analyze("r.xs.exists(r, r > 1)").unwrap().whole_facts,
+            "a bound `r` shadows"
+        );
+    }
+
+    #[test]
     fn comprehension_variables_are_not_unknown() {
         let reads = analyze("r.wildcard_actions.exists(a, a.endsWith(':*'))").unwrap();
         assert_eq!(reads.facts, vec!["wildcard_actions"]);
@@ -162,8 +246,14 @@ mod tests {
 
     #[test]
     fn syntax_error_names_its_line() {
-        let err = analyze("r.active &&\n  r.age_days >").unwrap_err();
+        let err = analyze("r.active &&\n  r.age_days > > 3").unwrap_err();
         assert_eq!(err.line, 2, "{}", err.message);
+        assert!(err.message.contains("does not compile"), "{}", err.message);
+    }
+
+    #[test]
+    fn parser_panic_is_an_error() {
+        let err = compile("r.active &&\n  r.age_days >").unwrap_err();
         assert!(err.message.contains("does not compile"), "{}", err.message);
     }
 }

@@ -19,17 +19,23 @@ fn rule(id: &str, kind: &str, condition: &str, severity: Severity) -> CompiledRu
         applies_to: vec![kind.into()],
         condition: condition.into(),
         params: [("max_age_days".to_string(), json!(90))].into(),
-        docs: RuleDocs { rationale: "r".into(), remediation: "fix it".into(), example: "e".into() },
+        docs: RuleDocs {
+            rationale: "r".into(),
+            remediation: "fix it".into(),
+            example: "e".into(),
+        },
         references: vec![],
         source: "test".into(),
         enabled: true,
     };
-    let facts = crate::rules::condition::analyze(condition).unwrap().facts;
-    CompiledRule::new(rule, Program::compile(condition).unwrap(), facts)
+    let reads = crate::rules::condition::analyze(condition).unwrap();
+    CompiledRule::new(rule, Program::compile(condition).unwrap(), reads)
 }
 
 fn subject(kind: &str, id: &str, facts: serde_json::Value, scope: Privilege) -> Subject {
-    let serde_json::Value::Object(facts) = facts else { panic!("facts must be an object") };
+    let serde_json::Value::Object(facts) = facts else {
+        panic!("facts must be an object")
+    };
     Subject {
         kind: kind.into(),
         resource: ResourceRef {
@@ -40,7 +46,12 @@ fn subject(kind: &str, id: &str, facts: serde_json::Value, scope: Privilege) -> 
         },
         principal_id: None,
         facts,
-        risk: RiskInputs { scope, window_days: None, idle_days: None, exposure: Exposure::Internal },
+        risk: RiskInputs {
+            scope,
+            window_days: None,
+            idle_days: None,
+            exposure: Exposure::Internal,
+        },
         location: None,
     }
 }
@@ -55,29 +66,59 @@ const AGED: &str = "r.active && r.age_days != null && r.age_days > params.max_ag
 fn fires_with_evidence_and_skips_other_kinds() {
     let rules = RuleSet::new(vec![rule("T-1", "aws.access_key", AGED, Severity::Medium)]);
     let subjects = vec![
-        subject("aws.access_key", "k/old", json!({"active": true, "age_days": 200}), Privilege::Write),
-        subject("aws.access_key", "k/new", json!({"active": true, "age_days": 10}), Privilege::Write),
-        subject("aws.user", "u/x", json!({"active": true, "age_days": 500}), Privilege::Write),
+        subject(
+            "aws.access_key",
+            "k/old",
+            json!({"active": true, "age_days": 200}),
+            Privilege::Write,
+        ),
+        subject(
+            "aws.access_key",
+            "k/new",
+            json!({"active": true, "age_days": 10}),
+            Privilege::Write,
+        ),
+        subject(
+            "aws.user",
+            "u/x",
+            json!({"active": true, "age_days": 500}),
+            Privilege::Write,
+        ),
     ];
     let eval = evaluate(&rules, &subjects, as_of());
     assert!(eval.errors.is_empty(), "{:?}", eval.errors);
     assert_eq!(eval.findings.len(), 1);
     let f = &eval.findings[0];
     assert_eq!(f.resource.id, "k/old");
-    assert_eq!(f.title, "Key older than {max_age_days} days", "loader renders titles, not the engine");
+    assert_eq!(
+        f.title, "Key older than {max_age_days} days",
+        "loader renders titles, not the engine"
+    );
     assert_eq!(f.evidence["age_days"], json!(200));
     assert_eq!(f.evidence["active"], json!(true));
     assert_eq!(f.remediation, "fix it");
-    assert_eq!(f.fingerprint, crate::findings::fingerprint("T-1", &f.resource, None));
+    assert_eq!(
+        f.fingerprint,
+        crate::findings::fingerprint("T-1", &f.resource, None)
+    );
 }
 
 #[test]
 fn guarded_null_is_false_but_unguarded_null_is_a_gap() {
     let guarded = rule("T-1", "aws.access_key", AGED, Severity::Medium);
-    let unguarded = rule("T-2", "aws.access_key", "r.age_days > params.max_age_days", Severity::Low);
+    let unguarded = rule(
+        "T-2",
+        "aws.access_key",
+        "r.age_days > params.max_age_days",
+        Severity::Low,
+    );
     let rules = RuleSet::new(vec![guarded, unguarded]);
-    let subjects =
-        vec![subject("aws.access_key", "k/unknown", json!({"active": true, "age_days": null}), Privilege::Read)];
+    let subjects = vec![subject(
+        "aws.access_key",
+        "k/unknown",
+        json!({"active": true, "age_days": null}),
+        Privilege::Read,
+    )];
     let eval = evaluate(&rules, &subjects, as_of());
     assert!(eval.findings.is_empty());
     assert_eq!(eval.errors.len(), 1, "{:?}", eval.errors);
@@ -92,10 +133,19 @@ fn missing_fact_and_non_boolean_are_gaps() {
         rule("T-1", "aws.role", "r.no_such_fact == 1", Severity::Low),
         rule("T-2", "aws.role", "r.age_days", Severity::Low),
     ]);
-    let subjects = vec![subject("aws.role", "role/a", json!({"age_days": 3}), Privilege::Read)];
+    let subjects = vec![subject(
+        "aws.role",
+        "role/a",
+        json!({"age_days": 3}),
+        Privilege::Read,
+    )];
     let eval = evaluate(&rules, &subjects, as_of());
     assert_eq!(eval.errors.len(), 2, "{:?}", eval.errors);
-    assert!(eval.errors[1].reason.contains("not a boolean"), "{:?}", eval.errors[1]);
+    assert!(
+        eval.errors[1].reason.contains("not a boolean"),
+        "{:?}",
+        eval.errors[1]
+    );
 }
 
 #[test]
@@ -107,12 +157,26 @@ fn now_is_the_as_of_timestamp() {
         Severity::High,
     )]);
     let subjects = vec![
-        subject("aws.role", "role/past", json!({"expires_at": "2025-05-01T00:00:00Z"}), Privilege::Admin),
-        subject("aws.role", "role/future", json!({"expires_at": "2025-07-01T00:00:00Z"}), Privilege::Admin),
+        subject(
+            "aws.role",
+            "role/past",
+            json!({"expires_at": "2025-05-01T00:00:00Z"}),
+            Privilege::Admin,
+        ),
+        subject(
+            "aws.role",
+            "role/future",
+            json!({"expires_at": "2025-07-01T00:00:00Z"}),
+            Privilege::Admin,
+        ),
     ];
     let eval = evaluate(&rules, &subjects, as_of());
     assert!(eval.errors.is_empty(), "{:?}", eval.errors);
-    let ids: Vec<&str> = eval.findings.iter().map(|f| f.resource.id.as_str()).collect();
+    let ids: Vec<&str> = eval
+        .findings
+        .iter()
+        .map(|f| f.resource.id.as_str())
+        .collect();
     assert_eq!(ids, vec!["role/past"]);
 }
 
@@ -129,11 +193,21 @@ fn findings_sorted_by_risk_then_rule_then_resource() {
         subject("aws.access_key", "k/a", facts, Privilege::Read),
     ];
     let eval = evaluate(&rules, &subjects, as_of());
-    let order: Vec<(&str, &str)> =
-        eval.findings.iter().map(|f| (f.rule_id.as_str(), f.resource.id.as_str())).collect();
+    let order: Vec<(&str, &str)> = eval
+        .findings
+        .iter()
+        .map(|f| (f.rule_id.as_str(), f.resource.id.as_str()))
+        .collect();
     assert_eq!(
         order,
-        vec![("T-3", "k/a"), ("T-3", "k/b"), ("T-1", "k/a"), ("T-1", "k/b"), ("T-2", "k/a"), ("T-2", "k/b")]
+        vec![
+            ("T-3", "k/a"),
+            ("T-3", "k/b"),
+            ("T-1", "k/a"),
+            ("T-1", "k/b"),
+            ("T-2", "k/a"),
+            ("T-2", "k/b")
+        ]
     );
 }
 
@@ -144,18 +218,39 @@ fn disabled_and_removed_rules_are_not_evaluated() {
     let mut removed = rule("T-2", "aws.access_key", AGED, Severity::Low);
     removed.rule.status = RuleStatus::Removed;
     let rules = RuleSet::new(vec![disabled, removed]);
-    let subjects = vec![subject("aws.access_key", "k", json!({"active": true, "age_days": 400}), Privilege::Read)];
+    let subjects = vec![subject(
+        "aws.access_key",
+        "k",
+        json!({"active": true, "age_days": 400}),
+        Privilege::Read,
+    )];
     assert!(evaluate(&rules, &subjects, as_of()).findings.is_empty());
     assert_eq!(rules.rules().len(), 2, "still listed");
 }
 
 #[test]
 fn gaps_are_capped_per_rule() {
-    let rules = RuleSet::new(vec![rule("T-1", "aws.role", "r.age_days > 1", Severity::Low)]);
+    let rules = RuleSet::new(vec![rule(
+        "T-1",
+        "aws.role",
+        "r.age_days > 1",
+        Severity::Low,
+    )]);
     let subjects: Vec<Subject> = (0..50)
-        .map(|i| subject("aws.role", &format!("role/{i:02}"), json!({"age_days": null}), Privilege::Read))
+        .map(|i| {
+            subject(
+                "aws.role",
+                &format!("role/{i:02}"),
+                json!({"age_days": null}),
+                Privilege::Read,
+            )
+        })
         .collect();
     let eval = evaluate(&rules, &subjects, as_of());
     assert_eq!(eval.errors.len(), GAPS_PER_RULE + 1);
-    assert!(eval.errors.last().unwrap().what.starts_with("30 more"), "{:?}", eval.errors.last());
+    assert!(
+        eval.errors.last().unwrap().what.starts_with("30 more"),
+        "{:?}",
+        eval.errors.last()
+    );
 }

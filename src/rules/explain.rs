@@ -31,16 +31,28 @@ fn sorted(rules: &[Rule]) -> Vec<&Rule> {
 pub fn list_table(rules: &[Rule]) -> String {
     let list = sorted(rules);
     let width = |f: fn(&Rule) -> &str, header: &str| {
-        list.iter().map(|r| f(r).chars().count()).max().unwrap_or(0).max(header.len())
+        list.iter()
+            .map(|r| f(r).chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(header.len())
     };
     let id_w = width(|r| &r.id, "ID");
     let fam_w = width(|r| r.family.as_str(), "FAMILY");
     let sev_w = width(|r| r.severity.as_str(), "SEVERITY");
     let status_w = "disabled".len().max("STATUS".len());
     let mut out = String::new();
-    let _ = writeln!(out, "{:id_w$}  {:fam_w$}  {:sev_w$}  {:status_w$}  TITLE", "ID", "FAMILY", "SEVERITY", "STATUS");
+    let _ = writeln!(
+        out,
+        "{:id_w$}  {:fam_w$}  {:sev_w$}  {:status_w$}  TITLE",
+        "ID", "FAMILY", "SEVERITY", "STATUS"
+    );
     for rule in list {
-        let status = if rule.enabled { rule.status.as_str() } else { "disabled" };
+        let status = if rule.enabled {
+            rule.status.as_str()
+        } else {
+            "disabled"
+        };
         let _ = writeln!(
             out,
             "{:id_w$}  {:fam_w$}  {:sev_w$}  {:status_w$}  {}",
@@ -80,8 +92,11 @@ pub fn list_markdown(rules: &[Rule]) -> String {
     let mut out = String::from("| ID | Family | Severity | Status | Title | References |\n");
     out.push_str("|---|---|---|---|---|---|\n");
     for rule in sorted(rules) {
-        let refs: Vec<String> =
-            rule.references.iter().map(|r| format!("{} {}", r.framework, r.id)).collect();
+        let refs: Vec<String> = rule
+            .references
+            .iter()
+            .map(|r| format!("{} {}", r.framework, r.id))
+            .collect();
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} | {} | {} |",
@@ -101,7 +116,11 @@ pub fn explain(rule: &Rule) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{}: {}", rule.id, rule.title);
     let _ = writeln!(out);
-    let status = if rule.enabled { rule.status.as_str() } else { "disabled in lapse.toml" };
+    let status = if rule.enabled {
+        rule.status.as_str()
+    } else {
+        "disabled in lapse.toml"
+    };
     for (label, value) in [
         ("Family", rule.family.as_str().to_string()),
         ("Severity", rule.severity.as_str().to_string()),
@@ -113,8 +132,11 @@ pub fn explain(rule: &Rule) -> String {
     }
     section(&mut out, "Condition", &rule.condition);
     if !rule.params.is_empty() {
-        let params: Vec<String> =
-            rule.params.iter().map(|(name, value)| format!("{name} = {value}")).collect();
+        let params: Vec<String> = rule
+            .params
+            .iter()
+            .map(|(name, value)| format!("{name} = {value}"))
+            .collect();
         section(&mut out, "Parameters", &params.join("\n"));
     }
     section(&mut out, "Why it matters", &rule.docs.rationale);
@@ -143,7 +165,9 @@ fn section(out: &mut String, heading: &str, body: &str) {
 
 /// Control characters (a terminal escape in a user rule's title) shown as spaces.
 fn one_line(text: &str) -> String {
-    text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 /// A Markdown table cell: pipes escaped, one line, no HTML.
@@ -176,7 +200,11 @@ mod tests {
                 remediation: "Rotate it.".into(),
                 example: "A key 200 days old.".into(),
             },
-            references: vec![Reference { framework: "CIS".into(), id: "1.14".into(), url: None }],
+            references: vec![Reference {
+                framework: "CIS".into(),
+                id: "1.14".into(),
+                url: None,
+            }],
             source: "builtin:rules/unrotated/X-1.toml".into(),
             enabled: true,
         }
@@ -187,7 +215,10 @@ mod tests {
         let text = list_table(&[rule("B-2", "second"), rule("A-1", "first")]);
         let lines: Vec<&str> = text.lines().collect();
         assert!(lines[0].starts_with("ID "), "{text}");
-        assert!(lines[1].starts_with("A-1 ") && lines[2].starts_with("B-2 "), "{text}");
+        assert!(
+            lines[1].starts_with("A-1 ") && lines[2].starts_with("B-2 "),
+            "{text}"
+        );
     }
 
     #[test]
@@ -199,7 +230,14 @@ mod tests {
     #[test]
     fn explain_has_every_section() {
         let text = explain(&rule("A-1", "t"));
-        for needle in ["Condition:", "max_age_days = 90", "Why it matters:", "How to fix:", "Example:", "CIS 1.14"] {
+        for needle in [
+            "Condition:",
+            "max_age_days = 90",
+            "Why it matters:",
+            "How to fix:",
+            "Example:",
+            "CIS 1.14",
+        ] {
             assert!(text.contains(needle), "missing {needle} in {text}");
         }
     }

@@ -47,9 +47,15 @@ impl From<ConfigError> for RuleError {
     fn from(err: ConfigError) -> Self {
         match err {
             ConfigError::Io { path, source } => RuleError::Io { path, source },
-            ConfigError::Invalid { path, line, message } => {
-                RuleError::Invalid { path, line, message }
-            }
+            ConfigError::Invalid {
+                path,
+                line,
+                message,
+            } => RuleError::Invalid {
+                path,
+                line,
+                message,
+            },
         }
     }
 }
@@ -97,8 +103,8 @@ struct Parsed {
     id_line: usize,
 }
 
-/// Loads the built-in rules, then each folder of `extra_dirs` and of `config.rule_dirs` (each
-/// folder once), applies `config.rules` overrides and compiles every condition.
+/// Loads the built-in rules, then every user folder in `extra_dirs` (the plan merges `--rules`
+/// and lapse.toml's `scan.rules`), applies `config.rules` overrides and compiles every condition.
 pub fn load(extra_dirs: &[PathBuf], config: &Config) -> Result<RuleSet, RuleError> {
     let mut parsed = Vec::new();
     let mut errors = Vec::new();
@@ -107,12 +113,15 @@ pub fn load(extra_dirs: &[PathBuf], config: &Config) -> Result<RuleSet, RuleErro
         let source = format!("builtin:{path}");
         collect(parse(shown, text, source), &mut parsed, &mut errors);
     }
-    for dir in rule_dirs(extra_dirs, config) {
+    for dir in unique_dirs(extra_dirs) {
         match toml_files(&dir) {
             Ok(files) => {
                 for file in files {
                     let result = std::fs::read_to_string(&file)
-                        .map_err(|source| RuleError::Io { path: file.clone(), source })
+                        .map_err(|source| RuleError::Io {
+                            path: file.clone(),
+                            source,
+                        })
                         .and_then(|text| parse(&file, &text, file.display().to_string()));
                     collect(result, &mut parsed, &mut errors);
                 }
@@ -131,7 +140,11 @@ pub fn load(extra_dirs: &[PathBuf], config: &Config) -> Result<RuleSet, RuleErro
     Ok(RuleSet::new(compiled))
 }
 
-fn collect(result: Result<Parsed, RuleError>, parsed: &mut Vec<Parsed>, errors: &mut Vec<RuleError>) {
+fn collect(
+    result: Result<Parsed, RuleError>,
+    parsed: &mut Vec<Parsed>,
+    errors: &mut Vec<RuleError>,
+) {
     match result {
         Ok(p) => parsed.push(p),
         Err(e) => errors.push(e),
@@ -146,22 +159,27 @@ fn several(mut errors: Vec<RuleError>) -> RuleError {
     }
 }
 
-/// The user's folders: the command line's, then lapse.toml's (relative to that file), each once.
-fn rule_dirs(extra_dirs: &[PathBuf], config: &Config) -> Vec<PathBuf> {
-    let base = config.path.as_deref().and_then(Path::parent).unwrap_or(Path::new(""));
-    let mut dirs: Vec<PathBuf> = extra_dirs.to_vec();
-    for dir in &config.rule_dirs {
-        let dir = if dir.is_absolute() { dir.clone() } else { base.join(dir) };
-        if !dirs.contains(&dir) {
-            dirs.push(dir);
+/// Each folder once, even when named twice (`--rules ./x` and `scan.rules = ["x"]`): loading
+/// it twice would report every rule in it as a duplicate of itself.
+fn unique_dirs(dirs: &[PathBuf]) -> Vec<PathBuf> {
+    let mut seen = Vec::new();
+    let mut unique = Vec::new();
+    for dir in dirs {
+        let identity = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone());
+        if !seen.contains(&identity) {
+            seen.push(identity);
+            unique.push(dir.clone());
         }
     }
-    dirs
+    unique
 }
 
 /// Every `*.toml` under `dir`, sorted so rule order (and errors) are reproducible.
 fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, RuleError> {
-    let io = |source| RuleError::Io { path: dir.to_path_buf(), source };
+    let io = |source| RuleError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
     let mut files = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(next) = pending.pop() {
@@ -179,7 +197,11 @@ fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, RuleError> {
 }
 
 fn invalid(path: &Path, line: usize, message: impl Into<String>) -> RuleError {
-    RuleError::Invalid { path: path.to_path_buf(), line, message: message.into() }
+    RuleError::Invalid {
+        path: path.to_path_buf(),
+        line,
+        message: message.into(),
+    }
 }
 
 /// Parses and validates one rule file.
@@ -188,11 +210,22 @@ fn parse(path: &Path, text: &str, source: String) -> Result<Parsed, RuleError> {
     let line = |span: std::ops::Range<usize>| line_of(text, span.start);
     let id_line = line(raw.id.span());
     let id = raw.id.into_inner();
-    if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-        return Err(invalid(path, id_line, format!("rule id `{id}` must be letters, digits, `-` or `_`")));
+    if id.is_empty()
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(invalid(
+            path,
+            id_line,
+            format!("rule id `{id}` must be letters, digits, `-` or `_`"),
+        ));
     }
-    let params: BTreeMap<String, serde_json::Value> =
-        raw.params.into_iter().map(|(k, v)| (k, toml_value_to_json(v))).collect();
+    let params: BTreeMap<String, serde_json::Value> = raw
+        .params
+        .into_iter()
+        .map(|(k, v)| (k, toml_value_to_json(v)))
+        .collect();
     let title_line = line(raw.title.span());
     let title = raw.title.into_inner();
     check_title(&title, &params).map_err(|m| invalid(path, title_line, m))?;
@@ -206,9 +239,17 @@ fn parse(path: &Path, text: &str, source: String) -> Result<Parsed, RuleError> {
         let at = line(spanned.span());
         let r = spanned.into_inner();
         if r.framework.trim().is_empty() || r.id.trim().is_empty() {
-            return Err(invalid(path, at, "a reference needs a `framework` and an `id`"));
+            return Err(invalid(
+                path,
+                at,
+                "a reference needs a `framework` and an `id`",
+            ));
         }
-        references.push(Reference { framework: r.framework, id: r.id, url: r.url });
+        references.push(Reference {
+            framework: r.framework,
+            id: r.id,
+            url: r.url,
+        });
     }
     let condition_line = condition_start_line(text, raw.condition.span());
     let condition = raw.condition.into_inner();
@@ -228,7 +269,13 @@ fn parse(path: &Path, text: &str, source: String) -> Result<Parsed, RuleError> {
         source,
         enabled: true,
     };
-    Ok(Parsed { rule, program, reads, path: path.to_path_buf(), id_line })
+    Ok(Parsed {
+        rule,
+        program,
+        reads,
+        path: path.to_path_buf(),
+        id_line,
+    })
 }
 
 /// Line where the condition's text starts: a `"""` string skips the newline after its quotes.
@@ -247,12 +294,13 @@ fn compile(
     condition: &str,
     params: &BTreeMap<String, serde_json::Value>,
 ) -> Result<(Program, Reads), (usize, String)> {
-    let reads = condition::analyze(condition).map_err(|e| (e.line - 1, e.message))?;
+    let (program, reads) = condition::compile(condition).map_err(|e| (e.line - 1, e.message))?;
     if let Some(name) = reads.params.iter().find(|p| !params.contains_key(*p)) {
-        return Err((0, format!("condition reads `params.{name}`, which [params] does not declare")));
+        return Err((
+            0,
+            format!("condition reads `params.{name}`, which [params] does not declare"),
+        ));
     }
-    let program = Program::compile(condition)
-        .map_err(|e| (0, format!("condition does not compile: {e}")))?;
     Ok((program, reads))
 }
 
@@ -262,7 +310,9 @@ fn check_title(title: &str, params: &BTreeMap<String, serde_json::Value>) -> Res
     }
     for name in placeholders(title) {
         if !params.contains_key(name) {
-            return Err(format!("title names `{{{name}}}`, which [params] does not declare"));
+            return Err(format!(
+                "title names `{{{name}}}`, which [params] does not declare"
+            ));
         }
     }
     Ok(())
@@ -270,7 +320,10 @@ fn check_title(title: &str, params: &BTreeMap<String, serde_json::Value>) -> Res
 
 /// `{name}` placeholders of a title.
 fn placeholders(title: &str) -> impl Iterator<Item = &str> {
-    title.split('{').skip(1).filter_map(|rest| rest.split_once('}').map(|(name, _)| name))
+    title
+        .split('{')
+        .skip(1)
+        .filter_map(|rest| rest.split_once('}').map(|(name, _)| name))
 }
 
 /// The title with each `{param}` replaced by its value.
@@ -290,7 +343,10 @@ fn check_kinds(kinds: &[String]) -> Result<(), String> {
     if kinds.is_empty() {
         return Err("`applies_to` must name at least one subject kind".into());
     }
-    match kinds.iter().find(|k| !KNOWN_SUBJECT_KINDS.contains(&k.as_str())) {
+    match kinds
+        .iter()
+        .find(|k| !KNOWN_SUBJECT_KINDS.contains(&k.as_str()))
+    {
         Some(kind) => Err(format!(
             "unknown subject kind `{kind}` in applies_to (known: {})",
             KNOWN_SUBJECT_KINDS.join(", ")
@@ -325,18 +381,33 @@ fn check_unique(parsed: &[Parsed]) -> Result<(), RuleError> {
             errors.push(invalid(
                 &p.path,
                 p.id_line,
-                format!("rule id `{}` is already defined in {}", p.rule.id, first.path.display()),
+                format!(
+                    "rule id `{}` is already defined in {}",
+                    p.rule.id,
+                    first.path.display()
+                ),
             ));
         }
     }
-    if errors.is_empty() { Ok(()) } else { Err(several(errors)) }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(several(errors))
+    }
 }
 
 fn apply_overrides(parsed: &mut [Parsed], config: &Config) -> Result<(), RuleError> {
-    let config_path = config.path.clone().unwrap_or_else(|| PathBuf::from("lapse.toml"));
+    let config_path = config
+        .path
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("lapse.toml"));
     for (id, over) in &config.rules {
         let Some(p) = parsed.iter_mut().find(|p| &p.rule.id == id) else {
-            return Err(invalid(&config_path, over.line, format!("[rules.{id}]: unknown rule id `{id}`")));
+            return Err(invalid(
+                &config_path,
+                over.line,
+                format!("[rules.{id}]: unknown rule id `{id}`"),
+            ));
         };
         apply_override(&mut p.rule, over).map_err(|m| invalid(&config_path, over.line, m))?;
     }
@@ -350,7 +421,11 @@ fn apply_override(rule: &mut Rule, over: &RuleOverride) -> Result<(), String> {
             return Err(format!(
                 "[rules.{}]: unknown parameter `{name}` (parameters: {})",
                 rule.id,
-                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
             ));
         };
         let value = coerce(default, value).ok_or_else(|| {
@@ -398,5 +473,5 @@ fn kind_name(value: &serde_json::Value) -> &'static str {
 fn finish(p: Parsed) -> CompiledRule {
     let mut rule = p.rule;
     rule.title = render_title(&rule.title, &rule.params);
-    CompiledRule::new(rule, p.program, p.reads.facts)
+    CompiledRule::new(rule, p.program, p.reads)
 }

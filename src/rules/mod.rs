@@ -21,7 +21,32 @@ pub use loader::{RuleError, load};
 /// Subject kinds a rule may name in `applies_to`. Each analyzer adds the kinds it produces
 /// (`github.*`, `azure.*`, `repo.*`); a rule naming anything else is a load error, so a typo
 /// never yields a rule that silently matches nothing.
-pub const KNOWN_SUBJECT_KINDS: &[&str] = &["aws.user", "aws.role", "aws.access_key", "aws.root"];
+pub const KNOWN_SUBJECT_KINDS: &[&str] = &[
+    "aws.user",
+    "aws.role",
+    "aws.access_key",
+    "aws.root",
+    "azure.application",
+    "azure.service_principal",
+    "azure.client_secret",
+    "azure.client_certificate",
+    "azure.federated_credential",
+    "azure.role_assignment",
+    "github.actions_secret",
+    "github.dependabot_secret",
+    "github.deploy_key",
+    "github.fine_grained_pat",
+    "github.credential_authorization",
+    "github.app_installation",
+    "github.workflow_permissions",
+    "github.workflow",
+    "github.workflow_job",
+    "github.ci_cloud_key",
+    "repo.workflow",
+    "repo.workflow_job",
+    "repo.ci_cloud_key",
+    "repo.hardcoded_secret",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

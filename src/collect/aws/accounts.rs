@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::cli::SourceArgs;
+use crate::plan::Shard;
 
 /// Accounts in flight when neither `--concurrency` nor the config says.
 pub const DEFAULT_CONCURRENCY: usize = 8;
@@ -29,7 +30,9 @@ pub enum LiveOptionsError {
     AccountsFile { path: String, message: String },
     #[error("--aws-accounts needs --aws-role-arn (the role to assume in each account)")]
     AccountsWithoutRole,
-    #[error("--aws-role-arn '{0}' needs '{{account}}' in place of the account id when --aws-accounts lists several")]
+    #[error(
+        "--aws-role-arn '{0}' needs '{{account}}' in place of the account id when --aws-accounts lists several"
+    )]
     RoleWithoutPlaceholder(String),
     #[error("--aws-role-arn with '{{account}}' needs --aws-accounts (which accounts to scan)")]
     RoleWithoutAccounts,
@@ -61,30 +64,6 @@ struct RawAwsConfig {
 enum AccountsValue {
     List(Vec<String>),
     One(String),
-}
-
-/// `--shard I/N`: keep the accounts whose index in sorted order is `I` modulo `N`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Shard {
-    pub index: usize,
-    pub count: usize,
-}
-
-impl Shard {
-    pub fn parse(text: &str) -> Result<Shard, LiveOptionsError> {
-        let bad = || LiveOptionsError::BadShard(text.to_string());
-        let (i, n) = text.split_once('/').ok_or_else(bad)?;
-        let index: usize = i.trim().parse().map_err(|_| bad())?;
-        let count: usize = n.trim().parse().map_err(|_| bad())?;
-        if count == 0 || index >= count {
-            return Err(bad());
-        }
-        Ok(Shard { index, count })
-    }
-
-    pub fn keeps(&self, position: usize) -> bool {
-        position % self.count == self.index
-    }
 }
 
 /// How to wait for the credential report: GenerateCredentialReport is polled until COMPLETE.
@@ -145,7 +124,13 @@ impl LiveOptions {
             (None, None) => Vec::new(),
         };
         check_role(role_arn.as_deref(), &accounts)?;
-        let shard = args.shard.as_deref().map(Shard::parse).transpose()?;
+        let shard = args
+            .shard
+            .as_deref()
+            .map(|text| {
+                Shard::parse(text).map_err(|_| LiveOptionsError::BadShard(text.to_string()))
+            })
+            .transpose()?;
         let concurrency = args
             .concurrency
             .or(raw.concurrency)
@@ -157,19 +142,20 @@ impl LiveOptions {
         if !(1..=20).contains(&max_attempts) {
             return Err(LiveOptionsError::BadMaxAttempts(max_attempts));
         }
-        let keep = |i: usize| shard.is_none_or(|s| s.keeps(i));
+        // The ambient account counts as index 0 of a one-item list.
+        let listed = !accounts.is_empty();
+        let accounts = match shard {
+            Some(shard) => shard.select(&accounts),
+            None => accounts,
+        };
+        let ambient_in_shard = shard.is_none_or(|s| s.index == 0);
         Ok(LiveOptions {
             profile: args.aws_profile.clone().or(raw.profile),
             region: args.aws_region.clone().or(raw.region),
             endpoint_url: args.aws_endpoint_url.clone().or(raw.endpoint_url),
             external_id: args.aws_external_id.clone().or(raw.external_id),
-            scan_ambient: accounts.is_empty() && keep(0),
-            accounts: accounts
-                .into_iter()
-                .enumerate()
-                .filter(|(i, _)| keep(*i))
-                .map(|(_, a)| a)
-                .collect(),
+            scan_ambient: !listed && ambient_in_shard,
+            accounts,
             role_arn,
             concurrency,
             max_attempts,
@@ -235,7 +221,10 @@ fn accounts_from_lines(text: &str, source_name: &str) -> Result<Vec<String>, Liv
     Ok(sorted(accounts))
 }
 
-fn validate_accounts(items: Vec<String>, source_name: &str) -> Result<Vec<String>, LiveOptionsError> {
+fn validate_accounts(
+    items: Vec<String>,
+    source_name: &str,
+) -> Result<Vec<String>, LiveOptionsError> {
     for (index, value) in items.iter().enumerate() {
         if !is_account_id(value) {
             return Err(bad_account(source_name, index + 1, value));
@@ -279,6 +268,9 @@ mod tests {
         let mut a = args();
         a.aws_role_arn = Some("arn:aws:iam::{account}:role/LapseAudit".into());
         a.aws_accounts = Some("333333333333,111111111111,222222222222,111111111111".into());
+        a.shard = Some("3/4".into());
+        let opts = LiveOptions::from_args(&a, None).unwrap();
+        assert!(opts.accounts.is_empty() && !opts.scan_ambient, "{opts:?}");
         a.shard = Some("1/2".into());
         let opts = LiveOptions::from_args(&a, None).unwrap();
         assert_eq!(opts.accounts, vec!["222222222222"]);
@@ -291,10 +283,13 @@ mod tests {
 
     #[test]
     fn bad_inputs_are_errors() {
-        assert!(Shard::parse("2/2").is_err());
-        assert!(Shard::parse("a/2").is_err());
-        assert!(Shard::parse("0/0").is_err());
         let mut a = args();
+        a.shard = Some("2/2".into());
+        assert_eq!(
+            LiveOptions::from_args(&a, None).unwrap_err(),
+            LiveOptionsError::BadShard("2/2".into())
+        );
+        a.shard = None;
         a.aws_accounts = Some("111111111111".into());
         assert_eq!(
             LiveOptions::from_args(&a, None).unwrap_err(),
@@ -316,7 +311,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("accounts.txt");
         std::fs::write(&path, "# prod\n111111111111\n\n22222222222x\n").unwrap();
-        let err = parse_accounts(path.to_str().unwrap()).unwrap_err().to_string();
+        let err = parse_accounts(path.to_str().unwrap())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("accounts.txt:4"), "{err}");
         std::fs::write(&path, "# prod\n222222222222 # b\n111111111111\n").unwrap();
         assert_eq!(
@@ -334,7 +331,9 @@ mod tests {
         assert_eq!(opts.region.as_deref(), Some("us-east-2"));
         assert_eq!(opts.accounts, vec!["111111111111"]);
         let typo: toml::Table = toml::from_str("rol_arn = 'x'").unwrap();
-        let err = LiveOptions::from_args(&args(), Some(&typo)).unwrap_err().to_string();
+        let err = LiveOptions::from_args(&args(), Some(&typo))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("rol_arn"), "{err}");
     }
 }

@@ -113,7 +113,10 @@ struct RawReport {
 }
 
 /// Reads a report file in either form: JSON when it starts with `{`, CSV otherwise.
-pub fn parse_credential_report(bytes: &[u8], origin: &str) -> Result<CredentialReport, AwsFilesError> {
+pub fn parse_credential_report(
+    bytes: &[u8],
+    origin: &str,
+) -> Result<CredentialReport, AwsFilesError> {
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
     if first == Some(&b'{') {
         parse_credential_report_json(bytes, origin)
@@ -123,10 +126,17 @@ pub fn parse_credential_report(bytes: &[u8], origin: &str) -> Result<CredentialR
 }
 
 /// The raw `GetCredentialReport` response (`aws iam get-credential-report --output json`).
-pub fn parse_credential_report_json(bytes: &[u8], origin: &str) -> Result<CredentialReport, AwsFilesError> {
-    let raw: RawReport = serde_json::from_slice(bytes).map_err(|e| AwsFilesError::json(origin, &e))?;
+pub fn parse_credential_report_json(
+    bytes: &[u8],
+    origin: &str,
+) -> Result<CredentialReport, AwsFilesError> {
+    let raw: RawReport =
+        serde_json::from_slice(bytes).map_err(|e| AwsFilesError::json(origin, &e))?;
     if let Some(format) = raw.report_format.as_deref().filter(|f| *f != "text/csv") {
-        return Err(AwsFilesError::invalid(origin, format!("ReportFormat `{format}` is not text/csv")));
+        return Err(AwsFilesError::invalid(
+            origin,
+            format!("ReportFormat `{format}` is not text/csv"),
+        ));
     }
     // The CLI wraps base64 at no width, but a hand-copied file may carry line breaks.
     let content: String = raw.content.split_whitespace().collect();
@@ -139,16 +149,27 @@ pub fn parse_credential_report_json(bytes: &[u8], origin: &str) -> Result<Creden
 }
 
 /// The CSV AWS generates. The header must name every column of the real report.
-pub fn parse_credential_report_csv(bytes: &[u8], origin: &str) -> Result<CredentialReport, AwsFilesError> {
-    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(bytes);
+pub fn parse_credential_report_csv(
+    bytes: &[u8],
+    origin: &str,
+) -> Result<CredentialReport, AwsFilesError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(bytes);
     let headers = reader.headers().map_err(|e| csv_error(origin, &e))?.clone();
-    let index: HashMap<&str, usize> = headers.iter().enumerate().map(|(i, h)| (h.trim(), i)).collect();
+    let index: HashMap<&str, usize> = headers
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (h.trim(), i))
+        .collect();
     let mut positions = [0usize; COLUMNS.len()];
     for (slot, column) in COLUMNS.iter().enumerate() {
-        positions[slot] = *index.get(column).ok_or_else(|| AwsFilesError::MissingColumn {
-            path: origin.to_string(),
-            column: (*column).to_string(),
-        })?;
+        positions[slot] = *index
+            .get(column)
+            .ok_or_else(|| AwsFilesError::MissingColumn {
+                path: origin.to_string(),
+                column: (*column).to_string(),
+            })?;
     }
     let mut rows = Vec::new();
     for record in reader.records() {
@@ -168,7 +189,11 @@ pub fn parse_credential_report_csv(bytes: &[u8], origin: &str) -> Result<Credent
 const KEY_BASE: usize = 8;
 const CERT_BASE: usize = 18;
 
-fn read_row(field: &dyn Fn(usize) -> &str, origin: &str, line: u64) -> Result<CredentialReportRow, AwsFilesError> {
+fn read_row<'a>(
+    field: &dyn Fn(usize) -> &'a str,
+    origin: &str,
+    line: u64,
+) -> Result<CredentialReportRow, AwsFilesError> {
     let time = |c: usize| parse_time(field(c), origin, line, COLUMNS[c]);
     let used = |c: usize| parse_last_used(field(c), origin, line, COLUMNS[c]);
     let flag = |c: usize| parse_bool(field(c), origin, line, COLUMNS[c]);
@@ -223,16 +248,33 @@ fn bad_value(origin: &str, line: u64, column: &str, what: &str) -> AwsFilesError
     }
 }
 
-fn parse_time(value: &str, origin: &str, line: u64, column: &str) -> Result<Option<Timestamp>, AwsFilesError> {
+fn parse_time(
+    value: &str,
+    origin: &str,
+    line: u64,
+    column: &str,
+) -> Result<Option<Timestamp>, AwsFilesError> {
     if is_absent(value) {
         return Ok(None);
     }
     chrono::DateTime::parse_from_rfc3339(value)
         .map(|t| Some(t.with_timezone(&chrono::Utc)))
-        .map_err(|_| bad_value(origin, line, column, "an ISO 8601 time, N/A or no_information"))
+        .map_err(|_| {
+            bad_value(
+                origin,
+                line,
+                column,
+                "an ISO 8601 time, N/A or no_information",
+            )
+        })
 }
 
-fn parse_last_used(value: &str, origin: &str, line: u64, column: &str) -> Result<LastUsed, AwsFilesError> {
+fn parse_last_used(
+    value: &str,
+    origin: &str,
+    line: u64,
+    column: &str,
+) -> Result<LastUsed, AwsFilesError> {
     match value {
         "N/A" => Ok(LastUsed::Never),
         "" | "no_information" | "not_supported" => Ok(LastUsed::Unknown),
@@ -240,7 +282,12 @@ fn parse_last_used(value: &str, origin: &str, line: u64, column: &str) -> Result
     }
 }
 
-fn parse_bool(value: &str, origin: &str, line: u64, column: &str) -> Result<Option<bool>, AwsFilesError> {
+fn parse_bool(
+    value: &str,
+    origin: &str,
+    line: u64,
+    column: &str,
+) -> Result<Option<bool>, AwsFilesError> {
     match value.to_ascii_lowercase().as_str() {
         "true" => Ok(Some(true)),
         "false" => Ok(Some(false)),
@@ -255,7 +302,9 @@ fn csv_error(origin: &str, error: &csv::Error) -> AwsFilesError {
         line: error.position().map_or(0, |p| p.line()),
         message: match error.kind() {
             // The record itself is provider data; say only what is wrong with it.
-            csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+            csv::ErrorKind::UnequalLengths {
+                expected_len, len, ..
+            } => {
                 format!("{len} fields where the header has {expected_len}")
             }
             csv::ErrorKind::Utf8 { .. } => "not UTF-8".to_string(),

@@ -206,7 +206,11 @@ impl AttachedPolicy {
     pub fn name(&self) -> &str {
         match &self.policy_name {
             Some(name) if !name.is_empty() => name,
-            _ => self.policy_arn.rsplit('/').next().unwrap_or(&self.policy_arn),
+            _ => self
+                .policy_arn
+                .rsplit('/')
+                .next()
+                .unwrap_or(&self.policy_arn),
         }
     }
 }
@@ -288,9 +292,12 @@ mod tests {
     #[test]
     fn policy_document_field_accepts_object_and_string() {
         let obj: InlinePolicy =
-            serde_json::from_str(r#"{"PolicyName":"a","PolicyDocument":{"Statement":[]}}"#).unwrap();
-        let text: InlinePolicy =
-            serde_json::from_str(r#"{"PolicyName":"a","PolicyDocument":"%7B%22Statement%22%3A%5B%5D%7D"}"#).unwrap();
+            serde_json::from_str(r#"{"PolicyName":"a","PolicyDocument":{"Statement":[]}}"#)
+                .unwrap();
+        let text: InlinePolicy = serde_json::from_str(
+            r#"{"PolicyName":"a","PolicyDocument":"%7B%22Statement%22%3A%5B%5D%7D"}"#,
+        )
+        .unwrap();
         assert_eq!(obj.policy_document, text.policy_document);
         let bad = serde_json::from_str::<InlinePolicy>(r#"{"PolicyName":"a","PolicyDocument":5}"#);
         assert!(bad.is_err());
@@ -298,8 +305,10 @@ mod tests {
 
     #[test]
     fn policy_name_falls_back_to_arn() {
-        let p: ManagedPolicyDetail =
-            serde_json::from_str(r#"{"Arn":"arn:aws:iam::aws:policy/job-function/ViewOnlyAccess"}"#).unwrap();
+        let p: ManagedPolicyDetail = serde_json::from_str(
+            r#"{"Arn":"arn:aws:iam::aws:policy/job-function/ViewOnlyAccess"}"#,
+        )
+        .unwrap();
         assert_eq!(p.name(), "ViewOnlyAccess");
     }
 
@@ -310,16 +319,21 @@ mod tests {
                 {"VersionId":"v1","Document":{"v":1}},{"VersionId":"v2","Document":{"v":2}}]}"#,
         )
         .unwrap();
-        assert_eq!(p.default_version().unwrap().version_id.as_deref(), Some("v2"));
+        assert_eq!(
+            p.default_version().unwrap().version_id.as_deref(),
+            Some("v2")
+        );
     }
 
     #[test]
     fn merge_keeps_first_of_duplicates() {
         let page = |name: &str| AuthorizationDetails {
-            user_detail_list: vec![serde_json::from_str(&format!(
-                r#"{{"UserName":"{name}","Arn":"arn:aws:iam::1:user/u"}}"#
-            ))
-            .unwrap()],
+            user_detail_list: vec![
+                serde_json::from_str(&format!(
+                    r#"{{"UserName":"{name}","Arn":"arn:aws:iam::1:user/u"}}"#
+                ))
+                .unwrap(),
+            ],
             ..Default::default()
         };
         let mut all = page("first");
@@ -332,7 +346,10 @@ mod tests {
 
     #[test]
     fn account_from_arn() {
-        assert_eq!(account_of_arn("arn:aws:iam::123456789012:user/x"), Some("123456789012"));
+        assert_eq!(
+            account_of_arn("arn:aws:iam::123456789012:user/x"),
+            Some("123456789012")
+        );
         assert_eq!(account_of_arn("arn:aws:iam::aws:policy/X"), Some("aws"));
         assert_eq!(account_of_arn("nonsense"), None);
     }

@@ -71,7 +71,10 @@ where
         }
         SdkError::TimeoutError(_) => "timed out (after the retry budget)".to_string(),
         SdkError::DispatchFailure(_) => {
-            format!("endpoint unreachable (after the retry budget): {}", DisplayErrorContext(err))
+            format!(
+                "endpoint unreachable (after the retry budget): {}",
+                DisplayErrorContext(err)
+            )
         }
         _ => DisplayErrorContext(err).to_string(),
     }
@@ -105,14 +108,28 @@ pub async fn authorization_details(
         }
         marker = Some(next_marker(out.marker(), OP, "authorization details")?);
     }
-    Err(CallFailure::new(OP, "authorization details", format!("still truncated after {MAX_PAGES} pages")))
+    Err(CallFailure::new(
+        OP,
+        "authorization details",
+        format!("still truncated after {MAX_PAGES} pages"),
+    ))
 }
 
-fn next_marker(marker: Option<&str>, op: &'static str, what: &'static str) -> Result<String, CallFailure> {
+fn next_marker(
+    marker: Option<&str>,
+    op: &'static str,
+    what: &'static str,
+) -> Result<String, CallFailure> {
     marker
         .filter(|m| !m.is_empty())
         .map(str::to_string)
-        .ok_or_else(|| CallFailure::new(op, what, "IsTruncated without a Marker: the listing cannot continue"))
+        .ok_or_else(|| {
+            CallFailure::new(
+                op,
+                what,
+                "IsTruncated without a Marker: the listing cannot continue",
+            )
+        })
 }
 
 /// ListRoles, every page; fills `MaxSessionDuration` and `Description` into the role details.
@@ -137,7 +154,10 @@ async fn add_role_settings(
             .map_err(|e| CallFailure::from_sdk(OP, "role settings", &e))?;
         for role in out.roles() {
             let description = role.description().map(str::to_string);
-            settings.insert(role.arn().to_string(), (role.max_session_duration(), description));
+            settings.insert(
+                role.arn().to_string(),
+                (role.max_session_duration(), description),
+            );
         }
         if !out.is_truncated() {
             merge_role_settings(details, &settings);
@@ -145,16 +165,31 @@ async fn add_role_settings(
         }
         marker = Some(next_marker(out.marker(), OP, "role settings")?);
     }
-    Err(CallFailure::new(OP, "role settings", format!("still truncated after {MAX_PAGES} pages")))
+    Err(CallFailure::new(
+        OP,
+        "role settings",
+        format!("still truncated after {MAX_PAGES} pages"),
+    ))
 }
 
-fn merge_role_settings(details: &mut Value, settings: &BTreeMap<String, (Option<i32>, Option<String>)>) {
-    let Some(roles) = details.get_mut("RoleDetailList").and_then(Value::as_array_mut) else {
+fn merge_role_settings(
+    details: &mut Value,
+    settings: &BTreeMap<String, (Option<i32>, Option<String>)>,
+) {
+    let Some(roles) = details
+        .get_mut("RoleDetailList")
+        .and_then(Value::as_array_mut)
+    else {
         return;
     };
     for role in roles {
-        let arn = role.get("Arn").and_then(Value::as_str).unwrap_or("").to_string();
-        let (Some((max, description)), Some(obj)) = (settings.get(&arn), role.as_object_mut()) else {
+        let arn = role
+            .get("Arn")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let (Some((max, description)), Some(obj)) = (settings.get(&arn), role.as_object_mut())
+        else {
             continue;
         };
         if let Some(max) = max {
@@ -191,7 +226,10 @@ pub async fn credential_report(
         .send()
         .await
         .map_err(|e| CallFailure::from_sdk(OP, "credential report", &e))?;
-    if let Some(format) = out.report_format().filter(|f| **f != ReportFormatType::TextCsv) {
+    if let Some(format) = out
+        .report_format()
+        .filter(|f| **f != ReportFormatType::TextCsv)
+    {
         let reason = format!("ReportFormat {} is not text/csv", format.as_str());
         return Err(CallFailure::new(OP, "credential report", reason));
     }
@@ -201,7 +239,8 @@ pub async fn credential_report(
         .ok_or_else(|| CallFailure::new(OP, "credential report", "the response has no Content"))?;
     Ok(RawCredentialReport {
         csv,
-        generated_time: wire::timestamp(out.generated_time()).and_then(|v| v.as_str().map(str::to_string)),
+        generated_time: wire::timestamp(out.generated_time())
+            .and_then(|v| v.as_str().map(str::to_string)),
     })
 }
 
@@ -244,17 +283,27 @@ mod tests {
             {"RoleName": "a", "Arn": "arn:aws:iam::1:role/a"},
             {"RoleName": "b", "Arn": "arn:aws:iam::1:role/b"}]});
         let mut settings = BTreeMap::new();
-        settings.insert("arn:aws:iam::1:role/a".to_string(), (Some(43200), Some("ci".to_string())));
+        settings.insert(
+            "arn:aws:iam::1:role/a".to_string(),
+            (Some(43200), Some("ci".to_string())),
+        );
         merge_role_settings(&mut details, &settings);
         assert_eq!(details["RoleDetailList"][0]["MaxSessionDuration"], 43200);
         assert_eq!(details["RoleDetailList"][0]["Description"], "ci");
-        assert!(details["RoleDetailList"][1].get("MaxSessionDuration").is_none());
+        assert!(
+            details["RoleDetailList"][1]
+                .get("MaxSessionDuration")
+                .is_none()
+        );
     }
 
     #[test]
     fn truncated_without_marker_is_a_failure() {
         assert!(next_marker(None, "iam:ListRoles", "role settings").is_err());
         assert!(next_marker(Some(""), "iam:ListRoles", "role settings").is_err());
-        assert_eq!(next_marker(Some("m"), "iam:ListRoles", "role settings").unwrap(), "m");
+        assert_eq!(
+            next_marker(Some("m"), "iam:ListRoles", "role settings").unwrap(),
+            "m"
+        );
     }
 }

@@ -5,17 +5,24 @@
 //! inventory ([`translate::to_inventory`]) are shared by the offline reader ([`files`]) and the
 //! live collector, which fills the same structs from the SDK.
 
+pub mod accounts;
 pub mod credential_report;
 pub mod details;
+mod fetch;
 pub mod files;
+pub mod live;
+mod progress;
 pub mod translate;
+mod wire;
 
+pub use accounts::{LiveOptions, LiveOptionsError};
 pub use credential_report::{
     CredentialReport, CredentialReportRow, parse_credential_report, parse_credential_report_csv,
     parse_credential_report_json,
 };
 pub use details::{AuthorizationDetails, PolicyDocument, decode_policy_document};
 pub use files::collect_files;
+pub use live::collect_live;
 pub use translate::to_inventory;
 
 /// Names of the provider attributes this source writes on principals, credentials and grants

@@ -32,7 +32,8 @@ impl Progress {
             return AccountBar(ProgressBar::hidden());
         }
         let bar = self.multi.add(ProgressBar::new_spinner());
-        if let Ok(style) = ProgressStyle::with_template("{spinner} aws {prefix}: {msg} [{elapsed}]") {
+        if let Ok(style) = ProgressStyle::with_template("{spinner} aws {prefix}: {msg} [{elapsed}]")
+        {
             bar.set_style(style);
         }
         // The label is an account id or a role ARN: printable, but kept short anyway.

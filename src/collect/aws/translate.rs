@@ -88,12 +88,20 @@ impl Builder {
         let document = policy.default_version().and_then(|v| v.document.as_ref());
         if document.is_none() {
             let what = format!("policy document of {}", policy.arn);
-            self.gap(&policy.arn, what, "no default policy version in the authorization details");
+            self.gap(
+                &policy.arn,
+                what,
+                "no default policy version in the authorization details",
+            );
         }
         let mut attributes = Attributes::new();
         insert_opt(&mut attributes, "path", policy.path.as_deref());
         insert_opt(&mut attributes, "policy_id", policy.policy_id.as_deref());
-        insert_opt(&mut attributes, "default_version_id", policy.default_version_id.as_deref());
+        insert_opt(
+            &mut attributes,
+            "default_version_id",
+            policy.default_version_id.as_deref(),
+        );
         if let Some(count) = policy.attachment_count {
             attributes.insert("attachment_count".into(), json!(count));
         }
@@ -114,21 +122,49 @@ impl Builder {
         groups: &HashMap<&str, &GroupDetail>,
         known: &HashSet<&str>,
     ) {
-        let mut principal = principal("user", &user.arn, &user.user_name, user.path.as_deref(), &user.tags);
+        let mut principal = principal(
+            "user",
+            &user.arn,
+            &user.user_name,
+            user.path.as_deref(),
+            &user.tags,
+        );
         principal.created_at = user.create_date;
-        insert_opt(&mut principal.attributes, attr::USER_ID, user.user_id.as_deref());
-        principal.attributes.insert(attr::GROUPS.into(), json!(user.group_list));
-        self.grants(&user.arn, &user.attached_managed_policies, &user.user_policy_list, None, known);
+        insert_opt(
+            &mut principal.attributes,
+            attr::USER_ID,
+            user.user_id.as_deref(),
+        );
+        principal
+            .attributes
+            .insert(attr::GROUPS.into(), json!(user.group_list));
+        self.grants(
+            &user.arn,
+            &user.attached_managed_policies,
+            &user.user_policy_list,
+            None,
+            known,
+        );
         self.boundary(&user.arn, user.permissions_boundary.as_ref());
         for group_name in &user.group_list {
             match groups.get(group_name.as_str()) {
                 Some(group) => {
                     let via = Some(*group);
-                    self.grants(&user.arn, &group.attached_managed_policies, &group.group_policy_list, via, known);
+                    self.grants(
+                        &user.arn,
+                        &group.attached_managed_policies,
+                        &group.group_policy_list,
+                        via,
+                        known,
+                    );
                 }
                 None => {
                     let what = format!("group {group_name} of {}", user.arn);
-                    self.gap(&user.arn, what, "the group is not in the authorization details");
+                    self.gap(
+                        &user.arn,
+                        what,
+                        "the group is not in the authorization details",
+                    );
                 }
             }
         }
@@ -139,19 +175,41 @@ impl Builder {
     }
 
     fn role(&mut self, role: &RoleDetail, known: &HashSet<&str>) {
-        let mut principal = principal("role", &role.arn, &role.role_name, role.path.as_deref(), &role.tags);
+        let mut principal = principal(
+            "role",
+            &role.arn,
+            &role.role_name,
+            role.path.as_deref(),
+            &role.tags,
+        );
         principal.created_at = role.create_date;
         principal.description = role.description.clone();
         let last_used = role.role_last_used.as_ref();
         principal.last_used = last_used
             .and_then(|u| u.last_used_date)
             .map_or(LastUsed::Never, LastUsed::At);
-        insert_opt(&mut principal.attributes, attr::ROLE_ID, role.role_id.as_deref());
-        insert_opt(&mut principal.attributes, attr::LAST_USED_REGION, last_used.and_then(|u| u.region.as_deref()));
+        insert_opt(
+            &mut principal.attributes,
+            attr::ROLE_ID,
+            role.role_id.as_deref(),
+        );
+        insert_opt(
+            &mut principal.attributes,
+            attr::LAST_USED_REGION,
+            last_used.and_then(|u| u.region.as_deref()),
+        );
         if let Some(seconds) = role.max_session_duration {
-            principal.attributes.insert(attr::MAX_SESSION_DURATION.into(), json!(seconds));
+            principal
+                .attributes
+                .insert(attr::MAX_SESSION_DURATION.into(), json!(seconds));
         }
-        self.grants(&role.arn, &role.attached_managed_policies, &role.role_policy_list, None, known);
+        self.grants(
+            &role.arn,
+            &role.attached_managed_policies,
+            &role.role_policy_list,
+            None,
+            known,
+        );
         self.boundary(&role.arn, role.permissions_boundary.as_ref());
         if let Some(document) = &role.assume_role_policy_document {
             self.inventory.trusts.push(crate::inventory::Trust {
@@ -169,7 +227,11 @@ impl Builder {
 
     /// A principal known only from the report: `<root_account>`, or a user the details lack.
     fn report_only(&mut self, row: &CredentialReportRow) {
-        let (kind, name) = if row.is_root() { ("root", "root") } else { ("user", row.user.as_str()) };
+        let (kind, name) = if row.is_root() {
+            ("root", "root")
+        } else {
+            ("user", row.user.as_str())
+        };
         let mut principal = principal(kind, &row.arn, name, None, &[]);
         principal.created_at = row.user_creation_time;
         self.apply_report(&mut principal, row);
@@ -183,21 +245,39 @@ impl Builder {
             attributes.insert(attr::PASSWORD_ENABLED.into(), json!(enabled));
         }
         attributes.insert(attr::MFA_ACTIVE.into(), json!(row.mfa_active));
-        attributes.insert(attr::PASSWORD_LAST_USED.into(), json!(row.password_last_used));
+        attributes.insert(
+            attr::PASSWORD_LAST_USED.into(),
+            json!(row.password_last_used),
+        );
         if let Some(changed) = row.password_last_changed {
             attributes.insert(attr::PASSWORD_LAST_CHANGED.into(), json!(changed));
         }
         let mut uses = vec![row.password_last_used];
         for (slot, key) in (1u8..).zip(&row.access_keys).filter(|(_, k)| k.exists()) {
             uses.push(key.last_used);
-            let mut credential = credential(principal, "access_key", slot, key.active, key.last_rotated);
+            let mut credential =
+                credential(principal, "access_key", slot, key.active, key.last_rotated);
             credential.last_used = key.last_used;
-            insert_opt(&mut credential.attributes, attr::LAST_USED_SERVICE, key.last_used_service.as_deref());
-            insert_opt(&mut credential.attributes, attr::LAST_USED_REGION, key.last_used_region.as_deref());
+            insert_opt(
+                &mut credential.attributes,
+                attr::LAST_USED_SERVICE,
+                key.last_used_service.as_deref(),
+            );
+            insert_opt(
+                &mut credential.attributes,
+                attr::LAST_USED_REGION,
+                key.last_used_region.as_deref(),
+            );
             self.inventory.credentials.push(credential);
         }
         for (slot, cert) in (1u8..).zip(&row.certs).filter(|(_, c)| c.exists()) {
-            let credential = credential(principal, "signing_certificate", slot, cert.active, cert.last_rotated);
+            let credential = credential(
+                principal,
+                "signing_certificate",
+                slot,
+                cert.active,
+                cert.last_rotated,
+            );
             self.inventory.credentials.push(credential);
         }
         principal.last_used = most_recent(&uses);
@@ -218,9 +298,19 @@ impl Builder {
         for attached in managed {
             if !known.contains(attached.policy_arn.as_str()) {
                 let what = format!("policy document of {}", attached.policy_arn);
-                self.gap(principal_arn, what, "attached, but not in the authorization details' Policies");
+                self.gap(
+                    principal_arn,
+                    what,
+                    "attached, but not in the authorization details' Policies",
+                );
             }
-            let mut grant = grant(principal_arn, "managed_policy", format!("{prefix}|{}", attached.policy_arn), attached.name(), via);
+            let mut grant = grant(
+                principal_arn,
+                "managed_policy",
+                format!("{prefix}|{}", attached.policy_arn),
+                attached.name(),
+                via,
+            );
             grant.policy_id = Some(attached.policy_arn.clone());
             self.inventory.grants.push(grant);
         }
@@ -238,7 +328,13 @@ impl Builder {
         };
         let arn = &boundary.permissions_boundary_arn;
         let name = arn.rsplit('/').next().unwrap_or(arn);
-        let mut grant = grant(principal_arn, "permissions_boundary", format!("{principal_arn}|boundary|{arn}"), name, None);
+        let mut grant = grant(
+            principal_arn,
+            "permissions_boundary",
+            format!("{principal_arn}|boundary|{arn}"),
+            name,
+            None,
+        );
         grant.policy_id = Some(arn.clone());
         self.inventory.grants.push(grant);
     }
@@ -254,13 +350,22 @@ fn principal(kind: &str, arn: &str, name: &str, path: Option<&str>, tags: &[Tag]
         path: path.map(str::to_string),
         created_at: None,
         last_used: LastUsed::Unknown,
-        tags: tags.iter().map(|t| (t.key.clone(), t.value.clone())).collect::<BTreeMap<_, _>>(),
+        tags: tags
+            .iter()
+            .map(|t| (t.key.clone(), t.value.clone()))
+            .collect::<BTreeMap<_, _>>(),
         description: None,
         attributes: Attributes::new(),
     }
 }
 
-fn grant(principal_arn: &str, kind: &str, id: String, name: &str, via: Option<&GroupDetail>) -> Grant {
+fn grant(
+    principal_arn: &str,
+    kind: &str,
+    id: String,
+    name: &str,
+    via: Option<&GroupDetail>,
+) -> Grant {
     let mut attributes = Attributes::new();
     if let Some(group) = via {
         attributes.insert(attr::GROUP_ARN.into(), json!(group.arn));
@@ -291,8 +396,16 @@ fn credential(
     active: bool,
     rotated_at: Option<crate::inventory::Timestamp>,
 ) -> Credential {
-    let short = if kind == "access_key" { "access_key" } else { "cert" };
-    let label = if kind == "access_key" { "access key" } else { "signing certificate" };
+    let short = if kind == "access_key" {
+        "access_key"
+    } else {
+        "cert"
+    };
+    let label = if kind == "access_key" {
+        "access key"
+    } else {
+        "signing certificate"
+    };
     let mut attributes = Attributes::new();
     attributes.insert(attr::SLOT.into(), json!(slot));
     Credential {
@@ -318,7 +431,11 @@ pub fn most_recent(uses: &[LastUsed]) -> LastUsed {
     if let Some(latest) = uses.iter().filter_map(|u| u.at()).max() {
         return LastUsed::At(latest);
     }
-    if uses.contains(&LastUsed::Unknown) { LastUsed::Unknown } else { LastUsed::Never }
+    if uses.contains(&LastUsed::Unknown) {
+        LastUsed::Unknown
+    } else {
+        LastUsed::Never
+    }
 }
 
 /// `arn:<partition>:iam::aws:policy/...`: maintained by AWS.
@@ -340,4 +457,35 @@ pub fn accounts_of(inventory: &Inventory) -> BTreeSet<String> {
         .filter(|p| p.provider == Provider::Aws && !p.scope.is_empty())
         .map(|p| p.scope.clone())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn most_recent_use() {
+        let at = |s: &str| LastUsed::At(s.parse().unwrap());
+        let (old, new) = (at("2024-01-01T00:00:00Z"), at("2025-01-01T00:00:00Z"));
+        assert_eq!(
+            most_recent(&[LastUsed::Never, old, new, LastUsed::Unknown]),
+            new
+        );
+        assert_eq!(
+            most_recent(&[LastUsed::Never, LastUsed::Unknown]),
+            LastUsed::Unknown
+        );
+        assert_eq!(
+            most_recent(&[LastUsed::Never, LastUsed::Never]),
+            LastUsed::Never
+        );
+        assert_eq!(most_recent(&[]), LastUsed::Never);
+    }
+
+    #[test]
+    fn aws_managed_by_account_field() {
+        assert!(is_aws_managed("arn:aws:iam::aws:policy/ReadOnlyAccess"));
+        assert!(is_aws_managed("arn:aws-cn:iam::aws:policy/ReadOnlyAccess"));
+        assert!(!is_aws_managed("arn:aws:iam::111111111111:policy/mine"));
+    }
 }

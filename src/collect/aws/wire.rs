@@ -26,9 +26,11 @@ pub struct DetailsDocument {
 impl DetailsDocument {
     pub fn add_page(&mut self, page: &GetAccountAuthorizationDetailsOutput) {
         self.users.extend(page.user_detail_list().iter().map(user));
-        self.groups.extend(page.group_detail_list().iter().map(group));
+        self.groups
+            .extend(page.group_detail_list().iter().map(group));
         self.roles.extend(page.role_detail_list().iter().map(role));
-        self.policies.extend(page.policies().iter().map(managed_policy));
+        self.policies
+            .extend(page.policies().iter().map(managed_policy));
     }
 
     /// One document in the CLI's shape (the CLI also merges pages into one output).
@@ -110,11 +112,11 @@ fn user(u: &UserDetail) -> Value {
         ("Arn", text(u.arn())),
         ("CreateDate", timestamp(u.create_date())),
         ("UserPolicyList", list(u.user_policy_list(), inline)),
+        ("GroupList", Some(Value::from(u.group_list().to_vec()))),
         (
-            "GroupList",
-            Some(Value::from(u.group_list().to_vec())),
+            "AttachedManagedPolicies",
+            list(u.attached_managed_policies(), attached),
         ),
-        ("AttachedManagedPolicies", list(u.attached_managed_policies(), attached)),
         ("PermissionsBoundary", boundary(u.permissions_boundary())),
         ("Tags", list(u.tags(), tag)),
     ])
@@ -128,7 +130,10 @@ fn group(g: &GroupDetail) -> Value {
         ("Arn", text(g.arn())),
         ("CreateDate", timestamp(g.create_date())),
         ("GroupPolicyList", list(g.group_policy_list(), inline)),
-        ("AttachedManagedPolicies", list(g.attached_managed_policies(), attached)),
+        (
+            "AttachedManagedPolicies",
+            list(g.attached_managed_policies(), attached),
+        ),
     ])
 }
 
@@ -150,7 +155,10 @@ fn role(r: &RoleDetail) -> Value {
             policy_document(r.assume_role_policy_document()),
         ),
         ("RolePolicyList", list(r.role_policy_list(), inline)),
-        ("AttachedManagedPolicies", list(r.attached_managed_policies(), attached)),
+        (
+            "AttachedManagedPolicies",
+            list(r.attached_managed_policies(), attached),
+        ),
         ("PermissionsBoundary", boundary(r.permissions_boundary())),
         ("Tags", list(r.tags(), tag)),
         ("RoleLastUsed", last_used),
@@ -161,7 +169,10 @@ fn version(v: &PolicyVersion) -> Value {
     object(vec![
         ("Document", policy_document(v.document())),
         ("VersionId", text(v.version_id())),
-        ("IsDefaultVersion", Some(Value::Bool(v.is_default_version()))),
+        (
+            "IsDefaultVersion",
+            Some(Value::Bool(v.is_default_version())),
+        ),
         ("CreateDate", timestamp(v.create_date())),
     ])
 }
@@ -169,10 +180,11 @@ fn version(v: &PolicyVersion) -> Value {
 /// moto omits `PolicyName` here; the ARN's last segment is the name, so it is recovered from it
 /// rather than left empty (real IAM always sends both, and then they agree).
 fn managed_policy(p: &ManagedPolicyDetail) -> Value {
-    let name = p
-        .policy_name()
-        .map(str::to_string)
-        .or_else(|| p.arn().and_then(|a| a.rsplit('/').next()).map(str::to_string));
+    let name = p.policy_name().map(str::to_string).or_else(|| {
+        p.arn()
+            .and_then(|a| a.rsplit('/').next())
+            .map(str::to_string)
+    });
     object(vec![
         ("PolicyName", name.map(Value::String)),
         ("PolicyId", text(p.policy_id())),

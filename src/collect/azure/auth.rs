@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use azure_core::credentials::{Secret, TokenCredential};
 use azure_identity::{
-    AzureCliCredential, AzureCliCredentialOptions, ClientSecretCredential, ManagedIdentityCredential,
-    WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
+    AzureCliCredential, AzureCliCredentialOptions, ClientSecretCredential,
+    ManagedIdentityCredential, WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
 };
 use tokio::sync::Mutex;
 
@@ -65,7 +65,9 @@ fn build(kind: CredentialKind, tenant: &str) -> Result<Arc<dyn TokenCredential>,
                 tenant_id: Some(tenant.to_string()),
                 ..Default::default()
             };
-            AzureCliCredential::new(Some(options)).map(|c| c as _).map_err(reason)
+            AzureCliCredential::new(Some(options))
+                .map(|c| c as _)
+                .map_err(reason)
         }
         CredentialKind::Environment => environment(tenant),
         CredentialKind::WorkloadIdentity => {
@@ -73,17 +75,20 @@ fn build(kind: CredentialKind, tenant: &str) -> Result<Arc<dyn TokenCredential>,
                 tenant_id: Some(tenant.to_string()),
                 ..Default::default()
             };
-            WorkloadIdentityCredential::new(Some(options)).map(|c| c as _).map_err(reason)
+            WorkloadIdentityCredential::new(Some(options))
+                .map(|c| c as _)
+                .map_err(reason)
         }
-        CredentialKind::ManagedIdentity => {
-            ManagedIdentityCredential::new(None).map(|c| c as _).map_err(reason)
-        }
+        CredentialKind::ManagedIdentity => ManagedIdentityCredential::new(None)
+            .map(|c| c as _)
+            .map_err(reason),
     }
 }
 
 /// `AZURE_CLIENT_ID` with `AZURE_CLIENT_SECRET`, the variables azure-identity SDKs share.
 fn environment(tenant: &str) -> Result<Arc<dyn TokenCredential>, String> {
-    let client_id = std::env::var("AZURE_CLIENT_ID").map_err(|_| "AZURE_CLIENT_ID is not set".to_string())?;
+    let client_id =
+        std::env::var("AZURE_CLIENT_ID").map_err(|_| "AZURE_CLIENT_ID is not set".to_string())?;
     if let Ok(secret) = std::env::var("AZURE_CLIENT_SECRET") {
         return ClientSecretCredential::new(tenant, client_id, Secret::new(secret), None)
             .map(|c| c as _)
@@ -92,10 +97,12 @@ fn environment(tenant: &str) -> Result<Arc<dyn TokenCredential>, String> {
     if std::env::var_os("AZURE_CLIENT_CERTIFICATE_PATH").is_some() {
         // azure_identity's certificate credential needs OpenSSL (feature `client_certificate`),
         // which would end the single static binary; federation is the better path anyway.
-        return Err("AZURE_CLIENT_CERTIFICATE_PATH is set, but this build reads certificates only \
+        return Err(
+            "AZURE_CLIENT_CERTIFICATE_PATH is set, but this build reads certificates only \
                     through the Azure CLI (`az login --service-principal --certificate`) or use \
                     workload identity federation"
-            .into());
+                .into(),
+        );
     }
     Err("AZURE_CLIENT_SECRET is not set".into())
 }
@@ -105,6 +112,9 @@ fn bounded(text: &str) -> String {
     one_line.chars().take(MAX_REASON).collect()
 }
 
+/// A credential by name, or why it could not be built.
+type Candidate = (String, Result<Arc<dyn TokenCredential>, String>);
+
 struct Cached {
     token: Secret,
     expires_on: azure_core::time::OffsetDateTime,
@@ -113,7 +123,7 @@ struct Cached {
 /// Tokens per scope from the first credential that works; the chosen one is kept for the run,
 /// so Graph and ARM are read as the same identity.
 pub struct Tokens {
-    candidates: Vec<(String, Result<Arc<dyn TokenCredential>, String>)>,
+    candidates: Vec<Candidate>,
     chosen: Mutex<Option<usize>>,
     cache: Mutex<HashMap<String, Cached>>,
 }
@@ -125,7 +135,10 @@ impl Tokens {
             Some(kind) => vec![kind],
             None => CredentialKind::CHAIN.to_vec(),
         };
-        let candidates = kinds.into_iter().map(|k| (k.as_str().to_string(), build(k, tenant))).collect();
+        let candidates = kinds
+            .into_iter()
+            .map(|k| (k.as_str().to_string(), build(k, tenant)))
+            .collect();
         Tokens::new(candidates)
     }
 
@@ -134,21 +147,38 @@ impl Tokens {
         Tokens::new(vec![(name.to_string(), Ok(credential))])
     }
 
-    fn new(candidates: Vec<(String, Result<Arc<dyn TokenCredential>, String>)>) -> Self {
-        Tokens { candidates, chosen: Mutex::new(None), cache: Mutex::new(HashMap::new()) }
+    fn new(candidates: Vec<Candidate>) -> Self {
+        Tokens {
+            candidates,
+            chosen: Mutex::new(None),
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The credential that produced the tokens, once one has.
+    pub fn chosen_name(&self) -> Option<String> {
+        let chosen = self.chosen.try_lock().ok()?;
+        chosen.map(|index| self.candidates[index].0.clone())
     }
 
     /// A bearer token for `scope` (`https://graph.microsoft.com/.default`). The error lists
     /// why each credential failed, never a token.
     pub async fn token(&self, scope: &str) -> Result<String, String> {
         let mut cache = self.cache.lock().await;
-        let fresh_until = azure_core::time::OffsetDateTime::now_utc() + azure_core::time::Duration::minutes(5);
+        let fresh_until =
+            azure_core::time::OffsetDateTime::now_utc() + azure_core::time::Duration::minutes(5);
         if let Some(cached) = cache.get(scope).filter(|c| c.expires_on > fresh_until) {
             return Ok(cached.token.secret().to_string());
         }
         let token = self.fetch(scope).await?;
         let secret = token.token.secret().to_string();
-        cache.insert(scope.to_string(), Cached { token: token.token, expires_on: token.expires_on });
+        cache.insert(
+            scope.to_string(),
+            Cached {
+                token: token.token,
+                expires_on: token.expires_on,
+            },
+        );
         Ok(secret)
     }
 
@@ -165,7 +195,10 @@ impl Tokens {
         let mut reasons = Vec::new();
         for (index, (name, credential)) in self.candidates.iter().enumerate() {
             let attempt = match credential {
-                Ok(credential) => credential.get_token(&[scope], None).await.map_err(|e| bounded(&e.to_string())),
+                Ok(credential) => credential
+                    .get_token(&[scope], None)
+                    .await
+                    .map_err(|e| bounded(&e.to_string())),
                 Err(reason) => Err(reason.clone()),
             };
             match attempt {
@@ -177,7 +210,10 @@ impl Tokens {
                 Err(reason) => reasons.push(format!("{name}: {reason}")),
             }
         }
-        Err(format!("no Azure credential worked ({})", reasons.join("; ")))
+        Err(format!(
+            "no Azure credential worked ({})",
+            reasons.join("; ")
+        ))
     }
 }
 
@@ -192,7 +228,12 @@ mod tests {
             "workload-identity".parse::<CredentialKind>(),
             Ok(CredentialKind::WorkloadIdentity)
         );
-        assert!("password".parse::<CredentialKind>().unwrap_err().contains("managed-identity"));
+        assert!(
+            "password"
+                .parse::<CredentialKind>()
+                .unwrap_err()
+                .contains("managed-identity")
+        );
     }
 
     #[test]

@@ -21,13 +21,23 @@ const MAX_MESSAGE: usize = 300;
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{request}: HTTP {status}: {message}")]
-    Status { request: String, status: u16, message: String },
+    Status {
+        request: String,
+        status: u16,
+        message: String,
+    },
     #[error("{request}: {message}")]
     Transport { request: String, message: String },
     #[error("{request}: response is not the expected JSON: {message}")]
     Decode { request: String, message: String },
-    #[error("{request}: throttled (HTTP 429), Retry-After {wait_secs} s exceeds the {bound_secs} s bound")]
-    Throttled { request: String, wait_secs: u64, bound_secs: u64 },
+    #[error(
+        "{request}: throttled (HTTP 429), Retry-After {wait_secs} s exceeds the {bound_secs} s bound"
+    )]
+    Throttled {
+        request: String,
+        wait_secs: u64,
+        bound_secs: u64,
+    },
     #[error("cannot build the HTTP client: {0}")]
     Client(String),
 }
@@ -46,7 +56,13 @@ impl ApiError {
 
     /// HTTP 401/403: the identity may not read this, a gap and not a failure of the scan.
     pub fn is_forbidden(&self) -> bool {
-        matches!(self, ApiError::Status { status: 401 | 403, .. })
+        matches!(
+            self,
+            ApiError::Status {
+                status: 401 | 403,
+                ..
+            }
+        )
     }
 }
 
@@ -83,7 +99,11 @@ pub struct Api {
 
 impl Api {
     pub fn new(client: reqwest::Client, max_retry_wait: Duration) -> Self {
-        Api { client, calls: Mutex::new(BTreeMap::new()), max_retry_wait }
+        Api {
+            client,
+            calls: Mutex::new(BTreeMap::new()),
+            max_retry_wait,
+        }
     }
 
     pub fn calls(&self) -> BTreeMap<String, u64> {
@@ -97,7 +117,12 @@ impl Api {
     }
 
     /// GET one JSON document, retrying 429 and 503 within the bound.
-    pub async fn get_json(&self, operation: &str, url: &str, token: &str) -> Result<Value, ApiError> {
+    pub async fn get_json(
+        &self,
+        operation: &str,
+        url: &str,
+        token: &str,
+    ) -> Result<Value, ApiError> {
         let request = describe(url);
         let mut bearer = HeaderValue::from_str(&format!("Bearer {token}"))
             .map_err(|_| ApiError::Client("access token is not a valid header value".into()))?;
@@ -111,7 +136,10 @@ impl Api {
                 .header(AUTHORIZATION, bearer.clone())
                 .send()
                 .await
-                .map_err(|e| ApiError::Transport { request: request.clone(), message: transport(&e) })?;
+                .map_err(|e| ApiError::Transport {
+                    request: request.clone(),
+                    message: transport(&e),
+                })?;
             let status = response.status().as_u16();
             if matches!(status, 429 | 503) && attempt < MAX_RETRIES {
                 let wait = retry_after(response.headers().get(RETRY_AFTER), attempt);
@@ -127,15 +155,21 @@ impl Api {
                 attempt += 1;
                 continue;
             }
-            let body = response
-                .bytes()
-                .await
-                .map_err(|e| ApiError::Transport { request: request.clone(), message: transport(&e) })?;
+            let body = response.bytes().await.map_err(|e| ApiError::Transport {
+                request: request.clone(),
+                message: transport(&e),
+            })?;
             if !(200..300).contains(&status) {
-                return Err(ApiError::Status { request, status, message: error_message(&body) });
+                return Err(ApiError::Status {
+                    request,
+                    status,
+                    message: error_message(&body),
+                });
             }
-            return serde_json::from_slice(&body)
-                .map_err(|e| ApiError::Decode { request, message: e.to_string() });
+            return serde_json::from_slice(&body).map_err(|e| ApiError::Decode {
+                request,
+                message: e.to_string(),
+            });
         }
     }
 
@@ -163,7 +197,10 @@ impl Api {
                     });
                 }
             }
-            next = page.get(next_key).and_then(Value::as_str).map(str::to_string);
+            next = page
+                .get(next_key)
+                .and_then(Value::as_str)
+                .map(str::to_string);
         }
         Ok(items)
     }
@@ -237,12 +274,19 @@ mod tests {
         let body = br#"{"error":{"code":"AuthorizationFailed","message":"no access"}}"#;
         assert_eq!(error_message(body), "AuthorizationFailed: no access");
         assert_eq!(error_message(b"plain"), "plain");
-        assert_eq!(error_message("x".repeat(1000).as_bytes()).len(), MAX_MESSAGE);
+        assert_eq!(
+            error_message("x".repeat(1000).as_bytes()).len(),
+            MAX_MESSAGE
+        );
     }
 
     #[test]
     fn forbidden_is_a_gap() {
-        let err = ApiError::Status { request: "GET x".into(), status: 403, message: String::new() };
+        let err = ApiError::Status {
+            request: "GET x".into(),
+            status: 403,
+            message: String::new(),
+        };
         assert!(err.is_forbidden());
         assert_eq!(err.request(), Some("GET x"));
     }

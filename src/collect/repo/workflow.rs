@@ -13,6 +13,7 @@ use super::yaml::{self, Node, Value};
 pub const WORKFLOW_ATTRIBUTE: &str = "workflow";
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct WorkflowDoc {
     /// Path relative to the repository root (`.github/workflows/ci.yml`).
     pub path: String,
@@ -32,6 +33,7 @@ pub struct WorkflowDoc {
 
 /// A `permissions:` block.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Permissions {
     pub line: u32,
     /// `write-all`, `read-all`, `none` (for `{}`) or `scoped`.
@@ -42,6 +44,7 @@ pub struct Permissions {
 
 /// An `env:` entry or a `with:` input: its name, line and what it reads, never its value.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Input {
     pub name: String,
     pub line: u32,
@@ -54,6 +57,7 @@ pub struct Input {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Job {
     pub id: String,
     pub line: u32,
@@ -70,6 +74,7 @@ pub struct Job {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Step {
     pub line: u32,
     pub uses: Option<String>,

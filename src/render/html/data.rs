@@ -9,7 +9,7 @@
 //!   `rid` (`2*i` = the id is `s[i]`; `2*i+1` = the id is `s[i]` followed by the name, which
 //!   saves the repeated ARN tail), `pid*` (-1 none), `fp` (fingerprint, inline), `rem*`,
 //!   `loc*` (-1 none), `line` (0 none), `sup*` (-1 not suppressed), `ev` (evidence as a flat
-//!   `[key*, value, key*, value, ...]` array per finding).
+//!   `[key*, value*, ...]` array per finding; a value's string is its compact JSON text).
 //! * `i`: identities: `prov*`, `kind*`, `rid` (as above), `name*`, `scope*`, `priv*`, `win*`,
 //!   `exp*` (-1 none), `cred`, `age` (-1 unknown), `idle` (-1 unknown), `grants` (array of `*`),
 //!   `n` (active findings), `max` (worst severity, -1 none).
@@ -131,7 +131,7 @@ struct FindingColumns {
     loc: Vec<i64>,
     line: Vec<u32>,
     sup: Vec<i64>,
-    ev: Vec<Vec<Value>>,
+    ev: Vec<Vec<i64>>,
 }
 
 impl FindingColumns {
@@ -146,16 +146,19 @@ impl FindingColumns {
             cols.prov.push(s.id(f.resource.provider.as_str()));
             cols.kind.push(s.id(&f.resource.kind));
             cols.name.push(s.id(&f.resource.name));
-            cols.rid.push(s.resource_id(&f.resource.id, &f.resource.name));
+            cols.rid
+                .push(s.resource_id(&f.resource.id, &f.resource.name));
             cols.pid.push(s.opt(f.principal_id.as_deref()));
             cols.fp.push(f.fingerprint.clone());
             cols.rem.push(s.id(&f.remediation));
-            cols.loc.push(s.opt(f.location.as_ref().map(|l| l.path.as_str())));
+            cols.loc
+                .push(s.opt(f.location.as_ref().map(|l| l.path.as_str())));
             cols.line
                 .push(f.location.as_ref().and_then(|l| l.line).unwrap_or(0));
-            let suppression = f.suppressed.as_ref().map(|x| {
-                format!("{} (owner {}, expires {})", x.reason, x.owner, x.expires)
-            });
+            let suppression = f
+                .suppressed
+                .as_ref()
+                .map(|x| format!("{} (owner {}, expires {})", x.reason, x.owner, x.expires));
             cols.sup.push(s.opt(suppression.as_deref()));
             cols.ev.push(evidence(&f.evidence, s));
         }
@@ -163,11 +166,13 @@ impl FindingColumns {
     }
 }
 
-fn evidence(evidence: &std::collections::BTreeMap<String, Value>, s: &mut Interner) -> Vec<Value> {
+/// Evidence as `[key*, value*, ...]` where the value is interned as its compact JSON text:
+/// values repeat (`true`, small ages, the same policy name) far more than they differ.
+fn evidence(evidence: &std::collections::BTreeMap<String, Value>, s: &mut Interner) -> Vec<i64> {
     let mut flat = Vec::with_capacity(evidence.len() * 2);
     for (key, value) in evidence {
-        flat.push(Value::from(s.id(key)));
-        flat.push(value.clone());
+        flat.push(s.id(key));
+        flat.push(s.id(&value.to_string()));
     }
     flat
 }
@@ -208,7 +213,8 @@ impl IdentityColumns {
             let expires = identity.expires_at.map(|t| t.to_rfc3339());
             cols.exp.push(s.opt(expires.as_deref()));
             cols.cred.push(identity.active_credentials);
-            cols.age.push(identity.oldest_credential_age_days.unwrap_or(-1));
+            cols.age
+                .push(identity.oldest_credential_age_days.unwrap_or(-1));
             cols.idle.push(identity.idle_days.unwrap_or(-1));
             cols.grants
                 .push(identity.grants.iter().map(|g| s.id(g)).collect());

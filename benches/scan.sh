@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Scan benchmark: time and peak memory of `lapse scan` (parse + analyze + evaluate + JSON + HTML)
+# on seeded synthetic estates. Needs hyperfine and GNU time (apt-get install hyperfine time).
+#
+#   benches/scan.sh            # 10k users, and 100k users + 100k roles + 50k policies
+#   SIZES="small" benches/scan.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/lapse/target}"
+WORK="${BENCH_DIR:-/tmp/lapse-bench}"
+cargo build --release --quiet --bin lapse --example gen_estate
+BIN="$CARGO_TARGET_DIR/release/lapse"
+GEN="$CARGO_TARGET_DIR/release/examples/gen_estate"
+
+run() {
+  local name=$1; shift
+  local dir="$WORK/$name"
+  [ -f "$dir/authorization-details.json" ] || "$GEN" "$@" --out "$dir"
+  local cmd="$BIN scan --aws-authorization-details $dir/authorization-details.json --aws-credential-report $dir/credential-report.csv --as-of 2026-11-20T00:00:00Z --fail-on never --quiet --out $dir/out"
+  echo "== $name ($*): input $(du -sh "$dir/authorization-details.json" | cut -f1)"
+  hyperfine --warmup 1 --runs "${RUNS:-5}" --export-json "$dir/hyperfine.json" "$cmd > /dev/null"
+  /usr/bin/time -v $cmd > /dev/null 2> "$dir/time.txt"
+  grep -E "Maximum resident set size|Elapsed" "$dir/time.txt"
+  ls -la "$dir/out"
+}
+
+for size in ${SIZES:-small large}; do
+  case $size in
+    small) run users-10k --users 10000 --roles 0 --policies 1000 ;;
+    large) run estate-100k --users 100000 --roles 100000 --policies 50000 ;;
+  esac
+done

@@ -1,0 +1,597 @@
+//! Analyze, AWS: builds subjects (`aws.user`, `aws.role`, `aws.access_key`, `aws.root`) and
+//! identities from the inventory, judging each principal's policies once.
+//!
+//! Risk inputs, as chosen here:
+//! * scope: the principal's privilege (a key carries its user's; the root is admin);
+//! * window: days to expiry of a provisional principal (`lapse:expires-at`), else standing;
+//! * idle: days since last use; a never-used subject counts its age; unknown stays unknown;
+//! * exposure (`Exposure` docs): `public` when a role's trust admits any principal without a
+//!   condition or any GitHub repository (unbound OIDC); `cross_account` for other accounts, a
+//!   conditioned `*`, other federation and GitHub OIDC bound to one repository (federation is
+//!   not a stored CI secret, so not `ci`); `internal` otherwise. Keys are `internal`: whether one
+//!   sits in CI is for the GitHub/repo sources to say, not the credential report.
+
+use std::collections::HashMap;
+
+use rayon::prelude::*;
+
+use super::{AccessKeyFacts, PrivilegeFacts, RoleFacts, RootFacts, UserFacts};
+use crate::analyze::expiry::{self, ExpiryFacts};
+use crate::analyze::policy::{CompiledPolicy, evaluate};
+use crate::analyze::trust::{self, TrustFacts};
+use crate::analyze::{
+    Analysis, AnalysisContext, Exposure, Identity, Privilege, RiskInputs, Subject, facts_of,
+};
+use crate::collect::aws::attr;
+use crate::inventory::{
+    Credential, Grant, Inventory, LastUsed, Principal, Provider, ResourceRef, Timestamp, Trust,
+};
+
+/// Per-inventory indexes, built once: everything a principal needs, by its ARN.
+struct Index<'a> {
+    grants: HashMap<&'a str, Vec<&'a Grant>>,
+    credentials: HashMap<&'a str, Vec<&'a Credential>>,
+    trusts: HashMap<&'a str, &'a Trust>,
+    /// Managed policies, compiled once however many principals hold them.
+    managed: HashMap<&'a str, CompiledPolicy>,
+    /// Group inline policies, compiled once for all members: key `group ARN \0 policy name`.
+    group_inline: HashMap<String, CompiledPolicy>,
+}
+
+pub(super) fn analyze(inventory: &Inventory, ctx: &AnalysisContext) -> Analysis {
+    let index = Index::build(inventory);
+    let parts: Vec<Analysis> = inventory
+        .principals
+        .par_iter()
+        .filter(|p| p.provider == Provider::Aws)
+        .map(|p| match p.kind.as_str() {
+            "user" => user(p, &index, ctx),
+            "role" => role(p, &index, ctx),
+            "root" => root(p, &index, ctx),
+            _ => Analysis::default(),
+        })
+        .collect();
+    let mut analysis = Analysis::default();
+    for part in parts {
+        analysis.subjects.extend(part.subjects);
+        analysis.identities.extend(part.identities);
+    }
+    analysis
+}
+
+impl<'a> Index<'a> {
+    fn build(inventory: &'a Inventory) -> Self {
+        let aws = |provider: Provider| provider == Provider::Aws;
+        let mut grants: HashMap<&str, Vec<&Grant>> = HashMap::new();
+        for grant in inventory.grants.iter().filter(|g| aws(g.provider)) {
+            grants
+                .entry(grant.principal_id.as_str())
+                .or_default()
+                .push(grant);
+        }
+        let mut credentials: HashMap<&str, Vec<&Credential>> = HashMap::new();
+        for credential in inventory.credentials.iter().filter(|c| aws(c.provider)) {
+            if let Some(owner) = &credential.principal_id {
+                credentials
+                    .entry(owner.as_str())
+                    .or_default()
+                    .push(credential);
+            }
+        }
+        let trusts = inventory
+            .trusts
+            .iter()
+            .filter(|t| aws(t.provider) && t.kind == "assume_role_policy")
+            .map(|t| (t.principal_id.as_str(), t))
+            .collect();
+        let referenced: std::collections::HashSet<&str> = grants
+            .values()
+            .flatten()
+            .filter(|g| g.kind == "managed_policy")
+            .filter_map(|g| g.policy_id.as_deref())
+            .collect();
+        let managed = inventory
+            .policies
+            .par_iter()
+            .filter(|p| aws(p.provider) && referenced.contains(p.id.as_str()))
+            .map(|p| (p.id.as_str(), CompiledPolicy::compile(&p.name, &p.document)))
+            .collect();
+        let mut group_inline = HashMap::new();
+        for grant in grants
+            .values()
+            .flatten()
+            .filter(|g| g.kind == "inline_policy")
+        {
+            if let (Some(key), Some(document)) = (group_key(grant), &grant.document) {
+                group_inline
+                    .entry(key)
+                    .or_insert_with(|| CompiledPolicy::compile(&grant.name, document));
+            }
+        }
+        Index {
+            grants,
+            credentials,
+            trusts,
+            managed,
+            group_inline,
+        }
+    }
+
+    fn grants_of(&self, principal: &Principal) -> &[&'a Grant] {
+        self.grants
+            .get(principal.id.as_str())
+            .map_or(&[], Vec::as_slice)
+    }
+
+    fn credentials_of(&self, principal: &Principal) -> &[&'a Credential] {
+        self.credentials
+            .get(principal.id.as_str())
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// The privilege of a principal's effective policies (managed, inline, via groups).
+    fn privilege(&self, principal: &Principal) -> PrivilegeFacts {
+        let grants = self.grants_of(principal);
+        let own_inline: Vec<CompiledPolicy> = grants
+            .iter()
+            .filter(|g| g.kind == "inline_policy" && group_key(g).is_none())
+            .filter_map(|g| {
+                g.document
+                    .as_ref()
+                    .map(|d| CompiledPolicy::compile(&g.name, d))
+            })
+            .collect();
+        let mut held: Vec<&CompiledPolicy> = own_inline.iter().collect();
+        for grant in grants {
+            let shared = match grant.kind.as_str() {
+                "managed_policy" => grant
+                    .policy_id
+                    .as_deref()
+                    .and_then(|id| self.managed.get(id)),
+                "inline_policy" => group_key(grant).and_then(|k| self.group_inline.get(&k)),
+                _ => None,
+            };
+            held.extend(shared);
+        }
+        let mut facts = evaluate(&held);
+        facts.permissions_boundary = grants
+            .iter()
+            .find(|g| g.kind == "permissions_boundary")
+            .and_then(|g| g.policy_id.clone());
+        facts
+    }
+}
+
+fn group_key(grant: &Grant) -> Option<String> {
+    grant.via.as_ref()?;
+    let group_arn = grant.attributes.get(attr::GROUP_ARN)?.as_str()?;
+    Some(format!("{group_arn}\0{}", grant.name))
+}
+
+fn user(principal: &Principal, index: &Index, ctx: &AnalysisContext) -> Analysis {
+    let privilege = index.privilege(principal);
+    let expiry = expiry::from_tags(&principal.tags, ctx);
+    let credentials = index.credentials_of(principal);
+    let keys: Vec<&Credential> = credentials
+        .iter()
+        .copied()
+        .filter(|c| c.kind == "access_key")
+        .collect();
+    let password_enabled = bool_attr(principal, attr::PASSWORD_ENABLED);
+    let facts = UserFacts {
+        name: principal.name.clone(),
+        arn: principal.id.clone(),
+        account: principal.scope.clone(),
+        path: principal.path.clone().unwrap_or_else(|| "/".into()),
+        age_days: principal.created_at.map(|t| ctx.days_since(t)),
+        password_enabled: password_enabled == Some(true),
+        mfa_active: bool_attr(principal, attr::MFA_ACTIVE) == Some(true),
+        // Without a credential report nobody knows; lapse then treats the user as a machine.
+        machine: password_enabled != Some(true),
+        active_key_count: count_active(&keys),
+        oldest_active_key_age_days: oldest_active_age(&keys, ctx),
+        idle_days: principal.last_used.at().map(|t| ctx.days_since(t)),
+        groups: string_list(principal, attr::GROUPS),
+        privilege,
+        expiry,
+    };
+    let risk = RiskInputs {
+        scope: facts.privilege.privilege,
+        window_days: window(&facts.expiry),
+        idle_days: idle(principal.last_used, facts.age_days, ctx),
+        exposure: Exposure::Internal,
+    };
+    let owner = Owner {
+        privilege: facts.privilege.privilege,
+        machine: facts.machine,
+        expiry: &facts.expiry,
+    };
+    let mut analysis = Analysis::default();
+    analysis.identities.push(identity(
+        principal,
+        index,
+        ctx,
+        facts.privilege.privilege,
+        &facts.expiry,
+        facts.idle_days,
+    ));
+    analysis
+        .subjects
+        .push(subject("aws.user", principal, facts_of(&facts), risk));
+    for key in keys {
+        analysis
+            .subjects
+            .push(access_key(key, principal, &owner, ctx));
+    }
+    analysis
+}
+
+/// What a key inherits from the principal holding it.
+struct Owner<'a> {
+    privilege: Privilege,
+    machine: bool,
+    expiry: &'a ExpiryFacts,
+}
+
+fn access_key(
+    key: &Credential,
+    principal: &Principal,
+    owner: &Owner,
+    ctx: &AnalysisContext,
+) -> Subject {
+    let rotated = key.rotated_at.or(key.created_at);
+    let age_days = rotated.map(|t| ctx.days_since(t));
+    let facts = AccessKeyFacts {
+        user: principal.name.clone(),
+        user_arn: principal.id.clone(),
+        account: key.scope.clone(),
+        slot: key
+            .attributes
+            .get(attr::SLOT)
+            .and_then(|v| v.as_u64())
+            .map_or(0, |s| s as u8),
+        active: key.active,
+        age_days,
+        last_used_at: key.last_used.at().map(rfc3339),
+        idle_days: key.last_used.at().map(|t| ctx.days_since(t)),
+        never_used: key.last_used == LastUsed::Never,
+        usage: usage(key.last_used).into(),
+        last_used_service: key
+            .attributes
+            .get(attr::LAST_USED_SERVICE)
+            .and_then(|v| v.as_str())
+            .map(str::to_string),
+        user_machine: owner.machine,
+        user_provisional: owner.expiry.provisional,
+        user_privilege: owner.privilege,
+    };
+    let risk = RiskInputs {
+        scope: owner.privilege,
+        window_days: window(owner.expiry),
+        idle_days: idle(key.last_used, age_days, ctx),
+        exposure: Exposure::Internal,
+    };
+    Subject {
+        kind: "aws.access_key".into(),
+        resource: resource("access_key", &key.id, &key.name),
+        principal_id: Some(principal.id.clone()),
+        facts: facts_of(&facts),
+        risk,
+        location: None,
+    }
+}
+
+fn role(principal: &Principal, index: &Index, ctx: &AnalysisContext) -> Analysis {
+    let privilege = index.privilege(principal);
+    let trust = index
+        .trusts
+        .get(principal.id.as_str())
+        .and_then(|t| t.document.as_ref())
+        .map(|d| trust::analyze(d, &principal.scope))
+        .unwrap_or_default();
+    let path = principal.path.clone().unwrap_or_else(|| "/".into());
+    let service_linked = path.starts_with("/aws-service-role/");
+    let sso_role = principal.name.starts_with("AWSReservedSSO_")
+        || path.starts_with("/aws-reserved/sso.amazonaws.com/");
+    let age_days = principal.created_at.map(|t| ctx.days_since(t));
+    let exposure = exposure(&trust);
+    let facts = RoleFacts {
+        name: principal.name.clone(),
+        arn: principal.id.clone(),
+        account: principal.scope.clone(),
+        path,
+        age_days,
+        service_linked,
+        sso_role,
+        machine: !service_linked && !sso_role,
+        // Absent from GetAccountAuthorizationDetails: the AWS default then.
+        max_session_duration_secs: principal
+            .attributes
+            .get(attr::MAX_SESSION_DURATION)
+            .and_then(|v| v.as_i64())
+            .unwrap_or(3600),
+        last_used_at: principal.last_used.at().map(rfc3339),
+        idle_days: principal.last_used.at().map(|t| ctx.days_since(t)),
+        never_used: principal.last_used == LastUsed::Never,
+        trust_any_principal: trust.any_principal,
+        trust_any_principal_conditioned: trust.any_principal_conditioned,
+        trust_accounts: trust.accounts,
+        trust_accounts_without_external_id: trust.accounts_without_external_id,
+        trust_services: trust.services,
+        trust_federated: trust.federated,
+        github_oidc: trust.github_oidc,
+        github_oidc_unbound: trust.github_oidc_unbound,
+        github_subjects: trust.github_subjects,
+        github_repos: trust.github_repos,
+        privilege,
+        expiry: expiry::from_tags(&principal.tags, ctx),
+    };
+    let risk = RiskInputs {
+        scope: facts.privilege.privilege,
+        window_days: window(&facts.expiry),
+        idle_days: idle(principal.last_used, age_days, ctx),
+        exposure,
+    };
+    let mut analysis = Analysis::default();
+    analysis.identities.push(identity(
+        principal,
+        index,
+        ctx,
+        facts.privilege.privilege,
+        &facts.expiry,
+        facts.idle_days,
+    ));
+    analysis
+        .subjects
+        .push(subject("aws.role", principal, facts_of(&facts), risk));
+    analysis
+}
+
+fn exposure(trust: &TrustFacts) -> Exposure {
+    if trust.any_principal || trust.github_oidc_unbound {
+        Exposure::Public
+    } else if trust.any_principal_conditioned
+        || !trust.accounts.is_empty()
+        || !trust.federated.is_empty()
+    {
+        Exposure::CrossAccount
+    } else {
+        Exposure::Internal
+    }
+}
+
+fn root(principal: &Principal, index: &Index, ctx: &AnalysisContext) -> Analysis {
+    let keys: Vec<&Credential> = index
+        .credentials_of(principal)
+        .iter()
+        .copied()
+        .filter(|c| c.kind == "access_key")
+        .collect();
+    let password_last_used = last_used_attr(principal, attr::PASSWORD_LAST_USED);
+    let facts = RootFacts {
+        account: principal.scope.clone(),
+        arn: principal.id.clone(),
+        active_key_count: count_active(&keys),
+        mfa_active: bool_attr(principal, attr::MFA_ACTIVE) == Some(true),
+        password_enabled: bool_attr(principal, attr::PASSWORD_ENABLED) == Some(true),
+        password_idle_days: password_last_used.at().map(|t| ctx.days_since(t)),
+    };
+    let age_days = principal.created_at.map(|t| ctx.days_since(t));
+    let risk = RiskInputs {
+        scope: Privilege::Admin,
+        window_days: None,
+        idle_days: idle(principal.last_used, age_days, ctx),
+        exposure: Exposure::Internal,
+    };
+    let standing = ExpiryFacts::default();
+    let owner = Owner {
+        privilege: Privilege::Admin,
+        machine: false,
+        expiry: &standing,
+    };
+    let mut analysis = Analysis::default();
+    analysis
+        .subjects
+        .push(subject("aws.root", principal, facts_of(&facts), risk));
+    for key in keys {
+        analysis
+            .subjects
+            .push(access_key(key, principal, &owner, ctx));
+    }
+    analysis
+}
+
+fn identity(
+    principal: &Principal,
+    index: &Index,
+    ctx: &AnalysisContext,
+    privilege: Privilege,
+    expiry: &ExpiryFacts,
+    idle_days: Option<i64>,
+) -> Identity {
+    let credentials = index.credentials_of(principal);
+    let mut grants: Vec<String> = index
+        .grants_of(principal)
+        .iter()
+        .filter(|g| g.kind != "permissions_boundary")
+        .map(|g| match &g.via {
+            Some(group) => format!("{} (group {group})", g.name),
+            None => g.name.clone(),
+        })
+        .collect();
+    grants.sort();
+    grants.dedup();
+    Identity {
+        resource: resource(&principal.kind, &principal.id, &principal.name),
+        scope: principal.scope.clone(),
+        privilege,
+        window: expiry.window().into(),
+        expires_at: expiry.expires_at_time(),
+        active_credentials: count_active(credentials),
+        oldest_credential_age_days: oldest_active_age(credentials, ctx),
+        idle_days,
+        grants,
+    }
+}
+
+fn subject(
+    kind: &str,
+    principal: &Principal,
+    facts: serde_json::Map<String, serde_json::Value>,
+    risk: RiskInputs,
+) -> Subject {
+    Subject {
+        kind: kind.into(),
+        resource: resource(&principal.kind, &principal.id, &principal.name),
+        principal_id: Some(principal.id.clone()),
+        facts,
+        risk,
+        location: None,
+    }
+}
+
+fn resource(kind: &str, id: &str, name: &str) -> ResourceRef {
+    ResourceRef {
+        provider: Provider::Aws,
+        kind: kind.into(),
+        id: id.into(),
+        name: name.into(),
+    }
+}
+
+fn count_active(credentials: &[&Credential]) -> u32 {
+    u32::try_from(credentials.iter().filter(|c| c.active).count()).unwrap_or(u32::MAX)
+}
+
+fn oldest_active_age(credentials: &[&Credential], ctx: &AnalysisContext) -> Option<i64> {
+    credentials
+        .iter()
+        .filter(|c| c.active)
+        .filter_map(|c| c.rotated_at.or(c.created_at))
+        .map(|t| ctx.days_since(t))
+        .max()
+}
+
+fn window(expiry: &ExpiryFacts) -> Option<i64> {
+    expiry.expires_in_days.filter(|_| expiry.provisional)
+}
+
+/// Days idle for the risk score: since last use, or since creation when never used.
+fn idle(last_used: LastUsed, age_days: Option<i64>, ctx: &AnalysisContext) -> Option<i64> {
+    match last_used {
+        LastUsed::At(t) => Some(ctx.days_since(t)),
+        LastUsed::Never => age_days,
+        LastUsed::Unknown => None,
+    }
+}
+
+fn usage(last_used: LastUsed) -> &'static str {
+    match last_used {
+        LastUsed::At(_) => "used",
+        LastUsed::Never => "never",
+        LastUsed::Unknown => "unknown",
+    }
+}
+
+fn rfc3339(t: Timestamp) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn bool_attr(principal: &Principal, key: &str) -> Option<bool> {
+    principal.attributes.get(key).and_then(|v| v.as_bool())
+}
+
+fn last_used_attr(principal: &Principal, key: &str) -> LastUsed {
+    principal
+        .attributes
+        .get(key)
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default()
+}
+
+fn string_list(principal: &Principal, key: &str) -> Vec<String> {
+    let items = principal.attributes.get(key).and_then(|v| v.as_array());
+    items
+        .map(|list| {
+            list.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> AnalysisContext {
+        AnalysisContext {
+            as_of: "2025-06-01T00:00:00Z".parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn exposure_follows_trust() {
+        let any = TrustFacts {
+            any_principal: true,
+            ..TrustFacts::default()
+        };
+        assert_eq!(exposure(&any), Exposure::Public);
+        let unbound = TrustFacts {
+            github_oidc: true,
+            github_oidc_unbound: true,
+            ..TrustFacts::default()
+        };
+        assert_eq!(exposure(&unbound), Exposure::Public);
+        let bound = TrustFacts {
+            github_oidc: true,
+            federated: vec!["gh".into()],
+            ..TrustFacts::default()
+        };
+        assert_eq!(exposure(&bound), Exposure::CrossAccount);
+        let other = TrustFacts {
+            accounts: vec!["222222222222".into()],
+            ..TrustFacts::default()
+        };
+        assert_eq!(exposure(&other), Exposure::CrossAccount);
+        let conditioned = TrustFacts {
+            any_principal_conditioned: true,
+            ..TrustFacts::default()
+        };
+        assert_eq!(exposure(&conditioned), Exposure::CrossAccount);
+        let service = TrustFacts {
+            services: vec!["lambda.amazonaws.com".into()],
+            ..TrustFacts::default()
+        };
+        assert_eq!(exposure(&service), Exposure::Internal);
+    }
+
+    #[test]
+    fn idle_counts_age_when_never_used() {
+        let ctx = ctx();
+        let used = LastUsed::At("2025-05-22T00:00:00Z".parse().unwrap());
+        assert_eq!(idle(used, Some(400), &ctx), Some(10));
+        assert_eq!(idle(LastUsed::Never, Some(400), &ctx), Some(400));
+        assert_eq!(idle(LastUsed::Unknown, Some(400), &ctx), None);
+    }
+
+    #[test]
+    fn window_only_for_provisional() {
+        let standing = ExpiryFacts::default();
+        assert_eq!(window(&standing), None);
+        let provisional = expiry::read_marker(Some("2025-06-11T00:00:00Z"), "tag", &ctx());
+        assert_eq!(window(&provisional), Some(10));
+        let invalid = expiry::read_marker(Some("soon"), "tag", &ctx());
+        assert_eq!(window(&invalid), None);
+    }
+
+    #[test]
+    fn usage_words() {
+        assert_eq!(usage(LastUsed::Never), "never");
+        assert_eq!(usage(LastUsed::Unknown), "unknown");
+        assert_eq!(
+            usage(LastUsed::At("2025-01-01T00:00:00Z".parse().unwrap())),
+            "used"
+        );
+    }
+}

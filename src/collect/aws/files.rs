@@ -1,0 +1,180 @@
+//! Collect, AWS offline: reads GetAccountAuthorizationDetails files (several pages, or a folder
+//! of `*.json`) and credential reports (CSV or raw JSON) into an inventory, with no network.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::Deserialize;
+
+use super::AwsFilesError;
+use super::credential_report::{CredentialReport, parse_credential_report};
+use super::details::{
+    AuthorizationDetails, GroupDetail, ManagedPolicyDetail, RoleDetail, UserDetail,
+};
+use super::translate::{accounts_of, to_inventory};
+use crate::inventory::{CoverageGap, Inventory, SourceRun};
+
+/// Name of this source in scan metadata and coverage gaps.
+pub const SOURCE: &str = "aws-offline";
+
+/// One file as written by the CLI: at least one of the four lists must be there, so that a
+/// file of another kind (a credential report, `{}`) is refused rather than read as empty.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Page {
+    user_detail_list: Option<Vec<UserDetail>>,
+    group_detail_list: Option<Vec<GroupDetail>>,
+    role_detail_list: Option<Vec<RoleDetail>>,
+    policies: Option<Vec<ManagedPolicyDetail>>,
+}
+
+/// Reads the offline files into one inventory fragment (source `aws-offline`, scope the
+/// account ids, no API calls). Accounts with users but no credential report, and accounts in
+/// a report but not in the details, are recorded as coverage gaps.
+pub fn collect_files(details: &[PathBuf], reports: &[PathBuf]) -> Result<Inventory, AwsFilesError> {
+    let started = Instant::now();
+    let started_at = chrono::Utc::now();
+    let files = expand(details)?;
+    let mut merged = AuthorizationDetails::default();
+    for file in &files {
+        merged.merge(read_details(file)?);
+    }
+    let mut report = CredentialReport::default();
+    for file in expand(reports)? {
+        let origin = file.display().to_string();
+        let part = parse_credential_report(&read(&file)?, &origin)?;
+        report.generated_at = report.generated_at.max(part.generated_at);
+        report.rows.extend(part.rows);
+    }
+    let source = SourceRun {
+        source: SOURCE.into(),
+        scope: String::new(),
+        started_at,
+        duration_ms: 0,
+        api_calls: Default::default(),
+        attributes: Default::default(),
+    };
+    let have_report = !reports.is_empty();
+    let detail_accounts = accounts_in_details(&merged);
+    let report_accounts: std::collections::BTreeSet<String> = report
+        .rows
+        .iter()
+        .filter_map(|r| super::details::account_of_arn(&r.arn).map(str::to_string))
+        .collect();
+    let user_accounts = accounts_with_users(&merged);
+    let mut inventory = to_inventory(merged, have_report.then_some(report), source);
+    for account in user_accounts.difference(&report_accounts) {
+        inventory.coverage_gaps.push(gap(account, "credential report", "no --aws-credential-report covers this account: access keys, passwords and MFA were not assessed"));
+    }
+    for account in report_accounts.difference(&detail_accounts) {
+        inventory.coverage_gaps.push(gap(
+            account,
+            "authorization details",
+            "only a credential report covers this account: policies and roles were not assessed",
+        ));
+    }
+    let scope: Vec<String> = accounts_of(&inventory).into_iter().collect();
+    if let Some(run) = inventory.sources.last_mut() {
+        run.scope = scope.join(",");
+        run.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+        run.attributes
+            .insert("files".into(), serde_json::json!(names));
+    }
+    Ok(inventory)
+}
+
+/// Parses one GetAccountAuthorizationDetails file.
+pub fn read_details(path: &Path) -> Result<AuthorizationDetails, AwsFilesError> {
+    let origin = path.display().to_string();
+    let page: Page =
+        serde_json::from_slice(&read(path)?).map_err(|e| AwsFilesError::json(&origin, &e))?;
+    if page.user_detail_list.is_none()
+        && page.group_detail_list.is_none()
+        && page.role_detail_list.is_none()
+        && page.policies.is_none()
+    {
+        return Err(AwsFilesError::invalid(
+            &origin,
+            "not GetAccountAuthorizationDetails output: none of UserDetailList, GroupDetailList, RoleDetailList, Policies",
+        ));
+    }
+    Ok(AuthorizationDetails {
+        user_detail_list: page.user_detail_list.unwrap_or_default(),
+        group_detail_list: page.group_detail_list.unwrap_or_default(),
+        role_detail_list: page.role_detail_list.unwrap_or_default(),
+        policies: page.policies.unwrap_or_default(),
+    })
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, AwsFilesError> {
+    std::fs::read(path).map_err(|error| AwsFilesError::Io {
+        path: path.display().to_string(),
+        error,
+    })
+}
+
+/// Files as given; a folder stands for its `*.json` files (not recursive), in name order so a
+/// run is reproducible.
+fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, AwsFilesError> {
+    let mut files = Vec::new();
+    for path in paths {
+        if !path.is_dir() {
+            files.push(path.clone());
+            continue;
+        }
+        let io = |error| AwsFilesError::Io {
+            path: path.display().to_string(),
+            error,
+        };
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir(path).map_err(io)? {
+            let entry = entry.map_err(io)?.path();
+            if entry.is_file()
+                && entry
+                    .extension()
+                    .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+            {
+                found.push(entry);
+            }
+        }
+        if found.is_empty() {
+            return Err(AwsFilesError::invalid(
+                &path.display().to_string(),
+                "folder holds no *.json file",
+            ));
+        }
+        found.sort();
+        files.extend(found);
+    }
+    Ok(files)
+}
+
+fn accounts_in_details(details: &AuthorizationDetails) -> std::collections::BTreeSet<String> {
+    let arns = details
+        .user_detail_list
+        .iter()
+        .map(|u| &u.arn)
+        .chain(details.role_detail_list.iter().map(|r| &r.arn))
+        .chain(details.group_detail_list.iter().map(|g| &g.arn));
+    arns.filter_map(|arn| super::details::account_of_arn(arn).map(str::to_string))
+        .collect()
+}
+
+fn accounts_with_users(details: &AuthorizationDetails) -> std::collections::BTreeSet<String> {
+    details
+        .user_detail_list
+        .iter()
+        .filter_map(|u| super::details::account_of_arn(&u.arn).map(str::to_string))
+        .collect()
+}
+
+fn gap(account: &str, what: &str, reason: &str) -> CoverageGap {
+    CoverageGap {
+        source: SOURCE.into(),
+        scope: account.to_string(),
+        what: what.into(),
+        reason: reason.into(),
+        request: None,
+    }
+}

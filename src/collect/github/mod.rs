@@ -1,0 +1,296 @@
+//! Collect, GitHub: organizations and repositories through the REST API (octocrab). Reads
+//! names and metadata only (a secret's value is never readable and never requested): Actions
+//! and Dependabot secrets at every level, deploy keys, fine-grained PATs granted to the org,
+//! SAML credential authorizations, App installations, default workflow permissions and each
+//! repository's workflow files. Every failure is a coverage gap; nothing here panics.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use octocrab::Octocrab;
+
+use crate::inventory::{CoverageGap, Inventory, SourceRun};
+
+pub mod client;
+mod org;
+mod repos;
+pub mod translate;
+
+use client::{Api, ApiError};
+
+pub const DEFAULT_API_URL: &str = "https://api.github.com";
+
+/// How lapse authenticates. The token is never printed (see the `Debug` impl).
+#[derive(Clone, Default)]
+pub enum GithubAuth {
+    #[default]
+    Anonymous,
+    Token(String),
+    /// A GitHub App: the org's fine-grained PAT listing accepts only an App installation token.
+    /// With no installation id, each org's installation is looked up.
+    App { app_id: u64, private_key_pem: Vec<u8>, installation_id: Option<u64> },
+}
+
+impl std::fmt::Debug for GithubAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GithubAuth::Anonymous => f.write_str("Anonymous"),
+            GithubAuth::Token(_) => f.write_str("Token(<redacted>)"),
+            GithubAuth::App { app_id, installation_id, .. } => f
+                .debug_struct("App")
+                .field("app_id", app_id)
+                .field("installation_id", installation_id)
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
+impl GithubAuth {
+    /// `GITHUB_TOKEN`, else `GH_TOKEN`, else anonymous.
+    pub fn from_env() -> Self {
+        ["GITHUB_TOKEN", "GH_TOKEN"]
+            .iter()
+            .find_map(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
+            .map(|t| GithubAuth::Token(t.trim().to_string()))
+            .unwrap_or_default()
+    }
+
+    /// A GitHub App from its id and the PEM file of its private key.
+    pub fn app(app_id: u64, key: &PathBuf, installation_id: Option<u64>) -> std::io::Result<Self> {
+        Ok(GithubAuth::App { app_id, private_key_pem: std::fs::read(key)?, installation_id })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct GithubOptions {
+    pub orgs: Vec<String>,
+    /// `owner/name`; restricts an org to these repositories, or adds repositories of owners
+    /// not listed in `orgs` (then only repository-level data is read).
+    pub repos: Vec<String>,
+    pub api_url: String,
+    pub auth: GithubAuth,
+    /// Longest a rate limit is waited out before the request becomes a coverage gap.
+    pub max_rate_limit_wait: Duration,
+    /// Repositories read at once.
+    pub concurrency: usize,
+    /// Read each workflow file's content (one call per file) to judge it like `--repo` does.
+    pub read_workflows: bool,
+}
+
+impl GithubOptions {
+    pub fn new(orgs: Vec<String>, repos: Vec<String>, auth: GithubAuth) -> Self {
+        GithubOptions {
+            orgs,
+            repos,
+            api_url: DEFAULT_API_URL.to_string(),
+            auth,
+            max_rate_limit_wait: Duration::from_secs(300),
+            concurrency: 8,
+            read_workflows: true,
+        }
+    }
+}
+
+/// One organization (or bare owner) and the repositories to read in it.
+#[derive(Debug, Clone, PartialEq)]
+struct Scope {
+    owner: String,
+    /// Read org-level data (the owner was named with `--github-org`).
+    org_level: bool,
+    /// Empty: every repository of the org.
+    repos: Vec<String>,
+}
+
+fn plan(opts: &GithubOptions) -> Vec<Scope> {
+    let mut scopes: Vec<Scope> = opts
+        .orgs
+        .iter()
+        .map(|org| Scope { owner: org.clone(), org_level: true, repos: Vec::new() })
+        .collect();
+    for full in &opts.repos {
+        let Some((owner, name)) = full.split_once('/') else { continue };
+        match scopes.iter_mut().find(|s| s.owner.eq_ignore_ascii_case(owner)) {
+            Some(scope) => scope.repos.push(name.to_string()),
+            None => scopes.push(Scope {
+                owner: owner.to_string(),
+                org_level: false,
+                repos: vec![name.to_string()],
+            }),
+        }
+    }
+    scopes
+}
+
+/// Collects every scope of `opts` on a runtime of its own (safe to call from inside another
+/// Tokio runtime: it then runs on a separate thread). Failures are coverage gaps.
+pub fn collect(opts: &GithubOptions) -> Inventory {
+    let run = || match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(runtime) => runtime.block_on(collect_async(opts)),
+        Err(err) => failed(opts, format!("could not start the async runtime: {err}")),
+    };
+    if tokio::runtime::Handle::try_current().is_ok() {
+        std::thread::scope(|s| s.spawn(run).join().unwrap_or_else(|_| failed(opts, "collector thread panicked".into())))
+    } else {
+        run()
+    }
+}
+
+/// The async form of `collect`, for a caller that already runs Tokio.
+pub async fn collect_async(opts: &GithubOptions) -> Inventory {
+    let mut inventory = Inventory::new(chrono::Utc::now());
+    for bad in opts.repos.iter().filter(|r| r.split_once('/').is_none_or(|(o, n)| o.is_empty() || n.is_empty())) {
+        inventory.coverage_gaps.push(gap(bad, "repository", format!("`{bad}` is not OWNER/NAME"), None));
+    }
+    for scope in plan(opts) {
+        let started_at = chrono::Utc::now();
+        let clock = Instant::now();
+        let (fragment, calls) = match client_for(opts, &scope).await {
+            Ok(api) => {
+                let api = Arc::new(api);
+                (collect_scope(&api, opts, &scope).await, api.calls())
+            }
+            Err(reason) => {
+                let mut fragment = Inventory::new(started_at);
+                fragment.coverage_gaps.push(gap(&scope.owner, "organization", reason, None));
+                (fragment, BTreeMap::new())
+            }
+        };
+        inventory.merge(fragment);
+        inventory.sources.push(SourceRun {
+            source: "github".into(),
+            scope: scope.owner.clone(),
+            started_at,
+            duration_ms: clock.elapsed().as_millis() as u64,
+            api_calls: calls,
+            attributes: BTreeMap::new(),
+        });
+    }
+    inventory
+}
+
+fn failed(opts: &GithubOptions, reason: String) -> Inventory {
+    let mut inventory = Inventory::new(chrono::Utc::now());
+    for scope in plan(opts) {
+        inventory.coverage_gaps.push(gap(&scope.owner, "organization", reason.clone(), None));
+    }
+    inventory
+}
+
+pub(crate) fn gap(scope: &str, what: &str, reason: String, request: Option<String>) -> CoverageGap {
+    CoverageGap { source: "github".into(), scope: scope.to_string(), what: what.to_string(), reason, request }
+}
+
+pub(crate) fn api_gap(scope: &str, what: &str, err: &ApiError) -> CoverageGap {
+    gap(scope, what, err.reason(), Some(format!("GET {}", err.request())))
+}
+
+async fn client_for(opts: &GithubOptions, scope: &Scope) -> Result<Api, String> {
+    let builder = || {
+        Octocrab::builder()
+            .add_retry_config(octocrab::service::middleware::retry::RetryConfig::None)
+            .set_connect_timeout(Some(Duration::from_secs(10)))
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .base_uri(opts.api_url.as_str())
+            .map_err(|e| format!("invalid --github-api-url `{}`: {e}", opts.api_url))
+    };
+    let crab = match &opts.auth {
+        GithubAuth::Anonymous => builder()?.build().map_err(|e| e.to_string()),
+        GithubAuth::Token(token) => {
+            builder()?.personal_token(token.clone()).build().map_err(|e| e.to_string())
+        }
+        GithubAuth::App { app_id, private_key_pem, installation_id } => {
+            let key = octocrab::EncodingKey::from_rsa_pem(private_key_pem)
+                .map_err(|e| format!("GitHub App private key is not an RSA PEM key: {e}"))?;
+            let app = builder()?
+                .app((*app_id).into(), key)
+                .build()
+                .map_err(|e| format!("could not build the GitHub App client: {e}"))?;
+            let id = match installation_id {
+                Some(id) => *id,
+                None => org_installation(&app, opts, &scope.owner).await?,
+            };
+            app.installation(id.into()).map_err(|e| format!("GitHub App installation {id}: {e}"))
+        }
+    }
+    .map_err(|e| format!("could not build the GitHub client: {e}"))?;
+    Ok(Api::new(crab, &opts.api_url, opts.max_rate_limit_wait))
+}
+
+/// The App's installation on `org` (`GET /orgs/{org}/installation`, as the App).
+async fn org_installation(app: &Octocrab, opts: &GithubOptions, org: &str) -> Result<u64, String> {
+    let api = Api::new(app.clone(), &opts.api_url, opts.max_rate_limit_wait);
+    let body = api
+        .get("apps/get-org-installation", &format!("/orgs/{}/installation", translate::seg(org)))
+        .await
+        .map_err(|e| format!("the GitHub App is not installed on `{org}`: {e}"))?;
+    body.get("id").and_then(serde_json::Value::as_u64).ok_or_else(|| "installation has no id".into())
+}
+
+async fn collect_scope(api: &Arc<Api>, opts: &GithubOptions, scope: &Scope) -> Inventory {
+    let mut inventory = Inventory::new(chrono::Utc::now());
+    if scope.org_level {
+        org::collect(api, &scope.owner, &mut inventory).await;
+    }
+    let names = if scope.repos.is_empty() {
+        match org::list_repos(api, &scope.owner).await {
+            Ok(names) => names,
+            Err(err) => {
+                inventory.coverage_gaps.push(api_gap(&scope.owner, "repositories", &err));
+                Vec::new()
+            }
+        }
+    } else {
+        scope.repos.clone()
+    };
+    let fragments: Vec<Inventory> = futures::stream::iter(names)
+        .map(|name| {
+            let api = Arc::clone(api);
+            let owner = scope.owner.clone();
+            let read_workflows = opts.read_workflows;
+            async move { repos::collect(&api, &owner, &name, read_workflows).await }
+        })
+        .buffer_unordered(opts.concurrency.max(1))
+        .collect()
+        .await;
+    let mut fragments = fragments;
+    fragments.sort_by(|a, b| first_id(a).cmp(&first_id(b)));
+    for fragment in fragments {
+        inventory.merge(fragment);
+    }
+    inventory
+}
+
+fn first_id(inventory: &Inventory) -> String {
+    inventory
+        .principals
+        .first()
+        .map(|p| p.id.clone())
+        .or_else(|| inventory.coverage_gaps.first().map(|g| g.what.clone()))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plans_orgs_and_bare_repositories() {
+        let opts = GithubOptions::new(
+            vec!["acme".into()],
+            vec!["acme/api".into(), "other/tool".into()],
+            GithubAuth::Anonymous,
+        );
+        let scopes = plan(&opts);
+        assert_eq!(scopes[0], Scope { owner: "acme".into(), org_level: true, repos: vec!["api".into()] });
+        assert_eq!(scopes[1], Scope { owner: "other".into(), org_level: false, repos: vec!["tool".into()] });
+    }
+
+    #[test]
+    fn token_never_in_debug() {
+        let auth = GithubAuth::Token("ghp_secretvalue".into());
+        assert!(!format!("{auth:?}").contains("secret"));
+    }
+}

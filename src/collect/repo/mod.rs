@@ -1,0 +1,335 @@
+//! Collect, repository: scans a local checkout with no network. Reads every workflow under
+//! `.github/workflows/` into a `WorkflowDoc` and finds hard-coded secrets in the files git
+//! would track (`.gitignore`d paths and binaries skipped), in parallel over files.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use ignore::{WalkBuilder, WalkState};
+
+use crate::inventory::{
+    CoverageGap, Credential, Inventory, LastUsed, Location, Principal, Provider, SourceRun,
+};
+
+pub mod secrets;
+pub mod workflow;
+pub mod yaml;
+
+pub use workflow::{WORKFLOW_ATTRIBUTE, WorkflowDoc};
+
+/// Files larger than this are skipped (generated data, vendored archives) and counted.
+pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RepoError {
+    #[error("{path}: not a directory")]
+    NotADirectory { path: PathBuf },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What one file yielded.
+enum FileResult {
+    Secrets { path: String, hits: Vec<secrets::Hit> },
+    /// A workflow is both read and scanned for secrets.
+    Workflow { doc: Box<WorkflowDoc>, hits: Vec<secrets::Hit> },
+    Unreadable { path: String, reason: String },
+}
+
+#[derive(Default)]
+struct Counters {
+    files: AtomicU64,
+    bytes: AtomicU64,
+    binary: AtomicU64,
+    large: AtomicU64,
+}
+
+/// Scans the checkout at `path`. Unreadable files become coverage gaps; only a missing root
+/// is an error.
+pub fn collect(path: &Path) -> Result<Inventory, RepoError> {
+    let root = path
+        .canonicalize()
+        .map_err(|source| RepoError::Io { path: path.to_path_buf(), source })?;
+    if !root.is_dir() {
+        return Err(RepoError::NotADirectory { path: path.to_path_buf() });
+    }
+    let started_at = chrono::Utc::now();
+    let clock = Instant::now();
+    let counters = Counters::default();
+    let results = Mutex::new(Vec::new());
+    walk(&root, &counters, &results);
+    let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    results.sort_by(|a, b| result_path(a).cmp(result_path(b)));
+
+    let name = repository_name(&root);
+    let mut inventory = Inventory::new(started_at);
+    inventory.principals.push(repository_principal(&name, &root));
+    for result in results {
+        add_result(&mut inventory, &name, result);
+    }
+    inventory.sources.push(source_run(&name, started_at, clock, &counters));
+    Ok(inventory)
+}
+
+/// The nearest enclosing git checkout of `start` (the folder holding `.git`), for a plain
+/// `lapse scan` with no provider configured.
+pub fn find_checkout(start: &Path) -> Option<PathBuf> {
+    let start = start.canonicalize().ok()?;
+    start.ancestors().find(|dir| dir.join(".git").exists()).map(Path::to_path_buf)
+}
+
+fn walk(root: &Path, counters: &Counters, results: &Mutex<Vec<FileResult>>) {
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    WalkBuilder::new(root)
+        .hidden(false)
+        .require_git(false)
+        .follow_links(false)
+        .threads(threads)
+        .filter_entry(|entry| entry.file_name() != ".git")
+        .build_parallel()
+        .run(|| {
+            Box::new(|entry| {
+                let result = match entry {
+                    Ok(entry) if entry.file_type().is_some_and(|t| t.is_file()) => {
+                        scan_file(root, entry.path(), counters)
+                    }
+                    Ok(_) => None,
+                    Err(err) => Some(FileResult::Unreadable {
+                        path: String::new(),
+                        reason: err.to_string(),
+                    }),
+                };
+                if let Some(result) = result
+                    && let Ok(mut all) = results.lock()
+                {
+                    all.push(result);
+                }
+                WalkState::Continue
+            })
+        });
+}
+
+fn scan_file(root: &Path, path: &Path, counters: &Counters) -> Option<FileResult> {
+    let relative = relative_path(root, path);
+    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    if size > MAX_FILE_BYTES {
+        counters.large.fetch_add(1, Ordering::Relaxed);
+        return None;
+    }
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(err) => {
+            return Some(FileResult::Unreadable { path: relative, reason: err.to_string() });
+        }
+    };
+    // Git's own test: a NUL byte in the first 8000 bytes makes a file binary.
+    if bytes.iter().take(8000).any(|&b| b == 0) {
+        counters.binary.fetch_add(1, Ordering::Relaxed);
+        return None;
+    }
+    counters.files.fetch_add(1, Ordering::Relaxed);
+    counters.bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+    let text = String::from_utf8_lossy(&bytes);
+    if is_workflow(&relative) {
+        let doc = Box::new(workflow::read(&relative, &text));
+        return Some(FileResult::Workflow { doc, hits: secrets::scan(&text) });
+    }
+    let hits = secrets::scan(&text);
+    (!hits.is_empty()).then_some(FileResult::Secrets { path: relative, hits })
+}
+
+pub fn is_workflow(relative: &str) -> bool {
+    relative.starts_with(".github/workflows/")
+        && (relative.ends_with(".yml") || relative.ends_with(".yaml"))
+}
+
+fn relative_path(root: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn result_path(result: &FileResult) -> &str {
+    match result {
+        FileResult::Secrets { path, .. } | FileResult::Unreadable { path, .. } => path,
+        FileResult::Workflow { doc, .. } => &doc.path,
+    }
+}
+
+/// `owner/name` from the `origin` remote in `.git/config`, else the folder's name: stable
+/// across machines, so fingerprints match between a laptop and CI.
+fn repository_name(root: &Path) -> String {
+    let from_remote = std::fs::read_to_string(root.join(".git/config"))
+        .ok()
+        .and_then(|config| origin_url(&config))
+        .and_then(|url| owner_name(&url));
+    from_remote.unwrap_or_else(|| {
+        root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "repo".into())
+    })
+}
+
+fn origin_url(config: &str) -> Option<String> {
+    let mut in_origin = false;
+    for line in config.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_origin = line == "[remote \"origin\"]";
+        } else if in_origin && let Some(url) = line.strip_prefix("url") {
+            return Some(url.trim_start_matches([' ', '=']).trim().to_string());
+        }
+    }
+    None
+}
+
+/// `owner/name` of `git@host:owner/name.git` or `https://host/owner/name(.git)`.
+pub fn owner_name(url: &str) -> Option<String> {
+    let path = url.rsplit_once(':').map(|(_, p)| p).unwrap_or(url);
+    let path = path.trim_end_matches('/').trim_end_matches(".git");
+    let mut parts = path.rsplit('/');
+    let name = parts.next().filter(|s| !s.is_empty())?;
+    let owner = parts.next().filter(|s| !s.is_empty())?;
+    Some(format!("{owner}/{name}"))
+}
+
+fn repository_principal(name: &str, root: &Path) -> Principal {
+    Principal {
+        provider: Provider::Repo,
+        kind: "repository".into(),
+        id: format!("repo:{name}"),
+        name: name.to_string(),
+        scope: name.to_string(),
+        path: Some(root.display().to_string()),
+        created_at: None,
+        last_used: LastUsed::Unknown,
+        tags: BTreeMap::new(),
+        description: None,
+        attributes: BTreeMap::new(),
+    }
+}
+
+/// The inventory form of a workflow: a `workflow` principal carrying its `WorkflowDoc`.
+pub fn workflow_principal(provider: Provider, repo: &str, doc: &WorkflowDoc) -> Principal {
+    let prefix = match provider {
+        Provider::Github => "github:repo",
+        _ => "repo:",
+    };
+    let sep = if prefix.ends_with(':') { "" } else { "/" };
+    let mut attributes = BTreeMap::new();
+    attributes.insert(
+        WORKFLOW_ATTRIBUTE.to_string(),
+        serde_json::to_value(doc).unwrap_or(serde_json::Value::Null),
+    );
+    Principal {
+        provider,
+        kind: "workflow".into(),
+        id: format!("{prefix}{sep}{repo}/{}", doc.path),
+        name: doc.path.clone(),
+        scope: repo.to_string(),
+        path: None,
+        created_at: None,
+        last_used: LastUsed::Unknown,
+        tags: BTreeMap::new(),
+        description: doc.name.clone(),
+        attributes,
+    }
+}
+
+fn add_result(inventory: &mut Inventory, repo: &str, result: FileResult) {
+    match result {
+        FileResult::Secrets { path, hits } => add_hits(inventory, repo, &path, hits),
+        FileResult::Workflow { doc, hits } => {
+            add_hits(inventory, repo, &doc.path, hits);
+            if let Some(reason) = &doc.unreadable {
+                inventory.coverage_gaps.push(CoverageGap {
+                    source: "repo".into(),
+                    scope: repo.to_string(),
+                    what: format!("workflow {}", doc.path),
+                    reason: format!("could not read as a workflow: {reason}"),
+                    request: None,
+                });
+            }
+            inventory.principals.push(workflow_principal(Provider::Repo, repo, &doc));
+        }
+        FileResult::Unreadable { path, reason } => inventory.coverage_gaps.push(CoverageGap {
+            source: "repo".into(),
+            scope: repo.to_string(),
+            what: if path.is_empty() { "a folder".into() } else { format!("file {path}") },
+            reason,
+            request: None,
+        }),
+    }
+}
+
+fn add_hits(inventory: &mut Inventory, repo: &str, path: &str, hits: Vec<secrets::Hit>) {
+    for hit in hits {
+        let mut attributes = BTreeMap::new();
+        attributes.insert("secret_type".to_string(), hit.kind.into());
+        inventory.credentials.push(Credential {
+            provider: Provider::Repo,
+            kind: "hardcoded_secret".into(),
+            id: format!("repo:{repo}/{path}:{}:{}", hit.line, hit.kind),
+            name: format!("{} in {path}", hit.kind),
+            principal_id: Some(format!("repo:{repo}")),
+            scope: repo.to_string(),
+            active: true,
+            created_at: None,
+            rotated_at: None,
+            expires_at: None,
+            last_used: LastUsed::Unknown,
+            hint: hit.hint.filter(|h| !h.is_empty()),
+            location: Some(Location {
+                path: path.to_string(),
+                line: Some(hit.line),
+                column: Some(hit.column),
+            }),
+            attributes,
+        });
+    }
+}
+
+fn source_run(
+    repo: &str,
+    started_at: chrono::DateTime<chrono::Utc>,
+    clock: Instant,
+    counters: &Counters,
+) -> SourceRun {
+    let elapsed = clock.elapsed();
+    let bytes = counters.bytes.load(Ordering::Relaxed);
+    let mb_per_s = bytes as f64 / 1_000_000.0 / elapsed.as_secs_f64().max(1e-6);
+    let mut attributes = BTreeMap::new();
+    attributes.insert("files_scanned".into(), counters.files.load(Ordering::Relaxed).into());
+    attributes.insert("bytes_scanned".into(), bytes.into());
+    attributes.insert("files_skipped_binary".into(), counters.binary.load(Ordering::Relaxed).into());
+    attributes.insert("files_skipped_large".into(), counters.large.load(Ordering::Relaxed).into());
+    attributes.insert("mb_per_s".into(), ((mb_per_s * 10.0).round() / 10.0).into());
+    SourceRun {
+        source: "repo".into(),
+        scope: repo.to_string(),
+        started_at,
+        duration_ms: elapsed.as_millis() as u64,
+        api_calls: BTreeMap::new(),
+        attributes,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owner_name_from_remotes() {
+        assert_eq!(owner_name("git@github.com:acme/app.git").as_deref(), Some("acme/app"));
+        assert_eq!(owner_name("https://github.com/acme/app").as_deref(), Some("acme/app"));
+        assert_eq!(owner_name("nope"), None);
+        let config = "[core]\n\tbare = false\n[remote \"origin\"]\n\turl = git@github.com:acme/app.git\n";
+        assert_eq!(origin_url(config).as_deref(), Some("git@github.com:acme/app.git"));
+    }
+}

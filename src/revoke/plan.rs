@@ -1,0 +1,358 @@
+//! Revoke, planning: from the inventory and the expiry facts at `as_of`, the grants to end and
+//! the exact API calls that end them. Markers are read by `analyze::expiry` only.
+//!
+//! Inventory conventions relied on (set by the collectors): an AWS principal's `id` is its ARN,
+//! `name` its user or role name and `scope` its account; its grants point at it by
+//! `principal_id`, a managed-policy grant carries the policy ARN in `policy_id`, an inline one
+//! its name in `name`. A GitHub deploy key carries `repository` and `key_id` attributes (else
+//! `scope` and the last segment of `id`); an Azure password's `principal_id` is its
+//! application's (or service principal's, `owner_kind` attribute) object id, with a `key_id`
+//! attribute.
+
+use crate::analyze::AnalysisContext;
+use crate::analyze::expiry::{self, ExpiryFacts};
+use crate::inventory::{Credential, Grant, Inventory, LedgerEntry, Principal, Provider, Timestamp};
+
+use super::action::{Action, IamKind};
+use super::ledger::iam_principal;
+use super::{DENY_OLDER_SESSIONS, ExpiredGrant, MarkerIssue, Plan, resource};
+
+/// Computes what `lapse revoke` does at `as_of`. Pure: reads the inventory, calls nothing.
+pub fn plan(inventory: &Inventory, as_of: Timestamp) -> Plan {
+    let ctx = AnalysisContext { as_of };
+    let mut builder = Builder {
+        plan: Plan {
+            as_of,
+            grants: Vec::new(),
+            issues: Vec::new(),
+            not_yet_expired: 0,
+        },
+    };
+    for principal in &inventory.principals {
+        if principal.provider == Provider::Aws && matches!(principal.kind.as_str(), "user" | "role")
+        {
+            let facts = expiry::from_tags(&principal.tags, &ctx);
+            let actions = || aws_principal_actions(principal, inventory);
+            builder.consider(principal_ref(principal), &principal.scope, &facts, actions);
+        }
+    }
+    for grant in &inventory.grants {
+        if grant.provider == Provider::Azure {
+            builder.azure_grant(grant, &ctx);
+        }
+    }
+    for credential in &inventory.credentials {
+        builder.credential(credential, &ctx);
+    }
+    for entry in &inventory.ledger {
+        builder.ledger_entry(entry, &ctx);
+    }
+    builder.plan.grants.sort_by(|a, b| {
+        (a.resource.provider, &a.resource.id).cmp(&(b.resource.provider, &b.resource.id))
+    });
+    builder.plan
+}
+
+struct Builder {
+    plan: Plan,
+}
+
+type Planned = (Vec<Action>, Vec<String>);
+
+impl Builder {
+    /// Files one marker: an expired grant with its actions, an issue, or a count.
+    fn consider(
+        &mut self,
+        what: crate::inventory::ResourceRef,
+        scope: &str,
+        facts: &ExpiryFacts,
+        actions: impl FnOnce() -> Planned,
+    ) {
+        match facts.expiry_marker.as_str() {
+            "invalid" => self.plan.issues.push(MarkerIssue {
+                resource: what,
+                marker_source: facts.expiry_source.clone().unwrap_or_default(),
+                value: facts.expiry_marker_value.clone().unwrap_or_default(),
+            }),
+            "valid" if facts.expired => {
+                let Some(expires_at) = facts.expires_at_time() else {
+                    return;
+                };
+                let (actions, notes) = actions();
+                self.plan.grants.push(ExpiredGrant {
+                    resource: what,
+                    scope: scope.to_string(),
+                    expires_at,
+                    marker_source: facts.expiry_source.clone().unwrap_or_default(),
+                    owner: facts.owner.clone(),
+                    reason: facts.reason.clone(),
+                    actions,
+                    notes,
+                });
+            }
+            "valid" => self.plan.not_yet_expired += 1,
+            _ => {}
+        }
+    }
+
+    fn azure_grant(&mut self, grant: &Grant, ctx: &AnalysisContext) {
+        if !matches!(grant.kind.as_str(), "role_assignment" | "pim_active") {
+            return;
+        }
+        let mut facts = expiry::from_text(grant.description.as_deref(), "description", ctx);
+        if facts.expiry_marker == "none"
+            && let Some(ends_at) = grant.ends_at
+        {
+            facts = expiry::read_marker(Some(&rfc3339(ends_at)), "schedule", ctx);
+        }
+        let what = resource(Provider::Azure, &grant.kind, &grant.id, &grant.name);
+        let scope = grant.target.clone().unwrap_or_default();
+        let id = grant.id.clone();
+        self.consider(what, &scope, &facts, || {
+            (vec![Action::AzureDeleteRoleAssignment { id }], Vec::new())
+        });
+    }
+
+    fn credential(&mut self, credential: &Credential, ctx: &AnalysisContext) {
+        let what = || {
+            resource(
+                credential.provider,
+                &credential.kind,
+                &credential.id,
+                &credential.name,
+            )
+        };
+        match (credential.provider, credential.kind.as_str()) {
+            (Provider::Github, "deploy_key") => {
+                let facts = expiry::from_text(Some(&credential.name), "title", ctx);
+                self.consider(what(), &credential.scope, &facts, || deploy_key(credential));
+            }
+            (Provider::Azure, "client_secret" | "password") => {
+                let mut facts = expiry::from_text(Some(&credential.name), "description", ctx);
+                if facts.expiry_marker == "none"
+                    && let Some(end) = credential.expires_at
+                {
+                    facts = expiry::read_marker(Some(&rfc3339(end)), "end_date", ctx);
+                }
+                self.consider(what(), &credential.scope, &facts, || {
+                    azure_password(credential)
+                });
+            }
+            _ => {}
+        }
+    }
+
+    fn ledger_entry(&mut self, entry: &LedgerEntry, ctx: &AnalysisContext) {
+        let mut facts = expiry::read_marker(Some(&rfc3339(entry.expires_at)), "ledger", ctx);
+        facts.owner = entry.owner.clone();
+        facts.reason = entry.reason.clone();
+        let principal = entry.principal_id.clone().unwrap_or_default();
+        let id = if principal.is_empty() {
+            entry.target.clone()
+        } else {
+            format!("{principal}#{}", entry.target)
+        };
+        let what = resource(entry.provider, &entry.kind, &id, &entry.target);
+        let scope = ledger_scope(entry);
+        self.consider(what, &scope, &facts, || ledger_actions(entry));
+    }
+}
+
+fn principal_ref(principal: &Principal) -> crate::inventory::ResourceRef {
+    resource(
+        principal.provider,
+        &principal.kind,
+        &principal.id,
+        &principal.name,
+    )
+}
+
+fn rfc3339(t: Timestamp) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// A user: keys off first (the most direct way in), then the console, then every policy; key
+/// deletion last, as it waits for the grace period. A role: cut live sessions first.
+fn aws_principal_actions(principal: &Principal, inventory: &Inventory) -> Planned {
+    let name = principal.name.clone();
+    let is_user = principal.kind == "user";
+    let iam_kind = if is_user {
+        IamKind::User
+    } else {
+        IamKind::Role
+    };
+    let mut actions = Vec::new();
+    let mut notes = Vec::new();
+    let own_grants: Vec<&Grant> = inventory
+        .grants
+        .iter()
+        .filter(|g| g.provider == Provider::Aws && g.principal_id == principal.id)
+        .collect();
+    if is_user {
+        actions.push(Action::AwsDeactivateAccessKeys { user: name.clone() });
+        actions.push(Action::AwsDeleteLoginProfile { user: name.clone() });
+    } else if !own_grants
+        .iter()
+        .any(|g| g.kind == "inline_policy" && g.name == DENY_OLDER_SESSIONS)
+    {
+        actions.push(Action::AwsDenyOlderSessions { role: name.clone() });
+    }
+    for grant in own_grants {
+        if let Some(group) = &grant.via {
+            notes.push(format!(
+                "{} is inherited from group {group}: the group is shared and left unchanged",
+                grant.name
+            ));
+            continue;
+        }
+        match grant.kind.as_str() {
+            "managed_policy" => actions.push(Action::AwsDetachPolicy {
+                principal: iam_kind,
+                name: name.clone(),
+                policy_arn: grant.policy_id.clone().unwrap_or_else(|| grant.id.clone()),
+            }),
+            "inline_policy" if grant.name != DENY_OLDER_SESSIONS => {
+                actions.push(Action::AwsDeleteInlinePolicy {
+                    principal: iam_kind,
+                    name: name.clone(),
+                    policy_name: grant.name.clone(),
+                })
+            }
+            _ => {}
+        }
+    }
+    if is_user {
+        actions.push(Action::AwsDeleteDeactivatedAccessKeys { user: name });
+    }
+    (actions, notes)
+}
+
+fn attribute(credential: &Credential, key: &str) -> Option<String> {
+    match credential.attributes.get(key)? {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn deploy_key(credential: &Credential) -> Planned {
+    let repo = attribute(credential, "repository").unwrap_or_else(|| credential.scope.clone());
+    let key_id = attribute(credential, "key_id")
+        .or_else(|| credential.id.rsplit(['/', ':']).next().map(str::to_string))
+        .and_then(|id| id.parse::<u64>().ok());
+    match key_id {
+        Some(key_id) if repo.contains('/') => (
+            vec![Action::GithubDeleteDeployKey { repo, key_id }],
+            Vec::new(),
+        ),
+        _ => (
+            Vec::new(),
+            vec!["no repository or numeric key id in the inventory: revoke by hand".into()],
+        ),
+    }
+}
+
+fn azure_password(credential: &Credential) -> Planned {
+    let object_id = credential.principal_id.clone().unwrap_or_default();
+    let key_id = attribute(credential, "key_id").unwrap_or_default();
+    if object_id.is_empty() || key_id.is_empty() {
+        let note = "no owner object id or key id in the inventory: revoke by hand";
+        return (Vec::new(), vec![note.into()]);
+    }
+    let owner = match attribute(credential, "owner_kind").as_deref() {
+        Some("service_principal") => "servicePrincipals",
+        _ => "applications",
+    };
+    let action = Action::AzureRemovePassword {
+        owner: owner.into(),
+        object_id,
+        key_id,
+    };
+    (vec![action], Vec::new())
+}
+
+fn ledger_scope(entry: &LedgerEntry) -> String {
+    match entry.provider {
+        // The account of the principal's ARN selects the AWS client.
+        Provider::Aws => entry
+            .principal_id
+            .as_deref()
+            .and_then(|arn| arn.split(':').nth(4))
+            .unwrap_or_default()
+            .to_string(),
+        _ => entry
+            .target
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .to_string(),
+    }
+}
+
+/// The ledger was validated on load; a shape that still does not fit yields a note, no action.
+fn ledger_actions(entry: &LedgerEntry) -> Planned {
+    let principal = entry.principal_id.as_deref().unwrap_or_default();
+    let action = match (entry.provider, entry.kind.as_str()) {
+        (Provider::Aws, "policy_attachment") => {
+            iam_principal(principal)
+                .ok()
+                .map(|(kind, name)| Action::AwsDetachPolicy {
+                    principal: kind,
+                    name,
+                    policy_arn: entry.target.clone(),
+                })
+        }
+        (Provider::Aws, "inline_policy") => {
+            iam_principal(principal)
+                .ok()
+                .map(|(kind, name)| Action::AwsDeleteInlinePolicy {
+                    principal: kind,
+                    name,
+                    policy_name: entry.target.clone(),
+                })
+        }
+        (Provider::Github, "actions_secret") => github_secret(&entry.target),
+        (Provider::Github, "deploy_key") => entry.target.rsplit_once('/').and_then(|(repo, id)| {
+            Some(Action::GithubDeleteDeployKey {
+                repo: repo.to_string(),
+                key_id: id.parse().ok()?,
+            })
+        }),
+        (Provider::Azure, "role_assignment") => Some(Action::AzureDeleteRoleAssignment {
+            id: entry.target.clone(),
+        }),
+        (Provider::Azure, "application_password") => {
+            entry
+                .target
+                .split_once('/')
+                .map(|(app, key)| Action::AzureRemovePassword {
+                    owner: "applications".into(),
+                    object_id: app.to_string(),
+                    key_id: key.to_string(),
+                })
+        }
+        _ => None,
+    };
+    match action {
+        Some(action) => (vec![action], Vec::new()),
+        None => (
+            Vec::new(),
+            vec!["ledger entry of an unsupported shape: revoke by hand".into()],
+        ),
+    }
+}
+
+fn github_secret(target: &str) -> Option<Action> {
+    let parts: Vec<&str> = target.split('/').filter(|s| !s.is_empty()).collect();
+    match parts.as_slice() {
+        [owner, repo, secret] => Some(Action::GithubDeleteRepoSecret {
+            repo: format!("{owner}/{repo}"),
+            secret: secret.to_string(),
+        }),
+        [org, secret] => Some(Action::GithubDeleteOrgSecret {
+            org: org.to_string(),
+            secret: secret.to_string(),
+        }),
+        _ => None,
+    }
+}

@@ -1,0 +1,3 @@
+//! Test support shared by the integration tests: servers the tests start and stop.
+
+pub mod moto;
