@@ -10,7 +10,7 @@ use anyhow::Context;
 use chrono::Utc;
 
 use crate::analyze::{self, AnalysisContext};
-use crate::cli::{Cli, CollectArgs, Command, EvaluateArgs, InitArgs, RulesCommand, ScanArgs};
+use crate::cli::{Cli, CollectArgs, Command, EvaluateArgs, Format, InitArgs, MergeArgs, RulesCommand, ScanArgs};
 use crate::collect;
 use crate::config::Config;
 use crate::exit::Code;
@@ -39,9 +39,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Code> {
         Command::Init(args) => init(args),
         Command::Diff(args) => crate::drift::command::diff(&args),
         Command::Revoke(args) => revoke(args),
-        Command::Merge(_) => {
-            anyhow::bail!("this command is not available in this build yet")
-        }
+        Command::Merge(args) => merge(args),
     }
 }
 
@@ -81,7 +79,10 @@ fn evaluate_saved(args: EvaluateArgs) -> anyhow::Result<Code> {
     let output = plan::output_plan(&args.output, &eval.config);
     let gate = plan::gate_plan(&args.gate, &eval.config);
     let baseline = args.baseline.as_deref().map(baseline_fingerprints).transpose()?;
-    let inventory = inventory::io::load(&args.inventory)?;
+    let mut inventory = Inventory::new(Utc::now());
+    for path in &args.inventory {
+        inventory.merge(inventory::io::load(path)?);
+    }
     let mut report = evaluate(inventory, &eval, started)?;
     crate::drift::command::enrich(&mut report, args.baseline.as_deref(), output.history.as_deref())?;
     finish(&report, &output, gate, baseline.as_ref())
@@ -93,6 +94,21 @@ fn revoke(args: crate::cli::RevokeArgs) -> anyhow::Result<Code> {
     let sources = plan::source_plan(&args.sources, &eval.config)?;
     let inventory = collect_sources(&sources)?;
     crate::revoke::command::run(&args, &inventory, eval.as_of)
+}
+
+/// Joins shard reports into one JSON report; exits 3 when a shard left a coverage gap.
+fn merge(args: MergeArgs) -> anyhow::Result<Code> {
+    let merged = crate::merge::merge_files(&args.reports)?;
+    let out = args.output.out.clone().unwrap_or_else(|| std::path::PathBuf::from("lapse-out"));
+    if args.output.format.iter().any(|f| *f != Format::Json) {
+        anyhow::bail!(
+            "merge writes JSON only; for other formats, merge inventories instead: \
+             `lapse evaluate shard-*.json` joins the inventories of `lapse collect --save`"
+        );
+    }
+    let path = crate::merge::write(&merged, &out)?;
+    eprintln!("merged {} reports into {} ({} findings)", args.reports.len(), path.display(), merged.findings.len());
+    Ok(if merged.scan.complete { Code::Clean } else { Code::Incomplete })
 }
 
 /// Runs every planned source and joins their fragments. A source's input error (a malformed

@@ -71,9 +71,9 @@ pub struct CollectArgs {
 
 #[derive(Debug, Args)]
 pub struct EvaluateArgs {
-    /// An inventory written by `lapse collect --save`.
-    #[arg(value_name = "INVENTORY.json")]
-    pub inventory: PathBuf,
+    /// Inventories written by `lapse collect --save` (several shards are joined).
+    #[arg(value_name = "INVENTORY.json", required = true)]
+    pub inventory: Vec<PathBuf>,
     #[command(flatten)]
     pub eval: EvalArgs,
     #[command(flatten)]

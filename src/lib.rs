@@ -14,6 +14,7 @@ pub mod drift;
 pub mod exit;
 pub mod findings;
 pub mod inventory;
+pub mod merge;
 pub mod plan;
 pub mod render;
 pub mod report;

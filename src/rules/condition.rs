@@ -98,6 +98,12 @@ pub fn analyze(source: &str) -> Result<Reads, ConditionError> {
     };
     let mut walk = Walk::default();
     walk.expr(&expr);
+    if let Some(what) = walk.unsupported {
+        return Err(ConditionError {
+            line: 1,
+            message: format!("condition uses {what}, which lapse does not support"),
+        });
+    }
     match walk.unknown.into_iter().next() {
         Some(name) => Err(ConditionError {
             line: 1,
@@ -115,6 +121,8 @@ struct Walk {
     /// Comprehension variables in scope (`x` in `r.groups.exists(x, ...)`).
     bound: Vec<String>,
     unknown: BTreeSet<String>,
+    /// A construct the interpreter would panic on at evaluation (message literals).
+    unsupported: Option<&'static str>,
 }
 
 impl Walk {
@@ -164,7 +172,8 @@ impl Walk {
             }
             Expr::List(list) => list.elements.iter().for_each(|x| self.expr(x)),
             Expr::Map(map) => map.entries.iter().for_each(|x| self.entry(&x.expr)),
-            Expr::Struct(s) => s.entries.iter().for_each(|x| self.entry(&x.expr)),
+            // cel-interpreter 0.10 panics evaluating `Type{field: ...}`: refuse it at load.
+            Expr::Struct(_) => self.unsupported = Some("message literals (`Type{field: value}`)"),
         }
     }
 
@@ -249,6 +258,12 @@ mod tests {
         let err = analyze("r.active &&\n  r.age_days > > 3").unwrap_err();
         assert_eq!(err.line, 2, "{}", err.message);
         assert!(err.message.contains("does not compile"), "{}", err.message);
+    }
+
+    #[test]
+    fn message_literal_is_refused() {
+        let err = analyze("r.active && Foo{a: 1} == Foo{a: 1}").unwrap_err();
+        assert!(err.message.contains("message literals"), "{}", err.message);
     }
 
     #[test]

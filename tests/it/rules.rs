@@ -285,3 +285,47 @@ fn a_folder_named_twice_loads_once() {
     let set = rules::load(&twice, &Config::default()).unwrap();
     assert!(set.get("ACME-001").is_some());
 }
+
+#[test]
+fn binary_reports_a_broken_rule_file_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = GOOD.replace("severity = \"low\"", "severty = \"low\"");
+    std::fs::write(dir.path().join("acme.toml"), text).unwrap();
+    let output = assert_cmd::Command::cargo_bin("lapse")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(["rules", "list", "--rules", "."])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("acme.toml:4: unknown field `severty`"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn binary_explains_a_rule_from_any_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = assert_cmd::Command::cargo_bin("lapse")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(["rules", "explain", "AWS-006"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.starts_with("AWS-006: Root account has an access key"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("CIS AWS Foundations Benchmark v3.0.0 1.4"),
+        "{stdout}"
+    );
+}

@@ -6,6 +6,8 @@ use super::{GITHUB_ISSUER, Index, rfc3339};
 use crate::analyze::expiry;
 use crate::analyze::{AnalysisContext, Exposure, Privilege, RiskInputs, Subject, facts_of};
 use crate::inventory::{Grant, Provider, ResourceRef, Trust};
+
+/// What a role lets its holder do. User Access Administrator can grant itself Owner: admin.
 /// An unknown custom role counts as write: conservative, and visible in the evidence.
 pub fn role_privilege(role: &str) -> Privilege {
     match role {

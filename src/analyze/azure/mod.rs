@@ -10,9 +10,7 @@ use std::collections::HashMap;
 use super::{
     Analysis, AnalysisContext, Exposure, Identity, Privilege, RiskInputs, Subject, facts_of,
 };
-use crate::inventory::{
-    Credential, Grant, Inventory, LastUsed, Principal, Provider, ResourceRef, Trust,
-};
+use crate::inventory::{Credential, Grant, Inventory, LastUsed, Principal, Provider, ResourceRef};
 
 /// `appOwnerOrganizationId` of Microsoft's own first-party service principals.
 const MICROSOFT_TENANT: &str = "f8cdef31-a31e-4b4a-93e4-5f571e91255a";
@@ -22,8 +20,8 @@ mod facts;
 mod grants;
 
 pub use facts::{CredentialFacts, FederatedFacts, PrincipalFacts, RoleAssignmentFacts};
-pub use grants::{role_privilege, scope_level};
 use grants::{federated_subject, role_assignment_facts, role_assignment_subject};
+pub use grants::{role_privilege, scope_level};
 
 /// Builds the Azure subjects and identities of an inventory.
 pub fn analyze(inventory: &Inventory, ctx: &AnalysisContext) -> Analysis {
@@ -53,7 +51,7 @@ pub fn analyze(inventory: &Inventory, ctx: &AnalysisContext) -> Analysis {
         if principal.kind == "service_principal" && worth_listing(&facts) {
             analysis
                 .identities
-                .push(identity(principal, &facts, &grants, &index));
+                .push(identity(principal, &facts, &grants, &index, ctx));
         }
     }
     for trust in inventory
@@ -239,9 +237,8 @@ fn principal_facts(
     let own = index.credentials_of(&p.id);
     let counterpart = index.counterpart(p);
     let theirs = counterpart.map_or(&[][..], |o| index.credentials_of(&o.id));
-    let active = |c: &&&Credential, kind: &str| {
-        c.kind == kind && c.expires_at.is_none_or(|e| e > ctx.as_of)
-    };
+    let active =
+        |c: &&&Credential, kind: &str| c.kind == kind && c.expires_at.is_none_or(|e| e > ctx.as_of);
     let usable: Vec<&&Credential> = own
         .iter()
         .chain(theirs)
@@ -359,6 +356,7 @@ fn identity(
     facts: &PrincipalFacts,
     grants: &[(&Grant, RoleAssignmentFacts)],
     index: &Index,
+    ctx: &AnalysisContext,
 ) -> Identity {
     let active: Vec<&RoleAssignmentFacts> = grants
         .iter()
@@ -397,7 +395,7 @@ fn identity(
         window: window.into(),
         expires_at,
         active_credentials: facts.usable_secret_count + facts.active_certificate_count,
-        oldest_credential_age_days: oldest.map(|t| (chrono::Utc::now() - t).num_days()),
+        oldest_credential_age_days: oldest.map(|t| ctx.days_since(t)),
         idle_days: facts.idle_days,
         grants: facts.roles.clone(),
     }
@@ -414,5 +412,3 @@ fn active_privilege(principal_id: &str, grants: &[(&Grant, RoleAssignmentFacts)]
         .max()
         .unwrap_or(Privilege::None)
 }
-
-/// What a role lets its holder do. User Access Administrator can grant itself Owner: admin.
