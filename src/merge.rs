@@ -62,6 +62,7 @@ pub fn merge(first: v1::Report, rest: impl IntoIterator<Item = v1::Report>) -> v
         merged.identities.extend(report.identities);
         merged.credentials.extend(report.credentials);
         merged.findings.extend(report.findings);
+        merged.revocations.extend(report.revocations);
         unmatched_in_all.retain(|issue| issue.problem != "unmatched" || report.suppression_issues.contains(issue));
         for issue in report.suppression_issues {
             if issue.problem != "unmatched" && !unmatched_in_all.contains(&issue) {
@@ -74,6 +75,7 @@ pub fn merge(first: v1::Report, rest: impl IntoIterator<Item = v1::Report>) -> v
     dedup_by(&mut merged.findings, |f| f.fingerprint.clone());
     dedup_by(&mut merged.identities, |i| i.resource.id.clone());
     dedup_by(&mut merged.credentials, |c| c.resource.id.clone());
+    dedup_by(&mut merged.revocations, |r| r.resource.id.clone());
     merged.findings.sort_by(|a, b| {
         b.risk.cmp(&a.risk).then_with(|| a.rule_id.cmp(&b.rule_id)).then_with(|| a.resource.id.cmp(&b.resource.id))
     });

@@ -264,6 +264,7 @@ pub fn current(report: &Report) -> v1::Report {
         identities: json::identities(report),
         credentials: report.credentials.iter().map(Into::into).collect(),
         suppression_issues: report.suppression_issues.iter().map(Into::into).collect(),
+        revocations: report.revocations.iter().map(Into::into).collect(),
         findings: report.findings.iter().map(Into::into).collect(),
     }
 }

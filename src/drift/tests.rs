@@ -93,6 +93,7 @@ fn report(
         inventory: Inventory::default(),
         identities,
         credentials,
+        revocations: vec![],
         suppression_issues: vec![],
         findings,
     }

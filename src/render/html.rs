@@ -145,6 +145,7 @@ struct View {
     providers: Vec<&'static str>,
     drift: Option<drift::DriftView>,
     trend: Option<drift::TrendView>,
+    revocations: Vec<v1::Revocation>,
 }
 
 #[derive(Serialize)]
@@ -246,6 +247,7 @@ impl View {
             providers: vec!["aws", "azure", "github", "repo"],
             drift: report.drift.as_ref().map(drift::drift_view),
             trend: report.history.as_ref().and_then(drift::trend_view),
+            revocations: report.revocations.iter().map(Into::into).collect(),
         }
     }
 }

@@ -63,7 +63,7 @@ struct Document<'a> {
 impl Serialize for Document<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let report = self.report;
-        let mut doc = serializer.serialize_struct("Report", 9)?;
+        let mut doc = serializer.serialize_struct("Report", 10)?;
         doc.serialize_field("schema_version", v1::SCHEMA_VERSION)?;
         doc.serialize_field("tool", &tool())?;
         doc.serialize_field("scan", &scan(report))?;
@@ -75,6 +75,8 @@ impl Serialize for Document<'_> {
         let issues: Vec<v1::SuppressionIssue> =
             report.suppression_issues.iter().map(Into::into).collect();
         doc.serialize_field("suppression_issues", &issues)?;
+        let revocations: Vec<v1::Revocation> = report.revocations.iter().map(Into::into).collect();
+        doc.serialize_field("revocations", &revocations)?;
         doc.serialize_field("findings", &Findings(report))?;
         doc.end()
     }

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// Written as `schema_version`; readers accept any `1.x.y`.
-pub const SCHEMA_VERSION: &str = "1.0.0";
+pub const SCHEMA_VERSION: &str = "1.1.0";
 pub const SCHEMA_MAJOR: &str = "1";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -69,7 +69,27 @@ pub struct Report {
     #[serde(default)]
     pub credentials: Vec<Credential>,
     pub suppression_issues: Vec<SuppressionIssue>,
+    /// Provisional grants past their expiry: what `lapse revoke` removes, and what it did.
+    /// Read as empty when absent (reports of 1.0.0).
+    #[serde(default)]
+    pub revocations: Vec<Revocation>,
     pub findings: Vec<Finding>,
+}
+
+/// A provisional grant whose expiry has passed, with the revocation's state from the journal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revocation {
+    pub resource: Resource,
+    pub scope: String,
+    pub expires_at: DateTime<Utc>,
+    /// Where the expiry was read: a tag, a description, a title, the ledger, a PIM schedule.
+    pub marker_source: String,
+    /// `pending`, `partial` or `performed`.
+    pub status: String,
+    /// The API actions, in order.
+    pub actions: Vec<String>,
+    #[serde(default)]
+    pub performed_at: Option<DateTime<Utc>>,
 }
 
 /// A credential: ids and dates only, never a secret value nor its last characters.
@@ -308,6 +328,20 @@ mod convert {
                 started_at: s.started_at,
                 duration_ms: s.duration_ms,
                 api_calls: s.api_calls.clone(),
+            }
+        }
+    }
+
+    impl From<&crate::revoke::Revocation> for Revocation {
+        fn from(r: &crate::revoke::Revocation) -> Self {
+            Revocation {
+                resource: (&r.resource).into(),
+                scope: r.scope.clone(),
+                expires_at: r.expires_at,
+                marker_source: r.marker_source.clone(),
+                status: r.status.clone(),
+                actions: r.actions.clone(),
+                performed_at: r.performed_at,
             }
         }
     }

@@ -226,7 +226,7 @@ fn live_scan_of_an_estate_reports_its_findings_in_bulk_calls() {
         .filter_map(Value::as_u64)
         .sum();
     assert!(total <= 10, "bulk collection used {total} calls: {calls:#}");
-    // moto answers a fixed 2015 GeneratedTime: shown as stale, not hidden.
+    // The account is named by GetCallerIdentity, not guessed from the credentials.
     let source = &report["scan"]["sources"][0];
     assert_eq!(source["scope"], moto::DEFAULT_ACCOUNT, "{source:#}");
 }

@@ -329,3 +329,16 @@ fn binary_explains_a_rule_from_any_directory() {
         "{stdout}"
     );
 }
+
+#[test]
+fn every_broken_file_is_reported_at_once() {
+    let one = GOOD.replace("severity = \"low\"", "severty = \"low\"");
+    let two = GOOD
+        .replace("ACME-001", "ACME-002")
+        .replace("unrotated", "rotten");
+    let err = load_with(&[("one.toml", &one), ("two.toml", &two)], None).unwrap_err();
+    assert!(
+        err.contains("one.toml:4:") && err.contains("two.toml:3:"),
+        "{err}"
+    );
+}
