@@ -20,7 +20,7 @@ pub enum PlanError {
     Shard(String),
     #[error(
         "no source to scan: name one (--aws-authorization-details, --aws, --github-org, \
-         --azure-tenant, --repo), or run inside a git checkout to scan it"
+         --azure-tenant, --repo, --ledger), or run inside a git checkout to scan it"
     )]
     NoSource,
     #[error("--aws-credential-report needs --aws-authorization-details (the report alone has no policies)")]
@@ -163,8 +163,10 @@ pub fn source_plan(args: &SourceArgs, config: &Config) -> Result<SourcePlan, Pla
     let aws_live = args.aws || args.aws_role_arn.is_some() || config.aws.is_some();
     let github = !args.github_org.is_empty() || !args.github_repo.is_empty();
     let azure = args.azure_tenant.is_some() || config.azure.is_some();
+    // A grants ledger alone is enough for `revoke` (it names what cannot be tagged).
+    let ledger = args.ledger.is_some();
     let mut repo = args.repo.clone();
-    if !(aws_files || aws_live || github || azure) && repo.is_none() {
+    if !(aws_files || aws_live || github || azure || ledger) && repo.is_none() {
         if Path::new(".git").exists() {
             repo = Some(PathBuf::from("."));
         } else {

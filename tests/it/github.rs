@@ -213,25 +213,45 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// Replaces `$ref`s to files the npm package does not ship (GHEC's server-statistics schemas,
+/// unrelated to what lapse reads) with an empty schema, so Prism can load the rest.
+fn drop_external_refs(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if map.get("$ref").and_then(Value::as_str).is_some_and(|r| !r.starts_with('#')) {
+                map.clear();
+            }
+            map.values_mut().for_each(drop_external_refs);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_external_refs),
+        _ => {}
+    }
+}
+
 fn start_prism(log: &std::path::Path) -> (Prism, u16) {
     let (Ok(prism), Ok(dir)) = (std::env::var("LAPSE_PRISM"), std::env::var("LAPSE_GITHUB_OPENAPI_DIR")) else {
         panic!("LAPSE_PRISM and LAPSE_GITHUB_OPENAPI_DIR are unset: run scripts/test, which installs Prism and @octokit/openapi");
     };
     // The GHEC description: the same REST API as api.github.com plus the SAML credential
     // authorizations endpoint, which api.github.com.json leaves out.
-    let spec = format!("{dir}/generated/ghec.json");
+    let text = std::fs::read_to_string(format!("{dir}/generated/ghec.deref.json")).expect("ghec.deref.json");
+    let mut description: Value = serde_json::from_str(&text).expect("description is JSON");
+    drop_external_refs(&mut description);
+    let spec = log.with_file_name("ghec.json");
+    std::fs::write(&spec, serde_json::to_vec(&description).unwrap()).unwrap();
     let port = free_port();
     let out = std::fs::File::create(log).unwrap();
     let child = std::process::Command::new(prism)
-        .args(["mock", "--errors", "--host", "127.0.0.1", "--port", &port.to_string(), &spec])
+        .args(["mock", "--errors", "--host", "127.0.0.1", "--port", &port.to_string(), spec.to_str().unwrap()])
         .stdout(out.try_clone().unwrap())
         .stderr(out)
         .spawn()
         .expect("start prism");
-    let guard = Prism(child);
+    let mut guard = Prism(child);
     let deadline = std::time::Instant::now() + Duration::from_secs(240);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(std::time::Instant::now() < deadline, "prism did not start: {}", std::fs::read_to_string(log).unwrap_or_default());
+        let exited = guard.0.try_wait().ok().flatten().is_some();
+        assert!(!exited && std::time::Instant::now() < deadline, "prism did not start: {}", std::fs::read_to_string(log).unwrap_or_default());
         std::thread::sleep(Duration::from_millis(250));
     }
     (guard, port)
@@ -243,6 +263,17 @@ struct Exchange {
     path: String,
     status: u16,
     violations: Option<String>,
+}
+
+/// GitHub wants a nested contents path with plain slashes (an encoded `%2F` is a 404 for
+/// fine-grained tokens, octokit.js#2422), while Prism's router matches `{path}` against one
+/// segment only: encode those slashes for Prism alone.
+fn prism_route(target: &str) -> String {
+    let parts: Vec<&str> = target.splitn(6, '/').collect();
+    match parts.as_slice() {
+        ["", "repos", owner, repo, "contents", rest] => format!("/repos/{owner}/{repo}/contents/{}", rest.replace('/', "%2F")),
+        _ => target.to_string(),
+    }
 }
 
 /// A one-request-per-connection HTTP proxy in front of Prism. It only rewrites `Accept`: the
@@ -267,7 +298,7 @@ async fn accept_rewriting_proxy(prism: u16, log: std::sync::Arc<std::sync::Mutex
                 let text = String::from_utf8_lossy(&head).to_string();
                 let mut lines = text.split("\r\n");
                 let target = lines.next().unwrap_or("").split(' ').nth(1).unwrap_or("/").to_string();
-                let mut request = client.get(format!("http://127.0.0.1:{prism}{target}")).header("accept", "application/json");
+                let mut request = client.get(format!("http://127.0.0.1:{prism}{}", prism_route(&target))).header("accept", "application/json");
                 for line in lines.take_while(|l| !l.is_empty()) {
                     if let Some((name, value)) = line.split_once(':') {
                         let lower = name.trim().to_ascii_lowercase();

@@ -186,6 +186,15 @@ fn hostile_report() -> Report {
         expires: "2024-01-01".to_string(),
         problem: "expired".to_string(),
     });
+    report.revocations.push(lapse::revoke::Revocation {
+        resource: resource("role", HOSTILE[0]),
+        scope: "123456789012".to_string(),
+        expires_at: at(1),
+        marker_source: "tag".to_string(),
+        status: "pending".to_string(),
+        actions: vec![format!("iam:DetachRolePolicy RoleName={}", HOSTILE[1])],
+        performed_at: None,
+    });
     report
 }
 
@@ -216,7 +225,7 @@ fn json_report_validates_against_its_schema() {
         .map(|e| format!("{} at {}", e, e.instance_path()))
         .collect();
     assert!(errors.is_empty(), "schema errors: {errors:#?}");
-    assert_eq!(value["schema_version"], "1.0.0");
+    assert_eq!(value["schema_version"], lapse::render::v1::SCHEMA_VERSION);
     assert_eq!(value["findings"][0]["resource"]["provider"], "aws");
     assert_eq!(value["scan"]["complete"], false);
     assert_eq!(value["summary"]["total"], 3);
