@@ -130,6 +130,13 @@ pub fn collect_sources(sources: &SourcePlan) -> anyhow::Result<Inventory> {
         let options = collect::azure::AzureOptions::from_args(&sources.args)?;
         inventory.merge(collect::azure::collect(&options));
     }
+    if sources.github {
+        let options = collect::github::GithubOptions::from_args(&sources.args)?;
+        inventory.merge(collect::github::collect(&options));
+    }
+    if let Some(path) = &sources.repo {
+        inventory.merge(collect::repo::collect(path)?);
+    }
     if let Some(path) = &sources.args.ledger {
         inventory.ledger.extend(crate::revoke::ledger::load(path)?);
     }

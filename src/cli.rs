@@ -88,7 +88,9 @@ pub struct EvaluateArgs {
 #[derive(Debug, Args, Default, Clone)]
 pub struct SourceArgs {
     /// Offline AWS: output of `aws iam get-account-authorization-details --output json`
-    /// (repeat for page files, or name a folder of them).
+    /// (repeat for page files, or name a folder of them), and optionally of
+    /// `aws iam list-roles --output json` among them (found by its `Roles` key: role session
+    /// limits and descriptions).
     #[arg(long, value_name = "FILE", help_heading = "AWS (offline files)")]
     pub aws_authorization_details: Vec<PathBuf>,
     /// Offline AWS: the credential report, as CSV or as the raw GetCredentialReport JSON.

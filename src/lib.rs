@@ -15,6 +15,7 @@ pub mod exit;
 pub mod findings;
 pub mod inventory;
 pub mod merge;
+pub mod net;
 pub mod plan;
 pub mod render;
 pub mod report;

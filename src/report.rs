@@ -11,6 +11,7 @@ use crate::inventory::{CoverageGap, SourceRun, Timestamp};
 use crate::rules::Rule;
 
 /// A suppression from lapse.toml that did not do its job: expired, or matched nothing.
+/// (`render::v1::SuppressionIssue` looks the same on purpose: it is the frozen output type.)
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SuppressionIssue {
     pub rule: String,
@@ -99,6 +100,19 @@ impl Report {
     /// Findings that count (not suppressed).
     pub fn active_findings(&self) -> impl Iterator<Item = &Finding> {
         self.findings.iter().filter(|f| f.suppressed.is_none())
+    }
+
+    /// Active findings, riskiest first (then severity, rule, resource id): the order summaries
+    /// list them in, whatever order the report holds them in.
+    pub fn riskiest_findings(&self) -> Vec<&Finding> {
+        let mut active: Vec<&Finding> = self.active_findings().collect();
+        active.sort_by(|a, b| {
+            (b.risk, b.severity)
+                .cmp(&(a.risk, a.severity))
+                .then_with(|| a.rule_id.cmp(&b.rule_id))
+                .then_with(|| a.resource.id.cmp(&b.resource.id))
+        });
+        active
     }
 
     pub fn count_by_severity(&self) -> BTreeMap<Severity, u64> {

@@ -2,7 +2,10 @@
 """Writes the offline demo estate of one AWS account, as the AWS CLI would fetch it.
 
   aws iam get-account-authorization-details --output json   -> authorization-details-page-{1,2}.json
+  aws iam list-roles --output json                          -> list-roles.json
   aws iam get-credential-report (Content, base64-decoded)   -> credential-report.csv
+
+ListRoles carries what the details leave out (MaxSessionDuration, Description).
 
 Snapshot date 2026-11-20; scan it with --as-of 2026-11-20T00:00:00Z so ages stay as written.
 Every built-in AWS rule fires on some identity here and stays quiet on a look-alike.
@@ -134,6 +137,11 @@ ROLES = {
     "AWSReservedSSO_AdministratorAccess_0123456789abcdef": (800, "/aws-reserved/sso.amazonaws.com/", trust(assume({"Federated": f"arn:aws:iam::{ACCOUNT}:saml-provider/AWSSSO_abc_DO_NOT_DELETE"}, "sts:AssumeRoleWithSAML")), ["AdministratorAccess"], {}, {}, 1, 43200),
 }
 
+DESCRIPTIONS = {
+    "analytics-long-session": "Analysts' notebooks; long sessions for overnight queries",
+    "lambda-orders": "Orders API Lambda",
+}
+
 
 def user_detail(name, spec):
     age, _pw, _mfa, groups, managed, inline, tg, _keys = spec
@@ -146,17 +154,34 @@ def user_detail(name, spec):
     return d
 
 
-def role_detail(name, spec):
-    age, path, tr, managed, inline, tg, used, max_session = spec
-    d = {
+def role_base(name, spec):
+    """The fields GetAccountAuthorizationDetails and ListRoles share."""
+    age, path, tr = spec[:3]
+    return {
         "Path": path, "RoleName": name, "RoleId": "AROA" + ("%016X" % (sum(map(ord, name)) * 7919))[:16],
         "Arn": f"arn:aws:iam::{ACCOUNT}:role{path}{name}", "CreateDate": ago(age),
-        "AssumeRolePolicyDocument": enc(tr), "InstanceProfileList": [],
+        "AssumeRolePolicyDocument": enc(tr),
+    }
+
+
+def role_detail(name, spec):
+    _age, _path, _tr, managed, inline, tg, used, _max_session = spec
+    d = role_base(name, spec)
+    d.update({
+        "InstanceProfileList": [],
         "RolePolicyList": [{"PolicyName": k, "PolicyDocument": enc(v)} for k, v in inline.items()],
         "AttachedManagedPolicies": attached(*managed), "Tags": tags(**tg),
         "RoleLastUsed": {} if used is None else {"LastUsedDate": ago(used), "Region": "eu-west-1"},
-        "MaxSessionDuration": max_session,
-    }
+    })
+    return d
+
+
+def listed_role(name, spec):
+    """One role as ListRoles returns it (no tags, policies or last use; session limit instead)."""
+    d = role_base(name, spec)
+    d["MaxSessionDuration"] = spec[7]
+    if name in DESCRIPTIONS:
+        d["Description"] = DESCRIPTIONS[name]
     return d
 
 
@@ -188,6 +213,9 @@ def main():
         with open(os.path.join(HERE, f"authorization-details-page-{i}.json"), "w") as f:
             json.dump(page, f, indent=2)
             f.write("\n")
+    with open(os.path.join(HERE, "list-roles.json"), "w") as f:
+        json.dump({"Roles": [listed_role(n, s) for n, s in ROLES.items()]}, f, indent=2)
+        f.write("\n")
 
     cols = ["user", "arn", "user_creation_time", "password_enabled", "password_last_used",
             "password_last_changed", "password_next_rotation", "mfa_active",

@@ -74,7 +74,8 @@ pub struct RoleFacts {
     pub sso_role: bool,
     /// Neither service-linked nor an SSO role.
     pub machine: bool,
-    pub max_session_duration_secs: i64,
+    /// MaxSessionDuration; null when no ListRoles output said it.
+    pub max_session_duration_secs: Option<i64>,
     pub last_used_at: Option<String>,
     /// Days since last use; null when never used or unknown.
     pub idle_days: Option<i64>,

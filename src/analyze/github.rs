@@ -113,7 +113,11 @@ pub fn analyze(inventory: &Inventory, ctx: &AnalysisContext) -> Analysis {
         };
         analysis.subjects.push(subject);
     }
-    for g in inventory.grants.iter().filter(|g| g.provider == Provider::Github) {
+    for g in inventory
+        .grants
+        .iter()
+        .filter(|g| g.provider == Provider::Github)
+    {
         match g.kind.as_str() {
             "app_permissions" => analysis.subjects.push(installation(g, inventory)),
             "token_permissions" => analysis.subjects.push(workflow_permissions(g)),
@@ -124,7 +128,10 @@ pub fn analyze(inventory: &Inventory, ctx: &AnalysisContext) -> Analysis {
 }
 
 fn attr(c: &Credential, key: &str) -> Option<String> {
-    c.attributes.get(key).and_then(Value::as_str).map(str::to_string)
+    c.attributes
+        .get(key)
+        .and_then(Value::as_str)
+        .map(str::to_string)
 }
 
 fn days(ctx: &AnalysisContext, t: Option<Timestamp>) -> Option<i64> {
@@ -140,10 +147,20 @@ fn idle(ctx: &AnalysisContext, c: &Credential) -> Option<i64> {
     }
 }
 
-fn credential_subject(c: &Credential, kind: &str, facts: serde_json::Map<String, Value>, risk: RiskInputs) -> Subject {
+fn credential_subject(
+    c: &Credential,
+    kind: &str,
+    facts: serde_json::Map<String, Value>,
+    risk: RiskInputs,
+) -> Subject {
     Subject {
         kind: format!("github.{kind}"),
-        resource: ResourceRef { provider: c.provider, kind: c.kind.clone(), id: c.id.clone(), name: c.name.clone() },
+        resource: ResourceRef {
+            provider: c.provider,
+            kind: c.kind.clone(),
+            id: c.id.clone(),
+            name: c.name.clone(),
+        },
         principal_id: c.principal_id.clone(),
         facts,
         risk,
@@ -161,12 +178,21 @@ fn secret(c: &Credential, ctx: &AnalysisContext) -> Subject {
         visibility: attr(c, "visibility"),
         age_days: days(ctx, c.rotated_at.or(c.created_at)),
     };
-    let risk = RiskInputs { scope: Privilege::Write, window_days: None, idle_days: None, exposure: Exposure::Ci };
+    let risk = RiskInputs {
+        scope: Privilege::Write,
+        window_days: None,
+        idle_days: None,
+        exposure: Exposure::Ci,
+    };
     credential_subject(c, &c.kind, facts_of(&facts), risk)
 }
 
 fn deploy_key(c: &Credential, ctx: &AnalysisContext) -> Subject {
-    let read_only = c.attributes.get("read_only").and_then(Value::as_bool).unwrap_or(false);
+    let read_only = c
+        .attributes
+        .get("read_only")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     let expiry = expiry::from_text(Some(&c.name), "title", ctx);
     let facts = DeployKeyFacts {
         title: c.name.clone(),
@@ -180,7 +206,11 @@ fn deploy_key(c: &Credential, ctx: &AnalysisContext) -> Subject {
         expiry,
     };
     let risk = RiskInputs {
-        scope: if read_only { Privilege::Read } else { Privilege::Write },
+        scope: if read_only {
+            Privilege::Read
+        } else {
+            Privilege::Write
+        },
         window_days: facts.expiry.expires_in_days,
         idle_days: facts.idle_days,
         exposure: Exposure::Ci,
@@ -192,7 +222,9 @@ fn deploy_key(c: &Credential, ctx: &AnalysisContext) -> Subject {
 /// `name` in a flat `{name: level}` map.
 fn write_permissions(doc: Option<&Value>) -> Vec<String> {
     let mut out = Vec::new();
-    let Some(Value::Object(map)) = doc else { return out };
+    let Some(Value::Object(map)) = doc else {
+        return out;
+    };
     for (key, value) in map {
         match value {
             Value::String(level) if level == "write" || level == "admin" => out.push(key.clone()),
@@ -217,9 +249,16 @@ fn pat(c: &Credential, ctx: &AnalysisContext) -> Subject {
         token_name: c.name.clone(),
         org: c.scope.clone(),
         no_expiry: c.expires_at.is_none(),
-        token_expired: c.attributes.get("token_expired").and_then(Value::as_bool).unwrap_or(false),
+        token_expired: c
+            .attributes
+            .get("token_expired")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
         expires_at: c.expires_at.map(|t| t.to_rfc3339()),
-        lifetime_days: c.expires_at.zip(c.created_at).map(|(e, s)| (e - s).num_days()),
+        lifetime_days: c
+            .expires_at
+            .zip(c.created_at)
+            .map(|(e, s)| (e - s).num_days()),
         idle_days: idle(ctx, c),
         never_used: c.last_used == LastUsed::Never,
         all_repositories: selection == "all",
@@ -228,7 +267,11 @@ fn pat(c: &Credential, ctx: &AnalysisContext) -> Subject {
         write_permissions: writes,
     };
     let risk = RiskInputs {
-        scope: if facts.has_write { Privilege::Write } else { Privilege::Read },
+        scope: if facts.has_write {
+            Privilege::Write
+        } else {
+            Privilege::Read
+        },
         window_days: c.expires_at.map(|e| (e - ctx.as_of).num_days()),
         idle_days: facts.idle_days,
         exposure: Exposure::Internal,
@@ -241,7 +284,12 @@ fn authorization(c: &Credential, ctx: &AnalysisContext) -> Subject {
         .attributes
         .get("scopes")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
         .unwrap_or_default();
     let facts = AuthorizationFacts {
         login: attr(c, "login").unwrap_or_default(),
@@ -262,13 +310,29 @@ fn authorization(c: &Credential, ctx: &AnalysisContext) -> Subject {
     credential_subject(c, "credential_authorization", facts_of(&facts), risk)
 }
 
-fn grant_subject(g: &Grant, kind: &str, name: String, facts: serde_json::Map<String, Value>, scope: Privilege) -> Subject {
+fn grant_subject(
+    g: &Grant,
+    kind: &str,
+    name: String,
+    facts: serde_json::Map<String, Value>,
+    scope: Privilege,
+) -> Subject {
     Subject {
         kind: format!("github.{kind}"),
-        resource: ResourceRef { provider: Provider::Github, kind: kind.into(), id: g.principal_id.clone(), name },
+        resource: ResourceRef {
+            provider: Provider::Github,
+            kind: kind.into(),
+            id: g.principal_id.clone(),
+            name,
+        },
         principal_id: Some(g.principal_id.clone()),
         facts,
-        risk: RiskInputs { scope, window_days: None, idle_days: None, exposure: Exposure::Internal },
+        risk: RiskInputs {
+            scope,
+            window_days: None,
+            idle_days: None,
+            exposure: Exposure::Internal,
+        },
         location: None,
     }
 }
@@ -284,10 +348,18 @@ fn installation(g: &Grant, inventory: &Inventory) -> Subject {
         repository_selection: selection,
         administration_write: writes.iter().any(|w| w == "administration"),
         secrets_write: writes.iter().any(|w| w == "secrets"),
-        suspended: principal.is_some_and(|p| p.attributes.get("suspended_at").is_some_and(|v| !v.is_null())),
+        suspended: principal.is_some_and(|p| {
+            p.attributes
+                .get("suspended_at")
+                .is_some_and(|v| !v.is_null())
+        }),
         write_permissions: writes,
     };
-    let scope = if facts.administration_write { Privilege::Admin } else { Privilege::Write };
+    let scope = if facts.administration_write {
+        Privilege::Admin
+    } else {
+        Privilege::Write
+    };
     let name = facts.app_slug.clone();
     grant_subject(g, "app_installation", name, facts_of(&facts), scope)
 }
@@ -295,7 +367,12 @@ fn installation(g: &Grant, inventory: &Inventory) -> Subject {
 fn workflow_permissions(g: &Grant) -> Subject {
     let default = g.role.clone().unwrap_or_default();
     let facts = WorkflowPermissionFacts {
-        level: g.attributes.get("level").and_then(Value::as_str).unwrap_or_default().to_string(),
+        level: g
+            .attributes
+            .get("level")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
         target: g.target.clone().unwrap_or_default(),
         write: default == "write",
         default_workflow_permissions: default,
@@ -305,7 +382,13 @@ fn workflow_permissions(g: &Grant) -> Subject {
             .and_then(Value::as_bool)
             .unwrap_or(false),
     };
-    let mut s = grant_subject(g, "workflow_permissions", g.name.clone(), facts_of(&facts), Privilege::Write);
+    let mut s = grant_subject(
+        g,
+        "workflow_permissions",
+        g.name.clone(),
+        facts_of(&facts),
+        Privilege::Write,
+    );
     s.resource.id = g.id.clone();
     s
 }
@@ -316,13 +399,18 @@ pub fn link_aws_roles(analysis: &mut Analysis, inventory: &Inventory) {
     let scanned: Vec<&str> = inventory
         .principals
         .iter()
-        .filter(|p| p.kind == "repository" && matches!(p.provider, Provider::Github | Provider::Repo))
+        .filter(|p| {
+            p.kind == "repository" && matches!(p.provider, Provider::Github | Provider::Repo)
+        })
         .map(|p| p.name.as_str())
         .collect();
-    if scanned.is_empty() {
-        return;
-    }
-    for subject in analysis.subjects.iter_mut().filter(|s| s.kind == "aws.role") {
+    // The fact is set (possibly empty) on every GitHub-trusting role, so a rule may read it
+    // whether or not a repository was scanned in this run.
+    for subject in analysis
+        .subjects
+        .iter_mut()
+        .filter(|s| s.kind == "aws.role")
+    {
         if subject.facts.get("github_oidc").and_then(Value::as_bool) != Some(true) {
             continue;
         }
@@ -330,14 +418,26 @@ pub fn link_aws_roles(analysis: &mut Analysis, inventory: &Inventory) {
             .facts
             .get("github_repos")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
             .unwrap_or_default();
         let admitted: Vec<Value> = scanned
             .iter()
-            .filter(|repo| patterns.iter().any(|p| glob_match(&p.to_ascii_lowercase(), &repo.to_ascii_lowercase())))
+            .filter(|repo| {
+                patterns
+                    .iter()
+                    .any(|p| glob_match(&p.to_ascii_lowercase(), &repo.to_ascii_lowercase()))
+            })
             .map(|repo| Value::from(*repo))
             .collect();
-        subject.facts.insert("github_scanned_repos_admitted".into(), Value::Array(admitted));
+        subject.facts.insert(
+            "github_scanned_repos_admitted".into(),
+            Value::Array(admitted),
+        );
     }
 }
 

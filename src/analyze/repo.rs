@@ -130,7 +130,12 @@ fn subject(
 ) -> Subject {
     Subject {
         kind: format!("{}.{kind}", principal.provider),
-        resource: ResourceRef { provider: principal.provider, kind: kind.into(), id, name },
+        resource: ResourceRef {
+            provider: principal.provider,
+            kind: kind.into(),
+            id,
+            name,
+        },
         principal_id: Some(principal.id.clone()),
         facts,
         risk,
@@ -139,22 +144,42 @@ fn subject(
 }
 
 fn at(doc: &WorkflowDoc, line: Option<u32>) -> Location {
-    Location { path: doc.path.clone(), line: Some(line.unwrap_or(1).max(1)), column: None }
+    Location {
+        path: doc.path.clone(),
+        line: Some(line.unwrap_or(1).max(1)),
+        column: None,
+    }
 }
 
 fn ci_risk(scope: Privilege) -> RiskInputs {
-    RiskInputs { scope, window_days: None, idle_days: None, exposure: Exposure::Ci }
+    RiskInputs {
+        scope,
+        window_days: None,
+        idle_days: None,
+        exposure: Exposure::Ci,
+    }
 }
 
 fn workflow_subject(principal: &Principal, doc: &WorkflowDoc) -> Subject {
-    let jobs_without: Vec<String> =
-        doc.jobs.iter().filter(|j| j.permissions.is_none()).map(|j| j.id.clone()).collect();
+    let jobs_without: Vec<String> = doc
+        .jobs
+        .iter()
+        .filter(|j| j.permissions.is_none())
+        .map(|j| j.id.clone())
+        .collect();
     let write_all_jobs: Vec<&Job> = doc
         .jobs
         .iter()
-        .filter(|j| j.permissions.as_ref().is_some_and(|p| p.mode == "write-all"))
+        .filter(|j| {
+            j.permissions
+                .as_ref()
+                .is_some_and(|p| p.mode == "write-all")
+        })
         .collect();
-    let top_write_all = doc.permissions.as_ref().is_some_and(|p| p.mode == "write-all");
+    let top_write_all = doc
+        .permissions
+        .as_ref()
+        .is_some_and(|p| p.mode == "write-all");
     let facts = WorkflowFacts {
         repo: principal.scope.clone(),
         path: doc.path.clone(),
@@ -164,7 +189,11 @@ fn workflow_subject(principal: &Principal, doc: &WorkflowDoc) -> Subject {
         jobs_without_permissions: jobs_without,
         write_all: top_write_all || !write_all_jobs.is_empty(),
         write_all_jobs: write_all_jobs.iter().map(|j| j.id.clone()).collect(),
-        write_scopes: doc.permissions.as_ref().map(|p| p.write.clone()).unwrap_or_default(),
+        write_scopes: doc
+            .permissions
+            .as_ref()
+            .map(|p| p.write.clone())
+            .unwrap_or_default(),
         privileged_trigger: privileged(doc),
         unreadable: doc.unreadable.is_some(),
     };
@@ -176,7 +205,11 @@ fn workflow_subject(principal: &Principal, doc: &WorkflowDoc) -> Subject {
     } else {
         doc.on_line
     };
-    let scope = if facts.write_all { Privilege::Write } else { Privilege::Read };
+    let scope = if facts.write_all {
+        Privilege::Write
+    } else {
+        Privilege::Read
+    };
     subject(
         principal,
         "workflow",
@@ -189,7 +222,9 @@ fn workflow_subject(principal: &Principal, doc: &WorkflowDoc) -> Subject {
 }
 
 fn privileged(doc: &WorkflowDoc) -> bool {
-    doc.triggers.iter().any(|t| PRIVILEGED_TRIGGERS.contains(&t.as_str()))
+    doc.triggers
+        .iter()
+        .any(|t| PRIVILEGED_TRIGGERS.contains(&t.as_str()))
 }
 
 fn job_subject(principal: &Principal, doc: &WorkflowDoc, job: &Job) -> Subject {
@@ -232,10 +267,18 @@ fn cloud_of_env(name: &str) -> Option<&'static str> {
 
 /// An action input that takes a long-lived cloud secret: `(action, input, cloud)`.
 const KEY_INPUTS: &[(&str, &str, &str)] = &[
-    ("aws-actions/configure-aws-credentials", "aws-secret-access-key", "aws"),
+    (
+        "aws-actions/configure-aws-credentials",
+        "aws-secret-access-key",
+        "aws",
+    ),
     ("azure/login", "creds", "azure"),
     ("google-github-actions/auth", "credentials_json", "gcp"),
-    ("google-github-actions/setup-gcloud", "service_account_key", "gcp"),
+    (
+        "google-github-actions/setup-gcloud",
+        "service_account_key",
+        "gcp",
+    ),
 ];
 
 fn oidc_alternative(cloud: &str) -> &'static str {
@@ -267,7 +310,9 @@ fn cloud_keys(principal: &Principal, doc: &WorkflowDoc) -> Vec<Subject> {
             }
         }
         for step in &job.steps {
-            let Some(action) = step.uses.as_deref().map(action_name) else { continue };
+            let Some(action) = step.uses.as_deref().map(action_name) else {
+                continue;
+            };
             for (name, key, cloud) in KEY_INPUTS.iter().filter(|(name, ..)| *name == action) {
                 if let Some(input) = step.with.iter().find(|i| i.name == *key && handed_over(i)) {
                     found.push((Some(job), cloud, (*name).to_string(), input));
@@ -308,7 +353,7 @@ fn cloud_key_subject(
         long_lived: true,
         oidc_alternative: oidc_alternative(cloud).to_string(),
     };
-    let where_ = job_id.as_deref().unwrap_or("(workflow)");
+    let where_ = job_id.as_deref().unwrap_or("workflow");
     subject(
         principal,
         "ci_cloud_key",
@@ -330,7 +375,10 @@ fn hardcoded_subject(credential: &Credential) -> Subject {
     let location = credential.location.clone();
     let facts = HardcodedSecretFacts {
         repo: credential.scope.clone(),
-        path: location.as_ref().map(|l| l.path.clone()).unwrap_or_default(),
+        path: location
+            .as_ref()
+            .map(|l| l.path.clone())
+            .unwrap_or_default(),
         line: location.as_ref().and_then(|l| l.line),
         generic: secret_type == "generic_secret",
         secret_type,

@@ -5,7 +5,6 @@ use std::fmt::Write as _;
 
 use super::{Drift, FindingRef};
 use crate::render::terminal::clean;
-use crate::render::v1;
 
 /// How many findings of each list are printed; the counts are always complete.
 const LISTED: usize = 20;
@@ -52,7 +51,7 @@ fn findings(out: &mut String, heading: &str, mark: &str, list: &[FindingRef]) {
         let _ = writeln!(
             out,
             "  {mark} {:<8} {:>3}  {}  {}  {}",
-            severity(finding.severity),
+            finding.severity.as_str(),
             finding.risk,
             clean(&finding.rule_id),
             clean(&finding.resource.name),
@@ -109,8 +108,8 @@ fn widened(out: &mut String, drift: &Drift) {
         let _ = write!(
             out,
             "  ↑ {} → {}  {}",
-            privilege(w.old_privilege),
-            privilege(w.new_privilege),
+            w.old_privilege.as_str(),
+            w.new_privilege.as_str(),
             clean(&w.resource.id)
         );
         if !grants.is_empty() {
@@ -124,24 +123,5 @@ fn widened(out: &mut String, drift: &Drift) {
 fn more(out: &mut String, total: usize) {
     if total > LISTED {
         let _ = writeln!(out, "  … and {} more", total - LISTED);
-    }
-}
-
-pub(crate) fn severity(severity: v1::Severity) -> &'static str {
-    match severity {
-        v1::Severity::Info => "info",
-        v1::Severity::Low => "low",
-        v1::Severity::Medium => "medium",
-        v1::Severity::High => "high",
-        v1::Severity::Critical => "critical",
-    }
-}
-
-pub(crate) fn privilege(privilege: v1::Privilege) -> &'static str {
-    match privilege {
-        v1::Privilege::None => "none",
-        v1::Privilege::Read => "read",
-        v1::Privilege::Write => "write",
-        v1::Privilege::Admin => "admin",
     }
 }

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use super::RenderError;
-use crate::findings::{Finding, Severity};
+use crate::findings::Severity;
 use crate::report::Report;
 
 pub const FILE_NAME: &str = "lapse-summary.md";
@@ -104,16 +104,10 @@ fn gaps(out: &mut String, report: &Report) {
 }
 
 fn top(out: &mut String, report: &Report) {
-    let mut active: Vec<&Finding> = report.active_findings().collect();
+    let active = report.riskiest_findings();
     if active.is_empty() {
         return;
     }
-    active.sort_by(|a, b| {
-        (b.risk, b.severity)
-            .cmp(&(a.risk, a.severity))
-            .then_with(|| a.rule_id.cmp(&b.rule_id))
-            .then_with(|| a.resource.id.cmp(&b.resource.id))
-    });
     let _ = writeln!(out, "\n### Top findings\n");
     out.push_str("| Severity | Risk | Rule | Identity | Kind | Resource id |\n");
     out.push_str("|---|---:|---|---|---|---|\n");

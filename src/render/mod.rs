@@ -48,8 +48,6 @@ pub enum RenderError {
     UnsupportedVersion { path: PathBuf, version: String },
     #[error("HTML template: {0}")]
     Template(String),
-    #[error("report format {0:?} is not implemented yet")]
-    Unsupported(Format),
     #[error("{message}")]
     Table { message: String },
     #[error(

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use crate::findings::{Finding, Severity};
+use crate::findings::Severity;
 use crate::report::Report;
 
 /// How many findings the summary lists.
@@ -60,17 +60,10 @@ fn counts(out: &mut String, report: &Report, paint: Paint) {
 }
 
 fn top_findings(out: &mut String, report: &Report, paint: Paint) {
-    let mut active: Vec<&Finding> = report.active_findings().collect();
+    let active = report.riskiest_findings();
     if active.is_empty() {
         return;
     }
-    // The report is sorted already; sort again so the summary never depends on the caller.
-    active.sort_by(|a, b| {
-        (b.risk, b.severity)
-            .cmp(&(a.risk, a.severity))
-            .then_with(|| a.rule_id.cmp(&b.rule_id))
-            .then_with(|| a.resource.id.cmp(&b.resource.id))
-    });
     let _ = writeln!(out, "\n{}", paint.bold("Top findings"));
     for finding in active.iter().take(TOP) {
         let label = format!("{:<8}", finding.severity.as_str());

@@ -25,6 +25,19 @@ pub enum Severity {
     Critical,
 }
 
+impl Severity {
+    /// The serialized name, for text views of a report read back (drift).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Family {
@@ -53,6 +66,18 @@ pub enum Privilege {
     Read,
     Write,
     Admin,
+}
+
+impl Privilege {
+    /// The serialized name, like [`Severity::as_str`].
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Privilege::None => "none",
+            Privilege::Read => "read",
+            Privilege::Write => "write",
+            Privilege::Admin => "admin",
+        }
+    }
 }
 
 /// The whole document. `findings` comes last so a streaming reader sees the metadata first.

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_iam::Client;
-use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::types::{AccessKeyMetadata, StatusType};
 
 use super::DENY_OLDER_SESSIONS;
@@ -51,7 +51,6 @@ impl AwsExecutor {
         ctx: &ExecContext<'_>,
     ) -> Result<Effect, ActionError> {
         let iam = self.client(account)?;
-        let done = |replaced: serde_json::Value| Ok(Effect::Done(replaced));
         let result = match action {
             Action::AwsDeactivateAccessKeys { user } => {
                 // After a crash mid-call, the keys found inactive are the ones that call
@@ -61,24 +60,17 @@ impl AwsExecutor {
             Action::AwsDeleteDeactivatedAccessKeys { user } => {
                 return delete_keys(iam, user, ctx).await;
             }
-            Action::AwsDeleteLoginProfile { user } => iam
-                .delete_login_profile()
-                .user_name(user)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(classify),
+            Action::AwsDeleteLoginProfile { user } => {
+                call(iam.delete_login_profile().user_name(user).send()).await
+            }
             Action::AwsDenyOlderSessions { role } => {
                 let document = deny_older_sessions(ctx.now);
-                let outcome = iam
+                let request = iam
                     .put_role_policy()
                     .role_name(role)
                     .policy_name(DENY_OLDER_SESSIONS)
-                    .policy_document(document.to_string())
-                    .send()
-                    .await
-                    .map_err(classify);
-                return settle(outcome.map(|_| ()), || {
+                    .policy_document(document.to_string());
+                return settle(call(request.send()).await, || {
                     serde_json::json!({
                         "policy_name": DENY_OLDER_SESSIONS,
                         "token_issued_before": ctx.now,
@@ -97,11 +89,7 @@ impl AwsExecutor {
             } => delete_inline(iam, *principal, name, policy_name).await,
             _ => return Err(not_mine(action)),
         };
-        match result {
-            Ok(()) => done(replaced_state(action)),
-            Err(Failure::Gone) => Ok(Effect::AlreadyGone),
-            Err(Failure::Error(e)) => Err(e),
-        }
+        settle(result, || replaced_state(action))
     }
 }
 
@@ -142,7 +130,7 @@ enum Failure {
     Error(ActionError),
 }
 
-fn classify<E, R>(err: aws_sdk_iam::error::SdkError<E, R>) -> Failure
+fn classify<E, R>(err: SdkError<E, R>) -> Failure
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
@@ -161,15 +149,34 @@ where
     })
 }
 
+/// Awaits one IAM call whose output is not needed, only whether it happened.
+async fn call<T, E, R>(
+    request: impl std::future::Future<Output = Result<T, SdkError<E, R>>>,
+) -> Result<(), Failure>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    request.await.map(|_| ()).map_err(classify)
+}
+
+/// `None` when the entity is gone (already done); an error stops the action.
+fn present<T>(result: Result<T, Failure>) -> Result<Option<T>, ActionError> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(Failure::Gone) => Ok(None),
+        Err(Failure::Error(e)) => Err(e),
+    }
+}
+
 fn settle(
     result: Result<(), Failure>,
     replaced: impl FnOnce() -> serde_json::Value,
 ) -> Result<Effect, ActionError> {
-    match result {
-        Ok(()) => Ok(Effect::Done(replaced())),
-        Err(Failure::Gone) => Ok(Effect::AlreadyGone),
-        Err(Failure::Error(e)) => Err(e),
-    }
+    Ok(match present(result)? {
+        Some(()) => Effect::Done(replaced()),
+        None => Effect::AlreadyGone,
+    })
 }
 
 fn not_mine(action: &Action) -> ActionError {
@@ -181,30 +188,18 @@ fn not_mine(action: &Action) -> ActionError {
 
 async fn detach(iam: &Client, kind: IamKind, name: &str, arn: &str) -> Result<(), Failure> {
     match kind {
-        IamKind::User => iam
-            .detach_user_policy()
-            .user_name(name)
-            .policy_arn(arn)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(classify),
-        IamKind::Role => iam
-            .detach_role_policy()
-            .role_name(name)
-            .policy_arn(arn)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(classify),
-        IamKind::Group => iam
-            .detach_group_policy()
-            .group_name(name)
-            .policy_arn(arn)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(classify),
+        IamKind::User => {
+            let request = iam.detach_user_policy().user_name(name).policy_arn(arn);
+            call(request.send()).await
+        }
+        IamKind::Role => {
+            let request = iam.detach_role_policy().role_name(name).policy_arn(arn);
+            call(request.send()).await
+        }
+        IamKind::Group => {
+            let request = iam.detach_group_policy().group_name(name).policy_arn(arn);
+            call(request.send()).await
+        }
     }
 }
 
@@ -215,30 +210,21 @@ async fn delete_inline(
     policy: &str,
 ) -> Result<(), Failure> {
     match kind {
-        IamKind::User => iam
-            .delete_user_policy()
-            .user_name(name)
-            .policy_name(policy)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(classify),
-        IamKind::Role => iam
-            .delete_role_policy()
-            .role_name(name)
-            .policy_name(policy)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(classify),
-        IamKind::Group => iam
-            .delete_group_policy()
-            .group_name(name)
-            .policy_name(policy)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(classify),
+        IamKind::User => {
+            let request = iam.delete_user_policy().user_name(name).policy_name(policy);
+            call(request.send()).await
+        }
+        IamKind::Role => {
+            let request = iam.delete_role_policy().role_name(name).policy_name(policy);
+            call(request.send()).await
+        }
+        IamKind::Group => {
+            let request = iam
+                .delete_group_policy()
+                .group_name(name)
+                .policy_name(policy);
+            call(request.send()).await
+        }
     }
 }
 
@@ -254,10 +240,8 @@ async fn list_keys(iam: &Client, user: &str) -> Result<Vec<AccessKeyMetadata>, F
 }
 
 async fn deactivate_keys(iam: &Client, user: &str, resuming: bool) -> Result<Effect, ActionError> {
-    let keys = match list_keys(iam, user).await {
-        Ok(keys) => keys,
-        Err(Failure::Gone) => return Ok(Effect::AlreadyGone),
-        Err(Failure::Error(e)) => return Err(e),
+    let Some(keys) = present(list_keys(iam, user).await)? else {
+        return Ok(Effect::AlreadyGone);
     };
     let mut deactivated: Vec<String> = Vec::new();
     if resuming {
@@ -274,19 +258,14 @@ async fn deactivate_keys(iam: &Client, user: &str, resuming: bool) -> Result<Eff
         let Some(id) = key.access_key_id() else {
             continue;
         };
-        let result = iam
+        let request = iam
             .update_access_key()
             .user_name(user)
             .access_key_id(id)
-            .status(StatusType::Inactive)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(classify);
-        match result {
-            Ok(()) | Err(Failure::Gone) => deactivated.push(id.to_string()),
-            Err(Failure::Error(e)) => return Err(e),
-        }
+            .status(StatusType::Inactive);
+        // Gone: deleted meanwhile, which is more than deactivated.
+        present(call(request.send()).await)?;
+        deactivated.push(id.to_string());
     }
     Ok(Effect::Done(
         serde_json::json!({ "deactivated_keys": deactivated }),
@@ -300,10 +279,8 @@ async fn delete_keys(
     user: &str,
     ctx: &ExecContext<'_>,
 ) -> Result<Effect, ActionError> {
-    let keys = match list_keys(iam, user).await {
-        Ok(keys) => keys,
-        Err(Failure::Gone) => return Ok(Effect::AlreadyGone),
-        Err(Failure::Error(e)) => return Err(e),
+    let Some(keys) = present(list_keys(iam, user).await)? else {
+        return Ok(Effect::AlreadyGone);
     };
     let mut deleted = Vec::new();
     let mut waiting_until: Option<Timestamp> = None;
@@ -322,17 +299,9 @@ async fn delete_keys(
             waiting_until = Some(waiting_until.map_or(due, |w| w.max(due)));
             continue;
         }
-        let result = iam
-            .delete_access_key()
-            .user_name(user)
-            .access_key_id(id)
-            .send()
-            .await
-            .map_err(classify);
-        match result {
-            Ok(_) | Err(Failure::Gone) => deleted.push(id.to_string()),
-            Err(Failure::Error(e)) => return Err(e),
-        }
+        let request = iam.delete_access_key().user_name(user).access_key_id(id);
+        present(call(request.send()).await)?;
+        deleted.push(id.to_string());
     }
     let replaced = serde_json::json!({ "deleted_keys": deleted });
     Ok(match waiting_until {

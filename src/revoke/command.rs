@@ -5,8 +5,6 @@
 //! period count as done); 1 some action failed (a permission error stops its grant); 2 input
 //! error, including a second concurrent `--apply` refused by the lock.
 
-use std::path::Path;
-
 use anyhow::Context;
 
 use super::action::Action;
@@ -16,6 +14,8 @@ use super::azure::{AzureAuth, AzureExecutor};
 use super::github::GithubExecutor;
 use super::{Journal, Plan};
 use crate::cli::{RevokeArgs, SourceArgs};
+use crate::collect::aws::accounts::DEFAULT_MAX_ATTEMPTS;
+use crate::collect::aws::client::{ClientSettings, sdk_config};
 use crate::exit::Code;
 use crate::inventory::{Inventory, Provider, Timestamp};
 
@@ -79,7 +79,7 @@ async fn executors(
         let token = std::env::var("GITHUB_TOKEN").or_else(|_| std::env::var("GH_TOKEN"));
         if let Ok(token) = token {
             let api = sources.github_api_url.as_deref().unwrap_or(GITHUB_API);
-            let http = http_client(sources.ca_bundle.as_deref())?;
+            let http = crate::net::client(sources.ca_bundle.as_deref())?;
             executors.github = Some(GithubExecutor::new(http, api, token));
         }
     }
@@ -89,29 +89,16 @@ async fn executors(
     Ok(executors)
 }
 
-/// The standard credential chain, as the live collector uses it: profile, region, endpoint
-/// override (`--aws-endpoint-url`; the SDK also reads `AWS_ENDPOINT_URL`).
+/// The live collector's SDK config (standard chain, profile, region, endpoint override,
+/// retries), from the command's flags.
 async fn aws_client(sources: &SourceArgs) -> aws_sdk_iam::Client {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-    if let Some(profile) = &sources.aws_profile {
-        loader = loader.profile_name(profile);
-    }
-    if let Some(region) = &sources.aws_region {
-        loader = loader.region(aws_config::Region::new(region.clone()));
-    }
-    if let Some(url) = &sources.aws_endpoint_url {
-        loader = loader.endpoint_url(url);
-    }
-    let config = loader.load().await;
-    let config = if config.region().is_some() {
-        config
-    } else {
-        // IAM is global; the SDK still wants a region.
-        config
-            .into_builder()
-            .region(aws_config::Region::new("us-east-1"))
-            .build()
-    };
+    let config = sdk_config(ClientSettings {
+        profile: sources.aws_profile.as_deref(),
+        region: sources.aws_region.as_deref(),
+        endpoint_url: sources.aws_endpoint_url.as_deref(),
+        max_attempts: DEFAULT_MAX_ATTEMPTS,
+    })
+    .await;
     aws_sdk_iam::Client::new(&config)
 }
 
@@ -132,29 +119,11 @@ fn azure(sources: &SourceArgs) -> anyhow::Result<Option<AzureExecutor>> {
         graph_scope: opts.graph_scope(),
         arm_scope: opts.arm_scope(),
     };
-    let http = http_client(sources.ca_bundle.as_deref())?;
+    let http = crate::net::client(sources.ca_bundle.as_deref())?;
     Ok(Some(AzureExecutor::new(
         http,
         &opts.graph_url,
         &opts.arm_url,
         auth,
     )))
-}
-
-/// reqwest with the bundled roots plus `--ca-bundle` and `SSL_CERT_FILE`.
-fn http_client(ca_bundle: Option<&Path>) -> anyhow::Result<reqwest::Client> {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let mut builder = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(60))
-        .user_agent(concat!("lapse/", env!("CARGO_PKG_VERSION")));
-    let env_bundle = std::env::var_os("SSL_CERT_FILE").map(std::path::PathBuf::from);
-    for path in ca_bundle.into_iter().chain(env_bundle.as_deref()) {
-        let pem = std::fs::read(path).with_context(|| format!("{}", path.display()))?;
-        for cert in reqwest::Certificate::from_pem_bundle(&pem)
-            .with_context(|| format!("{}", path.display()))?
-        {
-            builder = builder.add_root_certificate(cert);
-        }
-    }
-    Ok(builder.build()?)
 }

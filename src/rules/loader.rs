@@ -75,6 +75,10 @@ struct RawRule {
     docs: Spanned<RawDocs>,
     #[serde(default)]
     references: Vec<Spanned<RawReference>>,
+    /// Facts to show in a finding besides those the condition reads (context for the reader,
+    /// e.g. which scanned repositories an unbound trust admits).
+    #[serde(default)]
+    evidence: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -253,8 +257,13 @@ fn parse(path: &Path, text: &str, source: String) -> Result<Parsed, RuleError> {
     }
     let condition_line = condition_start_line(text, raw.condition.span());
     let condition = raw.condition.into_inner();
-    let (program, reads) = compile(&condition, &params)
+    let (program, mut reads) = compile(&condition, &params)
         .map_err(|(offset, m)| invalid(path, condition_line + offset, m))?;
+    for fact in raw.evidence {
+        if !reads.facts.contains(&fact) {
+            reads.facts.push(fact);
+        }
+    }
     let rule = Rule {
         id,
         title,

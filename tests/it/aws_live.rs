@@ -40,7 +40,8 @@ const READ_LOGS: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow
 
 /// A small but realistic estate: an admin CI user with a key and an expired provisional tag,
 /// a service user inheriting a group's inline policy, a GitHub OIDC role with no bound `sub`
-/// and admin rights, an EC2 role with a customer-managed wildcard policy.
+/// and admin rights, an EC2 role with a customer-managed wildcard policy and 12-hour sessions
+/// (a limit only ListRoles tells).
 async fn build_estate(iam: &aws_sdk_iam::Client, account: &str) {
     iam.create_user()
         .user_name("ci-deploy")
@@ -125,6 +126,7 @@ async fn build_estate(iam: &aws_sdk_iam::Client, account: &str) {
     iam.create_role()
         .role_name("app-runtime")
         .assume_role_policy_document(EC2_TRUST)
+        .max_session_duration(43200)
         .send()
         .await
         .expect("ec2 role");
@@ -233,14 +235,15 @@ fn live_scan_of_an_estate_reports_its_findings_in_bulk_calls() {
 
 /// The offline files, written the way the AWS CLI writes them: by boto3 (the CLI's own
 /// library, from moto's virtualenv), an implementation independent of lapse's.
-fn export_offline_files(moto: &Moto, dir: &Path) -> (PathBuf, PathBuf) {
+fn export_offline_files(moto: &Moto, dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     let server = std::env::var("LAPSE_MOTO_SERVER").expect("LAPSE_MOTO_SERVER (run scripts/test)");
     let python = Path::new(&server).with_file_name("python");
     let details = dir.join("authorization-details.json");
+    let list_roles = dir.join("list-roles.json");
     let report = dir.join("credential-report.json");
     let script = r#"
 import base64, json, sys, time, boto3
-endpoint, details_path, report_path = sys.argv[1:4]
+endpoint, details_path, roles_path, report_path = sys.argv[1:5]
 iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1",
                    aws_access_key_id="testing", aws_secret_access_key="testing")
 merged = {"UserDetailList": [], "GroupDetailList": [], "RoleDetailList": [], "Policies": []}
@@ -249,6 +252,8 @@ for page in iam.get_paginator("get_account_authorization_details").paginate():
         merged[key].extend(page.get(key, []))
 iso = lambda v: v.isoformat()
 json.dump(merged, open(details_path, "w"), default=iso, indent=1)
+roles = [r for page in iam.get_paginator("list_roles").paginate() for r in page["Roles"]]
+json.dump({"Roles": roles}, open(roles_path, "w"), default=iso, indent=1)
 while iam.generate_credential_report()["State"] != "COMPLETE":
     time.sleep(0.2)
 r = iam.get_credential_report()
@@ -258,11 +263,12 @@ json.dump({"Content": base64.b64encode(r["Content"]).decode(), "ReportFormat": r
     let status = StdCommand::new(&python)
         .args(["-c", script, &moto.endpoint])
         .arg(&details)
+        .arg(&list_roles)
         .arg(&report)
         .status()
         .unwrap_or_else(|e| panic!("{}: {e}", python.display()));
     assert!(status.success(), "boto3 export failed");
-    (details, report)
+    (details, list_roles, report)
 }
 
 #[test]
@@ -278,12 +284,14 @@ fn live_and_offline_scans_of_one_account_give_the_same_findings() {
     let mut live = lapse(&live_dir);
     moto.env(&mut live);
     live.arg("--aws").assert().code(0);
-    let (details, credential_report) = export_offline_files(&moto, dir.path());
+    let (details, list_roles, credential_report) = export_offline_files(&moto, dir.path());
     let mut offline = lapse(&offline_dir);
     moto::isolated_aws_env(&mut offline);
     offline
         .arg("--aws-authorization-details")
         .arg(&details)
+        .arg("--aws-authorization-details")
+        .arg(&list_roles)
         .arg("--aws-credential-report")
         .arg(&credential_report)
         .assert()
@@ -292,6 +300,14 @@ fn live_and_offline_scans_of_one_account_give_the_same_findings() {
     let live = read_report(&live_dir);
     let offline = read_report(&offline_dir);
     assert!(findings(&live).len() >= 4, "{:#?}", families_by_name(&live));
+    // The session limit comes from ListRoles on both sides.
+    assert!(
+        findings(&live)
+            .iter()
+            .any(|f| f["rule_id"] == "AWS-014" && f["resource"]["name"] == "app-runtime"),
+        "{:#?}",
+        families_by_name(&live)
+    );
     assert_eq!(
         fingerprints(&live),
         fingerprints(&offline),

@@ -264,6 +264,39 @@ fn facts_of_roles() {
     );
 }
 
+/// `aws iam list-roles` output among the details files, found by its `Roles` key, supplies what
+/// GetAccountAuthorizationDetails lacks; a role it does not list stays unknown (null).
+#[test]
+fn list_roles_output_fills_session_limits_by_arn() {
+    let files = [
+        fixture("list-roles.json"),
+        fixture("details/page-1.json"),
+        fixture("details/page-2.json"),
+    ];
+    let inv = collect_files(&files, &[fixture("credential-report.csv")]).unwrap();
+    let deploy = inv
+        .principals
+        .iter()
+        .find(|p| p.id == arn("role/gh-deploy"))
+        .unwrap();
+    assert_eq!(deploy.description.as_deref(), Some("GitHub Actions deploy"));
+    let analysis = analyze::analyze(&inv, &ctx());
+    let session = |role: &str| {
+        fact(
+            subject(&analysis, "aws.role", &arn(role)),
+            "max_session_duration_secs",
+        )
+        .clone()
+    };
+    assert_eq!(session("role/gh-deploy"), json!(43200));
+    assert_eq!(session("role/vendor"), json!(3600));
+    assert_eq!(session("role/gh-bound"), Value::Null);
+
+    let without = analyze::analyze(&collect("credential-report.csv"), &ctx());
+    let deploy = subject(&without, "aws.role", &arn("role/gh-deploy"));
+    assert_eq!(fact(deploy, "max_session_duration_secs"), &Value::Null);
+}
+
 #[test]
 fn folder_of_pages_reads_like_the_files() {
     let folder = collect_files(&[fixture("details")], &[fixture("credential-report.csv")]).unwrap();

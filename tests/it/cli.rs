@@ -332,9 +332,68 @@ fn merge_joins_shard_reports_and_refuses_mixed_instants() {
         .arg(estate())
         .args(["--as-of", "2027-01-01T00:00:00Z", "--fail-on", "never", "--allow-incomplete", "--out"])
         .arg(&later)
-        .assert();
+        .assert()
+        .code(0);
     assert_input_error(
         lapse().arg("merge").arg(dir.path().join("out/lapse-report.json")).arg(later.join("lapse-report.json")).assert(),
         "--as-of",
     );
+}
+
+/// Secret values a scan reads must never reach any output: reports of every format, the saved
+/// inventory, stdout, stderr, debug logs. At most the last four characters may appear.
+#[test]
+fn a_canary_secret_never_appears_in_any_output() {
+    const CANARY_SECRET: &str = "wJalrXUtnFEMI/K7MDENG/CANARYxSeCrEt7Q2vX";
+    const CANARY_TOKEN: &str = "ghp_CANARY0123456789abcdefghijklmnopqrst";
+    let repo = tempfile::tempdir().unwrap();
+    std::fs::write(
+        repo.path().join("settings.env"),
+        format!("aws_secret_access_key = \"{CANARY_SECRET}\"\nGITHUB_TOKEN={CANARY_TOKEN}\n"),
+    )
+    .unwrap();
+    let git = |args: &[&str]| {
+        let status = std::process::Command::new("git").args(args).current_dir(repo.path()).status().unwrap();
+        assert!(status.success(), "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    git(&["add", "."]);
+    let out = tempfile::tempdir().unwrap();
+    let scan = lapse()
+        .env("RUST_LOG", "debug")
+        .arg("scan")
+        .arg("--repo")
+        .arg(repo.path())
+        .args(["--format", "json,html,sarif,ocsf,csv,markdown,parquet", "--fail-on", "never", "--out"])
+        .arg(out.path())
+        .assert()
+        .code(0);
+    let inventory = out.path().join("inventory.json");
+    let collect = lapse().env("RUST_LOG", "debug").arg("collect").arg("--repo").arg(repo.path()).arg("--save").arg(&inventory).assert().code(0);
+    let report = read_json(&out.path().join("lapse-report.json"));
+    assert!(
+        report["findings"].as_array().unwrap().iter().any(|f| f["rule_id"] == "REPO-006"),
+        "the canary is found (else this test proves nothing)"
+    );
+    let mut outputs: Vec<(String, Vec<u8>)> = vec![
+        ("scan stdout".into(), scan.get_output().stdout.clone()),
+        ("scan stderr".into(), scan.get_output().stderr.clone()),
+        ("collect stderr".into(), collect.get_output().stderr.clone()),
+    ];
+    for entry in std::fs::read_dir(out.path()).unwrap() {
+        let path = entry.unwrap().path();
+        outputs.push((path.display().to_string(), std::fs::read(&path).unwrap()));
+    }
+    assert!(outputs.len() >= 10, "every format was written: {}", outputs.len());
+    for (name, bytes) in outputs {
+        let text = String::from_utf8_lossy(&bytes);
+        for canary in [CANARY_SECRET, CANARY_TOKEN] {
+            // Any eight consecutive characters beyond the last four would be a leak.
+            let body = &canary[..canary.len() - 4];
+            for window in body.as_bytes().windows(8) {
+                let piece = std::str::from_utf8(window).unwrap();
+                assert!(!text.contains(piece), "{name} leaks part of a secret: {piece}");
+            }
+        }
+    }
 }

@@ -31,7 +31,11 @@ fn options(server: &MockServer, orgs: &[&str], repos: &[&str]) -> GithubOptions 
 }
 
 async fn get(server: &MockServer, route: &str, body: Value) {
-    Mock::given(method("GET")).and(path(route)).respond_with(ResponseTemplate::new(200).set_body_json(body)).mount(server).await;
+    Mock::given(method("GET"))
+        .and(path(route))
+        .respond_with(ResponseTemplate::new(200).set_body_json(body))
+        .mount(server)
+        .await;
 }
 
 fn secret(name: &str, updated_days_ago: i64) -> Value {
@@ -42,11 +46,20 @@ fn secret(name: &str, updated_days_ago: i64) -> Value {
 /// Three pages of org secrets: each links to the next.
 async fn paginated_secrets(server: &MockServer) {
     let route = "/orgs/acme/actions/secrets";
-    for (page, next, names) in [(None, Some(2), ["OLD_1", "NEW_1"]), (Some(2), Some(3), ["OLD_2", "NEW_2"]), (Some(3), None, ["OLD_3", "NEW_3"])] {
-        let body = json!({"total_count": 6, "secrets": [secret(names[0], 500), secret(names[1], 10)]});
+    for (page, next, names) in [
+        (None, Some(2), ["OLD_1", "NEW_1"]),
+        (Some(2), Some(3), ["OLD_2", "NEW_2"]),
+        (Some(3), None, ["OLD_3", "NEW_3"]),
+    ] {
+        let body =
+            json!({"total_count": 6, "secrets": [secret(names[0], 500), secret(names[1], 10)]});
         let mut response = ResponseTemplate::new(200).set_body_json(body);
         if let Some(n) = next {
-            let link = format!("<{}{route}?per_page=100&page={n}>; rel=\"next\", <{}{route}?per_page=100&page=3>; rel=\"last\"", server.uri(), server.uri());
+            let link = format!(
+                "<{}{route}?per_page=100&page={n}>; rel=\"next\", <{}{route}?per_page=100&page=3>; rel=\"last\"",
+                server.uri(),
+                server.uri()
+            );
             response = response.insert_header("link", link.as_str());
         }
         let mock = Mock::given(method("GET")).and(path(route));
@@ -60,12 +73,24 @@ async fn paginated_secrets(server: &MockServer) {
 
 async fn estate(server: &MockServer) {
     paginated_secrets(server).await;
-    get(server, "/orgs/acme/dependabot/secrets", json!({"total_count": 1, "secrets": [secret("DEP_OLD", 400)]})).await;
+    get(
+        server,
+        "/orgs/acme/dependabot/secrets",
+        json!({"total_count": 1, "secrets": [secret("DEP_OLD", 400)]}),
+    )
+    .await;
     // A secondary rate limit first, then the answer.
-    Mock::given(method("GET")).and(path("/orgs/acme/personal-access-tokens"))
-        .respond_with(ResponseTemplate::new(403).insert_header("retry-after", "1")
-            .set_body_json(json!({"message": "You have exceeded a secondary rate limit."})))
-        .up_to_n_times(1).with_priority(1).mount(server).await;
+    Mock::given(method("GET"))
+        .and(path("/orgs/acme/personal-access-tokens"))
+        .respond_with(
+            ResponseTemplate::new(403)
+                .insert_header("retry-after", "1")
+                .set_body_json(json!({"message": "You have exceeded a secondary rate limit."})),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(server)
+        .await;
     let owner = json!({"login": "octocat", "id": 1, "type": "User"});
     get(server, "/orgs/acme/personal-access-tokens", json!([
         {"id": 25381, "owner": owner, "repository_selection": "all", "repositories_url": "https://x",
@@ -84,26 +109,65 @@ async fn estate(server: &MockServer) {
         {"id": 1, "app_id": 7, "app_slug": "release-manager", "target_type": "Organization", "repository_selection": "all",
          "permissions": {"administration": "write", "metadata": "read"}, "created_at": days_ago(200), "suspended_at": null}
     ]})).await;
-    get(server, "/orgs/acme/actions/permissions/workflow", json!({"default_workflow_permissions": "write", "can_approve_pull_request_reviews": false})).await;
+    get(
+        server,
+        "/orgs/acme/actions/permissions/workflow",
+        json!({"default_workflow_permissions": "write", "can_approve_pull_request_reviews": false}),
+    )
+    .await;
 
-    get(server, "/repos/acme/api/actions/secrets", json!({"total_count": 0, "secrets": []})).await;
-    get(server, "/repos/acme/api/dependabot/secrets", json!({"total_count": 0, "secrets": []})).await;
-    get(server, "/repos/acme/api/environments", json!({"total_count": 1, "environments": [{"id": 1, "name": "prod"}]})).await;
-    get(server, "/repos/acme/api/environments/prod/secrets", json!({"total_count": 1, "secrets": [secret("PROD_DB", 700)]})).await;
+    get(
+        server,
+        "/repos/acme/api/actions/secrets",
+        json!({"total_count": 0, "secrets": []}),
+    )
+    .await;
+    get(
+        server,
+        "/repos/acme/api/dependabot/secrets",
+        json!({"total_count": 0, "secrets": []}),
+    )
+    .await;
+    get(
+        server,
+        "/repos/acme/api/environments",
+        json!({"total_count": 1, "environments": [{"id": 1, "name": "prod"}]}),
+    )
+    .await;
+    get(
+        server,
+        "/repos/acme/api/environments/prod/secrets",
+        json!({"total_count": 1, "secrets": [secret("PROD_DB", 700)]}),
+    )
+    .await;
     get(server, "/repos/acme/api/keys", json!([
         {"id": 1, "key": "ssh-ed25519 AAAA", "title": "pusher", "read_only": false, "created_at": days_ago(50), "last_used": days_ago(1), "added_by": "octocat", "verified": true},
         {"id": 2, "key": "ssh-ed25519 BBBB", "title": "mirror", "read_only": true, "created_at": days_ago(400), "last_used": days_ago(200), "added_by": "octocat", "verified": true},
         {"id": 3, "key": "ssh-ed25519 CCCC", "title": format!("hotfix [lapse:expires-at={}]", days_ago(2)), "read_only": true, "created_at": days_ago(10), "last_used": null, "verified": true}
     ])).await;
-    get(server, "/repos/acme/api/actions/permissions/workflow", json!({"default_workflow_permissions": "read", "can_approve_pull_request_reviews": false})).await;
+    get(
+        server,
+        "/repos/acme/api/actions/permissions/workflow",
+        json!({"default_workflow_permissions": "read", "can_approve_pull_request_reviews": false}),
+    )
+    .await;
     get(server, "/repos/acme/api/actions/workflows", json!({"total_count": 2, "workflows": [
         {"id": 1, "name": "deploy", "path": ".github/workflows/deploy.yml", "state": "active"},
         {"id": 2, "name": "CodeQL", "path": "dynamic/github-code-scanning/codeql", "state": "active"}
     ]})).await;
-    let text = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/repo/leaky/.github/workflows/deploy.yml")).unwrap();
+    let text = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/repo/leaky/.github/workflows/deploy.yml"
+    ))
+    .unwrap();
     let encoded = base64::engine::general_purpose::STANDARD.encode(text);
-    get(server, "/repos/acme/api/contents/.github/workflows/deploy.yml", json!({"type": "file", "encoding": "base64", "name": "deploy.yml",
-        "path": ".github/workflows/deploy.yml", "content": encoded})).await;
+    get(
+        server,
+        "/repos/acme/api/contents/.github/workflows/deploy.yml",
+        json!({"type": "file", "encoding": "base64", "name": "deploy.yml",
+        "path": ".github/workflows/deploy.yml", "content": encoded}),
+    )
+    .await;
     // acme/gone: nothing mounted, so wiremock answers 404.
 }
 
@@ -114,36 +178,96 @@ async fn org_scan_inventory_gaps_and_findings() {
     let opts = options(&server, &["acme"], &["acme/api", "acme/gone"]);
     let started = std::time::Instant::now();
     let inventory = github::collect(&opts);
-    assert!(started.elapsed() >= Duration::from_secs(1), "the retry-after wait was honoured");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "the retry-after wait was honoured"
+    );
 
-    let kinds = |kind: &str| inventory.credentials.iter().filter(|c| c.kind == kind).count();
-    assert_eq!(kinds("actions_secret"), 7, "six org secrets over three pages plus one environment secret");
-    assert_eq!((kinds("dependabot_secret"), kinds("deploy_key"), kinds("fine_grained_pat"), kinds("classic_pat")), (1, 3, 2, 1));
-    let gaps: Vec<_> = inventory.coverage_gaps.iter().map(|g| g.what.as_str()).collect();
-    assert_eq!(gaps, vec!["repository acme/gone"], "{:?}", inventory.coverage_gaps);
+    let kinds = |kind: &str| {
+        inventory
+            .credentials
+            .iter()
+            .filter(|c| c.kind == kind)
+            .count()
+    };
+    assert_eq!(
+        kinds("actions_secret"),
+        7,
+        "six org secrets over three pages plus one environment secret"
+    );
+    assert_eq!(
+        (
+            kinds("dependabot_secret"),
+            kinds("deploy_key"),
+            kinds("fine_grained_pat"),
+            kinds("classic_pat")
+        ),
+        (1, 3, 2, 1)
+    );
+    let gaps: Vec<_> = inventory
+        .coverage_gaps
+        .iter()
+        .map(|g| g.what.as_str())
+        .collect();
+    assert_eq!(
+        gaps,
+        vec!["repository acme/gone"],
+        "{:?}",
+        inventory.coverage_gaps
+    );
     assert!(inventory.coverage_gaps[0].reason.contains("404"));
 
     let calls = &inventory.sources[0].api_calls;
     assert_eq!(calls["actions/list-org-secrets"], 3);
-    assert_eq!(calls["orgs/list-pat-grants"], 2, "one rate-limited call, one answered");
-    assert_eq!(calls["repos/get-content"], 1, "dynamic workflows have no file to read");
+    assert_eq!(
+        calls["orgs/list-pat-grants"], 2,
+        "one rate-limited call, one answered"
+    );
+    assert_eq!(
+        calls["repos/get-content"], 1,
+        "dynamic workflows have no file to read"
+    );
 
     let requests = server.received_requests().await.unwrap();
     for request in &requests {
-        assert_eq!(request.headers.get("authorization").unwrap(), "Bearer ghp_testtokenvalue0000000000000000000000");
-        assert_eq!(request.headers.get("accept").unwrap(), "application/vnd.github+json");
-        assert!(!request.url.path().contains("/secrets/") || request.url.path().ends_with("/secrets"), "never a secret's own URL: {}", request.url);
+        assert_eq!(
+            request.headers.get("authorization").unwrap(),
+            "Bearer ghp_testtokenvalue0000000000000000000000"
+        );
+        assert_eq!(
+            request.headers.get("accept").unwrap(),
+            "application/vnd.github+json"
+        );
+        assert!(
+            !request.url.path().contains("/secrets/") || request.url.path().ends_with("/secrets"),
+            "never a secret's own URL: {}",
+            request.url
+        );
     }
 
     let text = serde_json::to_string(&inventory).unwrap();
-    assert!(!text.contains("testtokenvalue") && !text.contains("71c3fc11"), "token or more than four characters leaked");
+    assert!(
+        !text.contains("testtokenvalue") && !text.contains("71c3fc11"),
+        "token or more than four characters leaked"
+    );
 
     let ctx = AnalysisContext { as_of: Utc::now() };
     let analysis = analyze(&inventory, &ctx);
     let set = rules::load(&[], &Config::default()).unwrap();
     let eval = rules::evaluate(&set, &analysis.subjects, ctx.as_of);
-    let fired = |rule: &str| eval.findings.iter().filter(|f| f.rule_id == rule).map(|f| f.resource.name.clone()).collect::<Vec<_>>();
-    assert_eq!(fired("GH-001").len(), 5, "OLD_1..3, DEP_OLD, PROD_DB: {:?}", fired("GH-001"));
+    let fired = |rule: &str| {
+        eval.findings
+            .iter()
+            .filter(|f| f.rule_id == rule)
+            .map(|f| f.resource.name.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        fired("GH-001").len(),
+        5,
+        "OLD_1..3, DEP_OLD, PROD_DB: {:?}",
+        fired("GH-001")
+    );
     assert_eq!(fired("GH-002"), vec!["pusher"]);
     assert_eq!(fired("GH-003").len(), 1, "mirror unused for 200 days");
     assert_eq!(fired("GH-004").len(), 1, "expired provisional deploy key");
@@ -151,9 +275,21 @@ async fn org_scan_inventory_gaps_and_findings() {
     assert_eq!(fired("GH-007"), vec!["forever (octocat)"]);
     assert_eq!(fired("GH-008").len(), 1);
     assert_eq!(fired("GH-009"), vec!["release-manager"]);
-    assert_eq!(fired("GH-010").len(), 1, "org default write, repo default read");
-    assert_eq!(fired("REPO-003").len(), 4, "fetched workflow judged like a local one");
-    let cloud = eval.findings.iter().find(|f| f.rule_id == "REPO-003").unwrap();
+    assert_eq!(
+        fired("GH-010").len(),
+        1,
+        "org default write, repo default read"
+    );
+    assert_eq!(
+        fired("REPO-003").len(),
+        4,
+        "fetched workflow judged like a local one"
+    );
+    let cloud = eval
+        .findings
+        .iter()
+        .find(|f| f.rule_id == "REPO-003")
+        .unwrap();
     assert_eq!(cloud.resource.provider, lapse::inventory::Provider::Github);
 }
 
@@ -162,16 +298,29 @@ async fn primary_limit_beyond_the_bound_is_a_gap() {
     let server = MockServer::start().await;
     let reset = (Utc::now().timestamp() + 3600).to_string();
     Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(403).insert_header("x-ratelimit-remaining", "0").insert_header("x-ratelimit-reset", reset.as_str())
-            .set_body_json(json!({"message": "API rate limit exceeded"})))
-        .mount(&server).await;
+        .respond_with(
+            ResponseTemplate::new(403)
+                .insert_header("x-ratelimit-remaining", "0")
+                .insert_header("x-ratelimit-reset", reset.as_str())
+                .set_body_json(json!({"message": "API rate limit exceeded"})),
+        )
+        .mount(&server)
+        .await;
     let started = std::time::Instant::now();
     let inventory = github::collect(&options(&server, &["acme"], &[]));
-    assert!(started.elapsed() < Duration::from_secs(5), "an hour-long reset is not waited for");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "an hour-long reset is not waited for"
+    );
     assert!(!inventory.coverage_gaps.is_empty());
     for gap in &inventory.coverage_gaps {
         assert!(gap.reason.contains("rate limited"), "{gap:?}");
-        assert!(gap.request.as_deref().is_some_and(|r| r.starts_with("GET /orgs/acme/")), "{gap:?}");
+        assert!(
+            gap.request
+                .as_deref()
+                .is_some_and(|r| r.starts_with("GET /orgs/acme/")),
+            "{gap:?}"
+        );
     }
 }
 
@@ -189,13 +338,22 @@ fn unauthenticated_listing_of_pats_says_an_app_is_needed() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let server = rt.block_on(async {
         let server = MockServer::start().await;
-        Mock::given(method("GET")).and(path("/orgs/acme/personal-access-tokens")).and(header("accept", "application/vnd.github+json"))
-            .respond_with(ResponseTemplate::new(403).set_body_json(json!({"message": "Resource not accessible by personal access token"})))
-            .mount(&server).await;
+        Mock::given(method("GET"))
+            .and(path("/orgs/acme/personal-access-tokens"))
+            .and(header("accept", "application/vnd.github+json"))
+            .respond_with(ResponseTemplate::new(403).set_body_json(
+                json!({"message": "Resource not accessible by personal access token"}),
+            ))
+            .mount(&server)
+            .await;
         server
     });
     let inventory = github::collect(&options(&server, &["acme"], &[]));
-    let gap = inventory.coverage_gaps.iter().find(|g| g.what.contains("fine-grained")).expect("PAT gap");
+    let gap = inventory
+        .coverage_gaps
+        .iter()
+        .find(|g| g.what.contains("fine-grained"))
+        .expect("PAT gap");
     assert!(gap.reason.contains("GitHub App"), "{gap:?}");
 }
 
@@ -210,7 +368,11 @@ impl Drop for Prism {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Replaces `$ref`s to files the npm package does not ship (GHEC's server-statistics schemas,
@@ -218,7 +380,11 @@ fn free_port() -> u16 {
 fn drop_external_refs(value: &mut Value) {
     match value {
         Value::Object(map) => {
-            if map.get("$ref").and_then(Value::as_str).is_some_and(|r| !r.starts_with('#')) {
+            if map
+                .get("$ref")
+                .and_then(Value::as_str)
+                .is_some_and(|r| !r.starts_with('#'))
+            {
                 map.clear();
             }
             map.values_mut().for_each(drop_external_refs);
@@ -229,12 +395,18 @@ fn drop_external_refs(value: &mut Value) {
 }
 
 fn start_prism(log: &std::path::Path) -> (Prism, u16) {
-    let (Ok(prism), Ok(dir)) = (std::env::var("LAPSE_PRISM"), std::env::var("LAPSE_GITHUB_OPENAPI_DIR")) else {
-        panic!("LAPSE_PRISM and LAPSE_GITHUB_OPENAPI_DIR are unset: run scripts/test, which installs Prism and @octokit/openapi");
+    let (Ok(prism), Ok(dir)) = (
+        std::env::var("LAPSE_PRISM"),
+        std::env::var("LAPSE_GITHUB_OPENAPI_DIR"),
+    ) else {
+        panic!(
+            "LAPSE_PRISM and LAPSE_GITHUB_OPENAPI_DIR are unset: run scripts/test, which installs Prism and @octokit/openapi"
+        );
     };
     // The GHEC description: the same REST API as api.github.com plus the SAML credential
     // authorizations endpoint, which api.github.com.json leaves out.
-    let text = std::fs::read_to_string(format!("{dir}/generated/ghec.deref.json")).expect("ghec.deref.json");
+    let text = std::fs::read_to_string(format!("{dir}/generated/ghec.deref.json"))
+        .expect("ghec.deref.json");
     let mut description: Value = serde_json::from_str(&text).expect("description is JSON");
     drop_external_refs(&mut description);
     let spec = log.with_file_name("ghec.json");
@@ -242,7 +414,15 @@ fn start_prism(log: &std::path::Path) -> (Prism, u16) {
     let port = free_port();
     let out = std::fs::File::create(log).unwrap();
     let child = std::process::Command::new(prism)
-        .args(["mock", "--errors", "--host", "127.0.0.1", "--port", &port.to_string(), spec.to_str().unwrap()])
+        .args([
+            "mock",
+            "--errors",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            spec.to_str().unwrap(),
+        ])
         .stdout(out.try_clone().unwrap())
         .stderr(out)
         .spawn()
@@ -251,7 +431,11 @@ fn start_prism(log: &std::path::Path) -> (Prism, u16) {
     let deadline = std::time::Instant::now() + Duration::from_secs(240);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         let exited = guard.0.try_wait().ok().flatten().is_some();
-        assert!(!exited && std::time::Instant::now() < deadline, "prism did not start: {}", std::fs::read_to_string(log).unwrap_or_default());
+        assert!(
+            !exited && std::time::Instant::now() < deadline,
+            "prism did not start: {}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
         std::thread::sleep(Duration::from_millis(250));
     }
     (guard, port)
@@ -259,6 +443,7 @@ fn start_prism(log: &std::path::Path) -> (Prism, u16) {
 
 /// What Prism said to one request the collector made.
 #[derive(Debug, Clone)]
+#[allow(dead_code)] // read through `Debug` in the failure message
 struct Exchange {
     path: String,
     status: u16,
@@ -271,14 +456,20 @@ struct Exchange {
 fn prism_route(target: &str) -> String {
     let parts: Vec<&str> = target.splitn(6, '/').collect();
     match parts.as_slice() {
-        ["", "repos", owner, repo, "contents", rest] => format!("/repos/{owner}/{repo}/contents/{}", rest.replace('/', "%2F")),
+        ["", "repos", owner, repo, "contents", rest] => format!(
+            "/repos/{owner}/{repo}/contents/{}",
+            rest.replace('/', "%2F")
+        ),
         _ => target.to_string(),
     }
 }
 
 /// A one-request-per-connection HTTP proxy in front of Prism. It only rewrites `Accept`: the
 /// description lists `application/json`, so Prism answers 406 to GitHub's own media type.
-async fn accept_rewriting_proxy(prism: u16, log: std::sync::Arc<std::sync::Mutex<Vec<Exchange>>>) -> u16 {
+async fn accept_rewriting_proxy(
+    prism: u16,
+    log: std::sync::Arc<std::sync::Mutex<Vec<Exchange>>>,
+) -> u16 {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -297,25 +488,50 @@ async fn accept_rewriting_proxy(prism: u16, log: std::sync::Arc<std::sync::Mutex
                 }
                 let text = String::from_utf8_lossy(&head).to_string();
                 let mut lines = text.split("\r\n");
-                let target = lines.next().unwrap_or("").split(' ').nth(1).unwrap_or("/").to_string();
-                let mut request = client.get(format!("http://127.0.0.1:{prism}{}", prism_route(&target))).header("accept", "application/json");
+                let target = lines
+                    .next()
+                    .unwrap_or("")
+                    .split(' ')
+                    .nth(1)
+                    .unwrap_or("/")
+                    .to_string();
+                let mut request = client
+                    .get(format!("http://127.0.0.1:{prism}{}", prism_route(&target)))
+                    .header("accept", "application/json");
                 for line in lines.take_while(|l| !l.is_empty()) {
                     if let Some((name, value)) = line.split_once(':') {
                         let lower = name.trim().to_ascii_lowercase();
-                        if !matches!(lower.as_str(), "host" | "accept" | "connection" | "content-length") {
+                        if !matches!(
+                            lower.as_str(),
+                            "host" | "accept" | "connection" | "content-length"
+                        ) {
                             request = request.header(name.trim(), value.trim());
                         }
                     }
                 }
                 let (status, violations, body) = match request.send().await {
                     Ok(r) => {
-                        let v = r.headers().get("sl-violations").map(|v| v.to_str().unwrap_or("?").to_string());
-                        (r.status().as_u16(), v, r.bytes().await.unwrap_or_default().to_vec())
+                        let v = r
+                            .headers()
+                            .get("sl-violations")
+                            .map(|v| v.to_str().unwrap_or("?").to_string());
+                        (
+                            r.status().as_u16(),
+                            v,
+                            r.bytes().await.unwrap_or_default().to_vec(),
+                        )
                     }
                     Err(e) => (502, Some(e.to_string()), Vec::new()),
                 };
-                log.lock().unwrap().push(Exchange { path: target, status, violations });
-                let head = format!("HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", body.len());
+                log.lock().unwrap().push(Exchange {
+                    path: target,
+                    status,
+                    violations,
+                });
+                let head = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
                 let _ = socket.write_all(head.as_bytes()).await;
                 let _ = socket.write_all(&body).await;
             });
@@ -331,16 +547,41 @@ fn every_request_is_allowed_by_the_published_description() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let proxy = rt.block_on(accept_rewriting_proxy(prism_port, log.clone()));
-    let mut opts = GithubOptions::new(vec!["acme".into()], vec![], GithubAuth::Token("ghp_contracttest".into()));
+    let mut opts = GithubOptions::new(
+        vec!["acme".into()],
+        vec![],
+        GithubAuth::Token("ghp_contracttest".into()),
+    );
     opts.api_url = format!("http://127.0.0.1:{proxy}");
     let inventory = github::collect(&opts);
     let exchanges = log.lock().unwrap().clone();
     let calls: u64 = inventory.api_calls().values().sum();
-    assert_eq!(exchanges.len() as u64, calls, "every counted call reached Prism");
-    for op in ["actions/list-org-secrets", "orgs/list-pat-grants", "orgs/list-saml-sso-authorizations", "repos/list-for-org",
-               "repos/list-deploy-keys", "actions/list-environment-secrets", "actions/list-repo-workflows"] {
-        assert!(inventory.api_calls().contains_key(op), "{op} not exercised: {:?}", inventory.api_calls());
+    assert_eq!(
+        exchanges.len() as u64,
+        calls,
+        "every counted call reached Prism"
+    );
+    for op in [
+        "actions/list-org-secrets",
+        "orgs/list-pat-grants",
+        "orgs/list-saml-sso-authorizations",
+        "repos/list-for-org",
+        "repos/list-deploy-keys",
+        "actions/list-environment-secrets",
+        "actions/list-repo-workflows",
+    ] {
+        assert!(
+            inventory.api_calls().contains_key(op),
+            "{op} not exercised: {:?}",
+            inventory.api_calls()
+        );
     }
-    let rejected: Vec<_> = exchanges.iter().filter(|e| e.status >= 400 || e.violations.is_some()).collect();
-    assert!(rejected.is_empty(), "requests the description does not allow: {rejected:#?}");
+    let rejected: Vec<_> = exchanges
+        .iter()
+        .filter(|e| e.status >= 400 || e.violations.is_some())
+        .collect();
+    assert!(
+        rejected.is_empty(),
+        "requests the description does not allow: {rejected:#?}"
+    );
 }

@@ -11,7 +11,9 @@ use lapse::findings::Finding;
 use lapse::rules;
 
 fn fixture(case: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/repo").join(case)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/repo")
+        .join(case)
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -33,15 +35,26 @@ fn checkout(case: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     copy_dir(&fixture(case), dir.path());
     let git = |args: &[&str]| {
-        let status = Command::new("git").args(args).current_dir(dir.path()).output();
+        let status = Command::new("git")
+            .args(args)
+            .current_dir(dir.path())
+            .output();
         assert!(status.is_ok_and(|o| o.status.success()), "git {args:?}");
     };
     git(&["init", "-q"]);
     git(&["remote", "add", "origin", "git@github.com:acme/api.git"]);
     std::fs::write(dir.path().join(".gitignore"), "ignored/\n").unwrap();
     std::fs::create_dir_all(dir.path().join("ignored")).unwrap();
-    std::fs::write(dir.path().join("ignored/local.env"), "KEY=AKIAZ7Q4XJ2LMN5IGNR1\n").unwrap();
-    std::fs::write(dir.path().join("blob.bin"), b"\x00\x01AKIAZ7Q4XJ2LMN5BINR1\x00").unwrap();
+    std::fs::write(
+        dir.path().join("ignored/local.env"),
+        "KEY=AKIAZ7Q4XJ2LMN5IGNR1\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("blob.bin"),
+        b"\x00\x01AKIAZ7Q4XJ2LMN5BINR1\x00",
+    )
+    .unwrap();
     dir
 }
 
@@ -60,7 +73,10 @@ fn at(findings: &[Finding], rule: &str) -> Vec<(String, Option<u32>)> {
         .iter()
         .filter(|f| f.rule_id == rule)
         .map(|f| {
-            let loc = f.location.as_ref().expect("workflow and file findings carry a location");
+            let loc = f
+                .location
+                .as_ref()
+                .expect("workflow and file findings carry a location");
             (loc.path.clone(), loc.line)
         })
         .collect();
@@ -75,7 +91,11 @@ fn leaky_checkout_yields_workflow_and_secret_findings_with_lines() {
     let dir = checkout("leaky");
     let (inventory, findings) = findings(dir.path());
     let d = DEPLOY.to_string();
-    assert_eq!(at(&findings, "REPO-001"), vec![(d.clone(), Some(2))], "no permissions: at `on:`");
+    assert_eq!(
+        at(&findings, "REPO-001"),
+        vec![(d.clone(), Some(2))],
+        "no permissions: at `on:`"
+    );
     assert_eq!(
         at(&findings, "REPO-002"),
         vec![(".github/workflows/lint.yml".to_string(), Some(3))]
@@ -83,10 +103,18 @@ fn leaky_checkout_yields_workflow_and_secret_findings_with_lines() {
     // Workflow env, configure-aws-credentials keys, azure/login creds, GCP JSON key.
     assert_eq!(
         at(&findings, "REPO-003"),
-        vec![(d.clone(), Some(6)), (d.clone(), Some(15)), (d.clone(), Some(19)), (d.clone(), Some(22))]
+        vec![
+            (d.clone(), Some(6)),
+            (d.clone(), Some(15)),
+            (d.clone(), Some(19)),
+            (d.clone(), Some(22))
+        ]
     );
     assert_eq!(at(&findings, "REPO-004"), vec![(d.clone(), Some(25))]);
-    assert_eq!(at(&findings, "REPO-005"), vec![(d.clone(), Some(8)), (d.clone(), Some(25))]);
+    assert_eq!(
+        at(&findings, "REPO-005"),
+        vec![(d.clone(), Some(8)), (d.clone(), Some(25))]
+    );
     let app = "config/app.env".to_string();
     assert_eq!(
         at(&findings, "REPO-006"),
@@ -98,20 +126,41 @@ fn leaky_checkout_yields_workflow_and_secret_findings_with_lines() {
             ("config/deploy_key.pem".to_string(), Some(1)),
         ]
     );
-    assert_eq!(at(&findings, "REPO-007"), vec![("config/settings.py".to_string(), Some(2))]);
+    assert_eq!(
+        at(&findings, "REPO-007"),
+        vec![("config/settings.py".to_string(), Some(2))]
+    );
 
     // Ignored and binary files are skipped; no value travels beyond its last four characters.
     let text = serde_json::to_string(&inventory).unwrap();
-    for absent in ["IGNR1", "BINR1", "AKIAZ7Q4XJ2LMN5O", "wJalrXUtnFEMI", "ghp_aB3d", "xoxb-1234", "Zx8Qp2"] {
-        assert!(!text.contains(absent), "`{absent}` leaked into the inventory");
+    for absent in [
+        "IGNR1",
+        "BINR1",
+        "AKIAZ7Q4XJ2LMN5O",
+        "wJalrXUtnFEMI",
+        "ghp_aB3d",
+        "xoxb-1234",
+        "Zx8Qp2",
+    ] {
+        assert!(
+            !text.contains(absent),
+            "`{absent}` leaked into the inventory"
+        );
     }
     let cloud = findings.iter().find(|f| f.rule_id == "REPO-003").unwrap();
     assert!(cloud.remediation.contains("role-to-assume"));
-    assert_eq!(inventory.principals[0].name, "acme/api", "named after the origin remote");
+    assert_eq!(
+        inventory.principals[0].name, "acme/api",
+        "named after the origin remote"
+    );
     let run = &inventory.sources[0];
     assert_eq!(run.source, "repo");
     assert!(run.attributes["files_skipped_binary"].as_u64() == Some(1));
-    assert!(inventory.coverage_gaps.is_empty(), "{:?}", inventory.coverage_gaps);
+    assert!(
+        inventory.coverage_gaps.is_empty(),
+        "{:?}",
+        inventory.coverage_gaps
+    );
 }
 
 #[test]

@@ -154,6 +154,35 @@ fn finding_carries_evidence_and_rendered_title() {
     assert!(finding.risk > 0);
 }
 
+/// GetAccountAuthorizationDetails alone does not say a role's MaxSessionDuration: unknown is
+/// null, and AWS-014 neither fires nor fails on it.
+#[test]
+fn unknown_max_session_duration_is_not_judged() {
+    let set = builtin();
+    let mut inventory = lapse::inventory::io::load(&fixtures().join("AWS-014/fires.json")).unwrap();
+    for principal in &mut inventory.principals {
+        assert!(
+            principal
+                .attributes
+                .remove("max_session_duration")
+                .is_some()
+        );
+    }
+    let analysis = analyze(&inventory, &AnalysisContext { as_of: as_of() });
+    let eval = rules::evaluate(&set, &analysis.subjects, as_of());
+    assert!(eval.errors.is_empty(), "{:?}", eval.errors);
+    assert!(!eval.findings.iter().any(|f| f.rule_id == "AWS-014"));
+    let role = analysis
+        .subjects
+        .iter()
+        .find(|s| s.kind == "aws.role")
+        .expect("the role is still a subject");
+    assert_eq!(
+        role.facts.get("max_session_duration_secs"),
+        Some(&serde_json::Value::Null)
+    );
+}
+
 #[test]
 fn user_folder_adds_rules() {
     let set = load_with(&[("acme.toml", GOOD)], None).unwrap();

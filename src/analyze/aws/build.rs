@@ -129,6 +129,11 @@ impl<'a> Index<'a> {
             .map_or(&[], Vec::as_slice)
     }
 
+    fn access_keys_of(&self, principal: &Principal) -> Vec<&'a Credential> {
+        let credentials = self.credentials_of(principal).iter().copied();
+        credentials.filter(|c| c.kind == "access_key").collect()
+    }
+
     /// The privilege of a principal's effective policies (managed, inline, via groups).
     fn privilege(&self, principal: &Principal) -> PrivilegeFacts {
         let grants = self.grants_of(principal);
@@ -171,12 +176,7 @@ fn group_key(grant: &Grant) -> Option<String> {
 fn user(principal: &Principal, index: &Index, ctx: &AnalysisContext) -> Analysis {
     let privilege = index.privilege(principal);
     let expiry = expiry::from_tags(&principal.tags, ctx);
-    let credentials = index.credentials_of(principal);
-    let keys: Vec<&Credential> = credentials
-        .iter()
-        .copied()
-        .filter(|c| c.kind == "access_key")
-        .collect();
+    let keys = index.access_keys_of(principal);
     let password_enabled = bool_attr(principal, attr::PASSWORD_ENABLED);
     let facts = UserFacts {
         name: principal.name.clone(),
@@ -195,34 +195,20 @@ fn user(principal: &Principal, index: &Index, ctx: &AnalysisContext) -> Analysis
         privilege,
         expiry,
     };
-    let risk = RiskInputs {
-        scope: facts.privilege.privilege,
-        window_days: window(&facts.expiry),
-        idle_days: idle(principal.last_used, facts.age_days, ctx),
+    let judged = Judged {
+        privilege: facts.privilege.privilege,
+        expiry: &facts.expiry,
+        age_days: facts.age_days,
+        idle_days: facts.idle_days,
         exposure: Exposure::Internal,
     };
+    let mut analysis = principal_analysis("aws.user", principal, index, ctx, &judged, &facts);
     let owner = Owner {
         privilege: facts.privilege.privilege,
         machine: facts.machine,
         expiry: &facts.expiry,
     };
-    let mut analysis = Analysis::default();
-    analysis.identities.push(identity(
-        principal,
-        index,
-        ctx,
-        facts.privilege.privilege,
-        &facts.expiry,
-        facts.idle_days,
-    ));
-    analysis
-        .subjects
-        .push(subject("aws.user", principal, facts_of(&facts), risk));
-    for key in keys {
-        analysis
-            .subjects
-            .push(access_key(key, principal, &owner, ctx));
-    }
+    add_access_keys(&mut analysis, &keys, principal, &owner, ctx);
     analysis
 }
 
@@ -231,6 +217,19 @@ struct Owner<'a> {
     privilege: Privilege,
     machine: bool,
     expiry: &'a ExpiryFacts,
+}
+
+fn add_access_keys(
+    analysis: &mut Analysis,
+    keys: &[&Credential],
+    principal: &Principal,
+    owner: &Owner,
+    ctx: &AnalysisContext,
+) {
+    let subjects = keys
+        .iter()
+        .map(|key| access_key(key, principal, owner, ctx));
+    analysis.subjects.extend(subjects);
 }
 
 fn access_key(
@@ -304,12 +303,11 @@ fn role(principal: &Principal, index: &Index, ctx: &AnalysisContext) -> Analysis
         service_linked,
         sso_role,
         machine: !service_linked && !sso_role,
-        // Absent from GetAccountAuthorizationDetails: the AWS default then.
+        // Only ListRoles says it (live, or its output given offline); unknown otherwise.
         max_session_duration_secs: principal
             .attributes
             .get(attr::MAX_SESSION_DURATION)
-            .and_then(|v| v.as_i64())
-            .unwrap_or(3600),
+            .and_then(|v| v.as_i64()),
         last_used_at: principal.last_used.at().map(rfc3339),
         idle_days: principal.last_used.at().map(|t| ctx.days_since(t)),
         never_used: principal.last_used == LastUsed::Never,
@@ -326,25 +324,14 @@ fn role(principal: &Principal, index: &Index, ctx: &AnalysisContext) -> Analysis
         privilege,
         expiry: expiry::from_tags(&principal.tags, ctx),
     };
-    let risk = RiskInputs {
-        scope: facts.privilege.privilege,
-        window_days: window(&facts.expiry),
-        idle_days: idle(principal.last_used, age_days, ctx),
+    let judged = Judged {
+        privilege: facts.privilege.privilege,
+        expiry: &facts.expiry,
+        age_days,
+        idle_days: facts.idle_days,
         exposure,
     };
-    let mut analysis = Analysis::default();
-    analysis.identities.push(identity(
-        principal,
-        index,
-        ctx,
-        facts.privilege.privilege,
-        &facts.expiry,
-        facts.idle_days,
-    ));
-    analysis
-        .subjects
-        .push(subject("aws.role", principal, facts_of(&facts), risk));
-    analysis
+    principal_analysis("aws.role", principal, index, ctx, &judged, &facts)
 }
 
 fn exposure(trust: &TrustFacts) -> Exposure {
@@ -361,12 +348,7 @@ fn exposure(trust: &TrustFacts) -> Exposure {
 }
 
 fn root(principal: &Principal, index: &Index, ctx: &AnalysisContext) -> Analysis {
-    let keys: Vec<&Credential> = index
-        .credentials_of(principal)
-        .iter()
-        .copied()
-        .filter(|c| c.kind == "access_key")
-        .collect();
+    let keys = index.access_keys_of(principal);
     let password_last_used = last_used_attr(principal, attr::PASSWORD_LAST_USED);
     let facts = RootFacts {
         account: principal.scope.clone(),
@@ -393,11 +375,41 @@ fn root(principal: &Principal, index: &Index, ctx: &AnalysisContext) -> Analysis
     analysis
         .subjects
         .push(subject("aws.root", principal, facts_of(&facts), risk));
-    for key in keys {
-        analysis
-            .subjects
-            .push(access_key(key, principal, &owner, ctx));
-    }
+    add_access_keys(&mut analysis, &keys, principal, &owner, ctx);
+    analysis
+}
+
+/// What a user and a role are judged by, beyond their facts.
+struct Judged<'a> {
+    privilege: Privilege,
+    expiry: &'a ExpiryFacts,
+    age_days: Option<i64>,
+    idle_days: Option<i64>,
+    exposure: Exposure,
+}
+
+/// A user's or role's identity and its own subject (a user's keys are added by the caller).
+fn principal_analysis(
+    kind: &str,
+    principal: &Principal,
+    index: &Index,
+    ctx: &AnalysisContext,
+    judged: &Judged,
+    facts: &impl serde::Serialize,
+) -> Analysis {
+    let risk = RiskInputs {
+        scope: judged.privilege,
+        window_days: window(judged.expiry),
+        idle_days: idle(principal.last_used, judged.age_days, ctx),
+        exposure: judged.exposure,
+    };
+    let mut analysis = Analysis::default();
+    analysis
+        .identities
+        .push(identity(principal, index, ctx, judged));
+    analysis
+        .subjects
+        .push(subject(kind, principal, facts_of(facts), risk));
     analysis
 }
 
@@ -405,9 +417,7 @@ fn identity(
     principal: &Principal,
     index: &Index,
     ctx: &AnalysisContext,
-    privilege: Privilege,
-    expiry: &ExpiryFacts,
-    idle_days: Option<i64>,
+    judged: &Judged,
 ) -> Identity {
     let credentials = index.credentials_of(principal);
     let mut grants: Vec<String> = index
@@ -424,12 +434,12 @@ fn identity(
     Identity {
         resource: resource(&principal.kind, &principal.id, &principal.name),
         scope: principal.scope.clone(),
-        privilege,
-        window: expiry.window().into(),
-        expires_at: expiry.expires_at_time(),
+        privilege: judged.privilege,
+        window: judged.expiry.window().into(),
+        expires_at: judged.expiry.expires_at_time(),
         active_credentials: count_active(credentials),
         oldest_credential_age_days: oldest_active_age(credentials, ctx),
-        idle_days,
+        idle_days: judged.idle_days,
         grants,
     }
 }

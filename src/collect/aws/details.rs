@@ -6,7 +6,7 @@
 //! the file, line and field. Policy documents arrive URL-encoded from AWS and the SDK, and as
 //! plain JSON objects from some tools: [`PolicyDocument`] accepts both.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -42,6 +42,24 @@ impl AuthorizationDetails {
         dedup_by_arn(&mut self.role_detail_list, |r| &r.arn);
         dedup_by_arn(&mut self.policies, |p| &p.arn);
     }
+
+    /// Sets each role's MaxSessionDuration and Description from ListRoles, joined by ARN. A
+    /// listed role the details lack is left out: the details are what is judged.
+    pub fn apply_list_roles(&mut self, list: &ListRoles) {
+        let by_arn: HashMap<&str, &ListedRole> =
+            list.roles.iter().map(|r| (r.arn.as_str(), r)).collect();
+        for role in &mut self.role_detail_list {
+            let Some(listed) = by_arn.get(role.arn.as_str()) else {
+                continue;
+            };
+            if listed.max_session_duration.is_some() {
+                role.max_session_duration = listed.max_session_duration;
+            }
+            if listed.description.is_some() {
+                role.description.clone_from(&listed.description);
+            }
+        }
+    }
 }
 
 fn dedup_by_arn<T>(items: &mut Vec<T>, key: impl Fn(&T) -> &String) {
@@ -49,16 +67,17 @@ fn dedup_by_arn<T>(items: &mut Vec<T>, key: impl Fn(&T) -> &String) {
     items.retain(|item| seen.insert(key(item).clone()));
 }
 
+// UserDetail, GroupDetail and RoleDetail look alike because AWS's three types do; they stay
+// three structs so each parses exactly its own wire shape. A missing `Option` field is `None`
+// without `#[serde(default)]`; lists need it.
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct UserDetail {
-    #[serde(default)]
     pub path: Option<String>,
     pub user_name: String,
-    #[serde(default)]
     pub user_id: Option<String>,
     pub arn: String,
-    #[serde(default)]
     pub create_date: Option<Timestamp>,
     #[serde(default)]
     pub user_policy_list: Vec<InlinePolicy>,
@@ -66,7 +85,6 @@ pub struct UserDetail {
     pub group_list: Vec<String>,
     #[serde(default)]
     pub attached_managed_policies: Vec<AttachedPolicy>,
-    #[serde(default)]
     pub permissions_boundary: Option<PermissionsBoundary>,
     #[serde(default)]
     pub tags: Vec<Tag>,
@@ -75,13 +93,10 @@ pub struct UserDetail {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct GroupDetail {
-    #[serde(default)]
     pub path: Option<String>,
     pub group_name: String,
-    #[serde(default)]
     pub group_id: Option<String>,
     pub arn: String,
-    #[serde(default)]
     pub create_date: Option<Timestamp>,
     #[serde(default)]
     pub group_policy_list: Vec<InlinePolicy>,
@@ -92,39 +107,49 @@ pub struct GroupDetail {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct RoleDetail {
-    #[serde(default)]
     pub path: Option<String>,
     pub role_name: String,
-    #[serde(default)]
     pub role_id: Option<String>,
     pub arn: String,
-    #[serde(default)]
     pub create_date: Option<Timestamp>,
-    #[serde(default)]
     pub assume_role_policy_document: Option<PolicyDocument>,
     #[serde(default)]
     pub role_policy_list: Vec<InlinePolicy>,
     #[serde(default)]
     pub attached_managed_policies: Vec<AttachedPolicy>,
-    #[serde(default)]
     pub permissions_boundary: Option<PermissionsBoundary>,
     #[serde(default)]
     pub tags: Vec<Tag>,
-    #[serde(default)]
     pub role_last_used: Option<RoleLastUsed>,
-    /// Not in GetAccountAuthorizationDetails; the live collector fills it from ListRoles.
-    #[serde(default)]
+    /// Not in GetAccountAuthorizationDetails, so never read from it: set from ListRoles by
+    /// [`AuthorizationDetails::apply_list_roles`]; `None` when no ListRoles output covered it.
+    #[serde(skip_deserializing)]
     pub max_session_duration: Option<i64>,
-    #[serde(default)]
+    /// From ListRoles, like `max_session_duration`.
+    #[serde(skip_deserializing)]
+    pub description: Option<String>,
+}
+
+/// What `aws iam list-roles --output json` prints (pages merged), reduced to what
+/// GetAccountAuthorizationDetails leaves out. The live collector fills it from the SDK.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListRoles {
+    pub roles: Vec<ListedRole>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListedRole {
+    pub arn: String,
+    pub max_session_duration: Option<i64>,
     pub description: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct RoleLastUsed {
-    #[serde(default)]
     pub last_used_date: Option<Timestamp>,
-    #[serde(default)]
     pub region: Option<String>,
 }
 
@@ -132,20 +157,13 @@ pub struct RoleLastUsed {
 #[serde(rename_all = "PascalCase")]
 pub struct ManagedPolicyDetail {
     /// moto sometimes omits it: derived from the ARN then.
-    #[serde(default)]
     pub policy_name: Option<String>,
-    #[serde(default)]
     pub policy_id: Option<String>,
     pub arn: String,
-    #[serde(default)]
     pub path: Option<String>,
-    #[serde(default)]
     pub default_version_id: Option<String>,
-    #[serde(default)]
     pub attachment_count: Option<i64>,
-    #[serde(default)]
     pub create_date: Option<Timestamp>,
-    #[serde(default)]
     pub update_date: Option<Timestamp>,
     #[serde(default)]
     pub policy_version_list: Vec<PolicyVersion>,
@@ -177,13 +195,10 @@ impl ManagedPolicyDetail {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct PolicyVersion {
-    #[serde(default)]
     pub document: Option<PolicyDocument>,
-    #[serde(default)]
     pub version_id: Option<String>,
     #[serde(default)]
     pub is_default_version: bool,
-    #[serde(default)]
     pub create_date: Option<Timestamp>,
 }
 
@@ -197,7 +212,6 @@ pub struct InlinePolicy {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct AttachedPolicy {
-    #[serde(default)]
     pub policy_name: Option<String>,
     pub policy_arn: String,
 }
@@ -218,7 +232,6 @@ impl AttachedPolicy {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct PermissionsBoundary {
-    #[serde(default)]
     pub permissions_boundary_type: Option<String>,
     pub permissions_boundary_arn: String,
 }
@@ -342,6 +355,29 @@ mod tests {
         all.dedup();
         assert_eq!(all.user_detail_list.len(), 1);
         assert_eq!(all.user_detail_list[0].user_name, "first");
+    }
+
+    #[test]
+    fn list_roles_join_by_arn_and_are_not_read_from_details() {
+        let mut details: AuthorizationDetails = serde_json::from_str(
+            r#"{"RoleDetailList": [
+                {"RoleName": "a", "Arn": "arn:aws:iam::1:role/a", "MaxSessionDuration": 7200},
+                {"RoleName": "b", "Arn": "arn:aws:iam::1:role/b"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(details.role_detail_list[0].max_session_duration, None);
+        let list: ListRoles = serde_json::from_str(
+            r#"{"Roles": [{"RoleName": "a", "Arn": "arn:aws:iam::1:role/a",
+                "MaxSessionDuration": 43200, "Description": "ci"}]}"#,
+        )
+        .unwrap();
+        details.apply_list_roles(&list);
+        let [a, b] = &details.role_detail_list[..] else {
+            panic!("two roles");
+        };
+        assert_eq!(a.max_session_duration, Some(43200));
+        assert_eq!(a.description.as_deref(), Some("ci"));
+        assert_eq!(b.max_session_duration, None);
     }
 
     #[test]

@@ -12,6 +12,7 @@ use aws_sdk_iam::types::{ReportFormatType, ReportStateType};
 use serde_json::Value;
 
 use super::accounts::ReportPolling;
+use super::details::{ListRoles, ListedRole};
 use super::wire::{self, DetailsDocument};
 
 /// Items per page: IAM's maximum, so an account of N entities takes ⌈N/1000⌉ pages.
@@ -80,8 +81,7 @@ where
     }
 }
 
-/// Every page of GetAccountAuthorizationDetails, merged, plus MaxSessionDuration and Description
-/// of each role from ListRoles (the only role facts the bulk call leaves out).
+/// Every page of GetAccountAuthorizationDetails, merged, in the CLI's JSON shape.
 pub async fn authorization_details(
     iam: &aws_sdk_iam::Client,
     calls: &mut Calls,
@@ -102,9 +102,7 @@ pub async fn authorization_details(
             .map_err(|e| CallFailure::from_sdk(OP, "authorization details", &e))?;
         document.add_page(&out);
         if !out.is_truncated() {
-            let mut json = document.into_json();
-            add_role_settings(iam, calls, &mut json, on_page).await?;
-            return Ok(json);
+            return Ok(document.into_json());
         }
         marker = Some(next_marker(out.marker(), OP, "authorization details")?);
     }
@@ -132,15 +130,18 @@ fn next_marker(
         })
 }
 
-/// ListRoles, every page; fills `MaxSessionDuration` and `Description` into the role details.
-async fn add_role_settings(
+/// ListRoles, every page: MaxSessionDuration and Description of each role, the only role facts
+/// GetAccountAuthorizationDetails leaves out (joined by [`AuthorizationDetails::apply_list_roles`],
+/// as for `aws iam list-roles` output given offline).
+///
+/// [`AuthorizationDetails::apply_list_roles`]: super::details::AuthorizationDetails::apply_list_roles
+pub async fn list_roles(
     iam: &aws_sdk_iam::Client,
     calls: &mut Calls,
-    details: &mut Value,
     on_page: &dyn Fn(&str),
-) -> Result<(), CallFailure> {
+) -> Result<ListRoles, CallFailure> {
     const OP: &str = "iam:ListRoles";
-    let mut settings: BTreeMap<String, (Option<i32>, Option<String>)> = BTreeMap::new();
+    let mut list = ListRoles::default();
     let mut marker: Option<String> = None;
     for page in 1..=MAX_PAGES {
         on_page(&format!("role settings, page {page}"));
@@ -152,16 +153,13 @@ async fn add_role_settings(
             .send()
             .await
             .map_err(|e| CallFailure::from_sdk(OP, "role settings", &e))?;
-        for role in out.roles() {
-            let description = role.description().map(str::to_string);
-            settings.insert(
-                role.arn().to_string(),
-                (role.max_session_duration(), description),
-            );
-        }
+        list.roles.extend(out.roles().iter().map(|role| ListedRole {
+            arn: role.arn().to_string(),
+            max_session_duration: role.max_session_duration().map(i64::from),
+            description: role.description().map(str::to_string),
+        }));
         if !out.is_truncated() {
-            merge_role_settings(details, &settings);
-            return Ok(());
+            return Ok(list);
         }
         marker = Some(next_marker(out.marker(), OP, "role settings")?);
     }
@@ -170,35 +168,6 @@ async fn add_role_settings(
         "role settings",
         format!("still truncated after {MAX_PAGES} pages"),
     ))
-}
-
-fn merge_role_settings(
-    details: &mut Value,
-    settings: &BTreeMap<String, (Option<i32>, Option<String>)>,
-) {
-    let Some(roles) = details
-        .get_mut("RoleDetailList")
-        .and_then(Value::as_array_mut)
-    else {
-        return;
-    };
-    for role in roles {
-        let arn = role
-            .get("Arn")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        let (Some((max, description)), Some(obj)) = (settings.get(&arn), role.as_object_mut())
-        else {
-            continue;
-        };
-        if let Some(max) = max {
-            obj.insert("MaxSessionDuration".into(), Value::from(*max));
-        }
-        if let Some(description) = description {
-            obj.insert("Description".into(), Value::String(description.clone()));
-        }
-    }
 }
 
 /// The credential report as CSV, with its GeneratedTime (RFC 3339) when the service gives one.
@@ -275,27 +244,6 @@ async fn wait_for_report(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn role_settings_join_by_arn() {
-        let mut details = json!({"RoleDetailList": [
-            {"RoleName": "a", "Arn": "arn:aws:iam::1:role/a"},
-            {"RoleName": "b", "Arn": "arn:aws:iam::1:role/b"}]});
-        let mut settings = BTreeMap::new();
-        settings.insert(
-            "arn:aws:iam::1:role/a".to_string(),
-            (Some(43200), Some("ci".to_string())),
-        );
-        merge_role_settings(&mut details, &settings);
-        assert_eq!(details["RoleDetailList"][0]["MaxSessionDuration"], 43200);
-        assert_eq!(details["RoleDetailList"][0]["Description"], "ci");
-        assert!(
-            details["RoleDetailList"][1]
-                .get("MaxSessionDuration")
-                .is_none()
-        );
-    }
 
     #[test]
     fn truncated_without_marker_is_a_failure() {

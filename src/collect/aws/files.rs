@@ -1,5 +1,6 @@
 //! Collect, AWS offline: reads GetAccountAuthorizationDetails files (several pages, or a folder
-//! of `*.json`) and credential reports (CSV or raw JSON) into an inventory, with no network.
+//! of `*.json`), ListRoles output among them, and credential reports (CSV or raw JSON) into an
+//! inventory, with no network: the same three calls the live collector makes.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -9,7 +10,8 @@ use serde::Deserialize;
 use super::AwsFilesError;
 use super::credential_report::{CredentialReport, parse_credential_report};
 use super::details::{
-    AuthorizationDetails, GroupDetail, ManagedPolicyDetail, RoleDetail, UserDetail,
+    AuthorizationDetails, GroupDetail, ListRoles, ListedRole, ManagedPolicyDetail, RoleDetail,
+    UserDetail,
 };
 use super::translate::{accounts_of, to_inventory};
 use crate::inventory::{CoverageGap, Inventory, SourceRun};
@@ -17,8 +19,9 @@ use crate::inventory::{CoverageGap, Inventory, SourceRun};
 /// Name of this source in scan metadata and coverage gaps.
 pub const SOURCE: &str = "aws-offline";
 
-/// One file as written by the CLI: at least one of the four lists must be there, so that a
-/// file of another kind (a credential report, `{}`) is refused rather than read as empty.
+/// One file as written by the CLI, told apart by content: GetAccountAuthorizationDetails has at
+/// least one of its four lists, ListRoles has `Roles`. A file of another kind (a credential
+/// report, `{}`) is refused rather than read as empty.
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct Page {
@@ -26,6 +29,7 @@ struct Page {
     group_detail_list: Option<Vec<GroupDetail>>,
     role_detail_list: Option<Vec<RoleDetail>>,
     policies: Option<Vec<ManagedPolicyDetail>>,
+    roles: Option<Vec<ListedRole>>,
 }
 
 /// Reads the offline files into one inventory fragment (source `aws-offline`, scope the
@@ -36,9 +40,13 @@ pub fn collect_files(details: &[PathBuf], reports: &[PathBuf]) -> Result<Invento
     let started_at = chrono::Utc::now();
     let files = expand(details)?;
     let mut merged = AuthorizationDetails::default();
+    let mut list_roles = ListRoles::default();
     for file in &files {
-        merged.merge(read_details(file)?);
+        let (details, roles) = read_details(file)?;
+        merged.merge(details);
+        list_roles.roles.extend(roles.roles);
     }
+    merged.apply_list_roles(&list_roles);
     let mut report = CredentialReport::default();
     for file in expand(reports)? {
         let origin = file.display().to_string();
@@ -84,8 +92,8 @@ pub fn collect_files(details: &[PathBuf], reports: &[PathBuf]) -> Result<Invento
     Ok(inventory)
 }
 
-/// Parses one GetAccountAuthorizationDetails file.
-pub fn read_details(path: &Path) -> Result<AuthorizationDetails, AwsFilesError> {
+/// Parses one GetAccountAuthorizationDetails or ListRoles file.
+pub fn read_details(path: &Path) -> Result<(AuthorizationDetails, ListRoles), AwsFilesError> {
     let origin = path.display().to_string();
     let page: Page =
         serde_json::from_slice(&read(path)?).map_err(|e| AwsFilesError::json(&origin, &e))?;
@@ -93,18 +101,23 @@ pub fn read_details(path: &Path) -> Result<AuthorizationDetails, AwsFilesError> 
         && page.group_detail_list.is_none()
         && page.role_detail_list.is_none()
         && page.policies.is_none()
+        && page.roles.is_none()
     {
         return Err(AwsFilesError::invalid(
             &origin,
-            "not GetAccountAuthorizationDetails output: none of UserDetailList, GroupDetailList, RoleDetailList, Policies",
+            "neither GetAccountAuthorizationDetails output (UserDetailList, GroupDetailList, RoleDetailList, Policies) nor ListRoles output (Roles)",
         ));
     }
-    Ok(AuthorizationDetails {
+    let details = AuthorizationDetails {
         user_detail_list: page.user_detail_list.unwrap_or_default(),
         group_detail_list: page.group_detail_list.unwrap_or_default(),
         role_detail_list: page.role_detail_list.unwrap_or_default(),
         policies: page.policies.unwrap_or_default(),
-    })
+    };
+    let roles = ListRoles {
+        roles: page.roles.unwrap_or_default(),
+    };
+    Ok((details, roles))
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, AwsFilesError> {

@@ -7,16 +7,15 @@
 
 use std::time::{Instant, SystemTime};
 
-use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::SdkConfig;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde_json::json;
 
 use super::accounts::LiveOptions;
+use super::client::{ClientSettings, sdk_config};
 use super::credential_report::{CredentialReport, parse_credential_report_csv};
-use super::details::{AuthorizationDetails, account_of_arn};
+use super::details::{AuthorizationDetails, ListRoles, account_of_arn};
 use super::fetch::{self, CallFailure, Calls, RawCredentialReport, count};
 use super::progress::{AccountBar, Progress};
 use super::translate::to_inventory;
@@ -28,8 +27,6 @@ pub const SOURCE: &str = "aws";
 pub const SESSION_NAME: &str = "lapse-audit";
 /// STS minimum: the scan needs ⌈N/1000⌉+5 calls, far less than 15 minutes.
 pub const SESSION_SECONDS: i32 = 900;
-/// Region when neither the flag, the profile nor the environment sets one (IAM is global).
-const FALLBACK_REGION: &str = "us-east-1";
 /// A report older than this (IAM's own regeneration threshold) is flagged in the scan metadata.
 const REPORT_MAX_AGE_HOURS: i64 = 4;
 
@@ -88,7 +85,13 @@ fn targets(opts: &LiveOptions) -> Vec<Target> {
 }
 
 async fn collect_all(opts: &LiveOptions, started_at: DateTime<Utc>) -> Inventory {
-    let base = base_config(opts).await;
+    let base = sdk_config(ClientSettings {
+        profile: opts.profile.as_deref(),
+        region: opts.region.as_deref(),
+        endpoint_url: opts.endpoint_url.as_deref(),
+        max_attempts: opts.max_attempts,
+    })
+    .await;
     let progress = Progress::new(opts.quiet);
     let mut outcomes: Vec<AccountOutcome> = futures::stream::iter(targets(opts))
         .map(|target| collect_account(&base, opts, &progress, target))
@@ -102,36 +105,6 @@ async fn collect_all(opts: &LiveOptions, started_at: DateTime<Utc>) -> Inventory
         inventory.merge(outcome.inventory);
     }
     inventory
-}
-
-/// The standard chain (env, profile, SSO, web identity, container and instance metadata) with
-/// the SDK's standard retry mode: exponential backoff with jitter, throttling retried, access
-/// errors not.
-async fn base_config(opts: &LiveOptions) -> SdkConfig {
-    let timeouts = TimeoutConfig::builder()
-        .connect_timeout(std::time::Duration::from_secs(5))
-        .operation_attempt_timeout(std::time::Duration::from_secs(60))
-        .build();
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(RetryConfig::standard().with_max_attempts(opts.max_attempts))
-        .timeout_config(timeouts);
-    if let Some(profile) = &opts.profile {
-        loader = loader.profile_name(profile);
-    }
-    if let Some(region) = &opts.region {
-        loader = loader.region(Region::new(region.clone()));
-    }
-    if let Some(url) = &opts.endpoint_url {
-        loader = loader.endpoint_url(url);
-    }
-    let config = loader.load().await;
-    if config.region().is_some() {
-        return config;
-    }
-    config
-        .into_builder()
-        .region(Region::new(FALLBACK_REGION))
-        .build()
 }
 
 async fn collect_account(
@@ -183,6 +156,7 @@ struct AccountRun {
 
 struct AccountData {
     details: serde_json::Value,
+    roles: ListRoles,
     /// A report failure keeps the details (partial data) and becomes a gap of its own.
     report: Result<RawCredentialReport, CallFailure>,
 }
@@ -214,9 +188,14 @@ async fn scan_account(
     run.account = Some(account);
     let iam = aws_sdk_iam::Client::new(&config);
     let details = fetch::authorization_details(&iam, calls, &|m| bar.step(m)).await?;
+    let roles = fetch::list_roles(&iam, calls, &|m| bar.step(m)).await?;
     let report =
         fetch::credential_report(&iam, calls, &opts.report_polling, &|m| bar.step(m)).await;
-    Ok(AccountData { details, report })
+    Ok(AccountData {
+        details,
+        roles,
+        report,
+    })
 }
 
 /// AssumeRole with the base credentials; the returned session signs every later call.
@@ -329,7 +308,7 @@ fn account_inventory(
     started_at: DateTime<Utc>,
     elapsed: u64,
 ) -> Inventory {
-    let details: AuthorizationDetails = match serde_json::from_value(data.details) {
+    let mut details: AuthorizationDetails = match serde_json::from_value(data.details) {
         Ok(details) => details,
         Err(e) => {
             let reason = format!("the response does not parse: {e}");
@@ -348,6 +327,7 @@ fn account_inventory(
             );
         }
     };
+    details.apply_list_roles(&data.roles);
     let mut source = source_run(scope, run.role_arn.as_deref(), calls, started_at, elapsed);
     let (report, report_gap) = match data.report.and_then(|raw| parse_report(scope, raw)) {
         Ok(report) => {

@@ -6,6 +6,7 @@
 //! live collector, which fills the same structs from the SDK.
 
 pub mod accounts;
+pub(crate) mod client;
 pub mod credential_report;
 pub mod details;
 mod fetch;

@@ -66,26 +66,14 @@ impl ApiError {
     }
 }
 
-/// Builds the client: rustls with the bundled web roots plus every certificate in `ca_bundle`
-/// and in `SSL_CERT_FILE` (reqwest's webpki roots ignore that variable on their own).
+/// Builds the client ([`crate::net`]: bundled roots, `--ca-bundle`, `SSL_CERT_FILE`); a bearer
+/// token never leaves over plain HTTP.
 pub fn build_client(ca_bundle: Option<&Path>) -> Result<reqwest::Client, ApiError> {
-    // Both ring and aws-lc may be compiled in; rustls then needs a process default.
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let mut builder = reqwest::Client::builder()
-        .timeout(Duration::from_secs(60))
-        .user_agent(concat!("lapse/", env!("CARGO_PKG_VERSION")))
-        .https_only(true);
-    let env_bundle = std::env::var_os("SSL_CERT_FILE").map(std::path::PathBuf::from);
-    for path in ca_bundle.into_iter().chain(env_bundle.as_deref()) {
-        let pem = std::fs::read(path)
-            .map_err(|e| ApiError::Client(format!("{}: {e}", path.display())))?;
-        let certs = reqwest::Certificate::from_pem_bundle(&pem)
-            .map_err(|e| ApiError::Client(format!("{}: {e}", path.display())))?;
-        for cert in certs {
-            builder = builder.add_root_certificate(cert);
-        }
-    }
-    builder.build().map_err(|e| ApiError::Client(e.to_string()))
+    crate::net::client_builder(ca_bundle)
+        .map_err(|e| ApiError::Client(e.to_string()))?
+        .https_only(true)
+        .build()
+        .map_err(|e| ApiError::Client(e.to_string()))
 }
 
 /// A client plus the per-operation call counter of one source run.

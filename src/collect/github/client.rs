@@ -21,11 +21,25 @@ pub enum ApiError {
     #[error("GET {request}: 404 not found (missing, or hidden from this token)")]
     NotFound { request: String },
     #[error("GET {request}: {status} {message}")]
-    Denied { request: String, status: u16, message: String },
-    #[error("GET {request}: rate limited; reset in {wait_secs}s, beyond the {bound_secs}s wait bound")]
-    RateLimited { request: String, wait_secs: u64, bound_secs: u64 },
+    Denied {
+        request: String,
+        status: u16,
+        message: String,
+    },
+    #[error(
+        "GET {request}: rate limited; reset in {wait_secs}s, beyond the {bound_secs}s wait bound"
+    )]
+    RateLimited {
+        request: String,
+        wait_secs: u64,
+        bound_secs: u64,
+    },
     #[error("GET {request}: {status} {message}")]
-    Status { request: String, status: u16, message: String },
+    Status {
+        request: String,
+        status: u16,
+        message: String,
+    },
     #[error("GET {request}: {message}")]
     Transport { request: String, message: String },
     #[error("GET {request}: response is not the expected JSON: {message}")]
@@ -49,7 +63,9 @@ impl ApiError {
     pub fn reason(&self) -> String {
         let full = self.to_string();
         let prefix = format!("GET {}: ", self.request());
-        full.strip_prefix(&prefix).map(str::to_string).unwrap_or(full)
+        full.strip_prefix(&prefix)
+            .map(str::to_string)
+            .unwrap_or(full)
     }
 }
 
@@ -93,7 +109,12 @@ impl Api {
 
     /// Every item of a paginated list. `field` names the array inside a wrapper object
     /// (`secrets`, `installations`); `None` when the body is the array itself.
-    pub async fn list(&self, op: &str, path: &str, field: Option<&str>) -> Result<Vec<Value>, ApiError> {
+    pub async fn list(
+        &self,
+        op: &str,
+        path: &str,
+        field: Option<&str>,
+    ) -> Result<Vec<Value>, ApiError> {
         let sep = if path.contains('?') { '&' } else { '?' };
         let mut url = Some(format!("{}{path}{sep}per_page=100", self.base));
         let mut items = Vec::new();
@@ -109,12 +130,17 @@ impl Api {
                 _ => {
                     return Err(ApiError::Decode {
                         request: self.shown(&next),
-                        message: format!("expected an array{}", field.map(|f| format!(" in `{f}`")).unwrap_or_default()),
+                        message: format!(
+                            "expected an array{}",
+                            field.map(|f| format!(" in `{f}`")).unwrap_or_default()
+                        ),
                     });
                 }
             }
             pages += 1;
-            url = page.next.filter(|n| self.same_origin(n) && pages < MAX_PAGES);
+            url = page
+                .next
+                .filter(|n| self.same_origin(n) && pages < MAX_PAGES);
         }
         Ok(items)
     }
@@ -144,19 +170,30 @@ impl Api {
                 .crab
                 ._get_with_headers(url, Some(headers()))
                 .await
-                .map_err(|e| ApiError::Transport { request: shown.clone(), message: transport_message(&e) })?;
+                .map_err(|e| ApiError::Transport {
+                    request: shown.clone(),
+                    message: transport_message(&e),
+                })?;
             let status = response.status().as_u16();
             let head = response.headers().clone();
             self.note_primary_limit(&head);
-            let text = self
-                .crab
-                .body_to_string(response)
-                .await
-                .map_err(|e| ApiError::Transport { request: shown.clone(), message: transport_message(&e) })?;
+            let text =
+                self.crab
+                    .body_to_string(response)
+                    .await
+                    .map_err(|e| ApiError::Transport {
+                        request: shown.clone(),
+                        message: transport_message(&e),
+                    })?;
             if (200..300).contains(&status) {
-                let body = serde_json::from_str(&text)
-                    .map_err(|e| ApiError::Decode { request: shown.clone(), message: e.to_string() })?;
-                return Ok(Page { body, next: next_link(&head) });
+                let body = serde_json::from_str(&text).map_err(|e| ApiError::Decode {
+                    request: shown.clone(),
+                    message: e.to_string(),
+                })?;
+                return Ok(Page {
+                    body,
+                    next: next_link(&head),
+                });
             }
             if let Some(wait) = rate_limit_wait(status, &head) {
                 if wait > self.max_wait || retries >= MAX_RATE_LIMIT_RETRIES {
@@ -206,15 +243,26 @@ impl Api {
 
 fn headers() -> HeaderMap {
     let mut map = HeaderMap::new();
-    map.insert(ACCEPT, HeaderValue::from_static("application/vnd.github+json"));
-    map.insert("x-github-api-version", HeaderValue::from_static("2022-11-28"));
+    map.insert(
+        ACCEPT,
+        HeaderValue::from_static("application/vnd.github+json"),
+    );
+    map.insert(
+        "x-github-api-version",
+        HeaderValue::from_static("2022-11-28"),
+    );
     map
 }
 
 /// octocrab's errors may quote a request; keep only the kind of failure.
 fn transport_message(err: &octocrab::Error) -> String {
     let text = err.to_string();
-    text.lines().next().unwrap_or("transport error").chars().take(200).collect()
+    text.lines()
+        .next()
+        .unwrap_or("transport error")
+        .chars()
+        .take(200)
+        .collect()
 }
 
 fn status_error(request: String, status: u16, body: &str) -> ApiError {
@@ -227,8 +275,16 @@ fn status_error(request: String, status: u16, body: &str) -> ApiError {
         .collect();
     match status {
         404 => ApiError::NotFound { request },
-        401 | 403 => ApiError::Denied { request, status, message },
-        _ => ApiError::Status { request, status, message },
+        401 | 403 => ApiError::Denied {
+            request,
+            status,
+            message,
+        },
+        _ => ApiError::Status {
+            request,
+            status,
+            message,
+        },
     }
 }
 
@@ -269,7 +325,12 @@ pub fn next_link(head: &HeaderMap) -> Option<String> {
             let p = p.trim().replace(' ', "");
             p == "rel=\"next\"" || p == "rel=next"
         });
-        is_next.then(|| url.trim().trim_start_matches('<').trim_end_matches('>').to_string())
+        is_next.then(|| {
+            url.trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_string()
+        })
     })
 }
 
@@ -286,8 +347,14 @@ mod tests {
                 "<https://api.github.com/x?page=3>; rel=\"next\", <https://api.github.com/x?page=9>; rel=\"last\"",
             ),
         );
-        assert_eq!(next_link(&head).as_deref(), Some("https://api.github.com/x?page=3"));
-        head.insert("link", HeaderValue::from_static("<https://a/x?page=1>; rel=\"prev\""));
+        assert_eq!(
+            next_link(&head).as_deref(),
+            Some("https://api.github.com/x?page=3")
+        );
+        head.insert(
+            "link",
+            HeaderValue::from_static("<https://a/x?page=1>; rel=\"prev\""),
+        );
         assert_eq!(next_link(&head), None);
     }
 

@@ -31,7 +31,11 @@ pub enum GithubAuth {
     Token(String),
     /// A GitHub App: the org's fine-grained PAT listing accepts only an App installation token.
     /// With no installation id, each org's installation is looked up.
-    App { app_id: u64, private_key_pem: Vec<u8>, installation_id: Option<u64> },
+    App {
+        app_id: u64,
+        private_key_pem: Vec<u8>,
+        installation_id: Option<u64>,
+    },
 }
 
 impl std::fmt::Debug for GithubAuth {
@@ -39,7 +43,11 @@ impl std::fmt::Debug for GithubAuth {
         match self {
             GithubAuth::Anonymous => f.write_str("Anonymous"),
             GithubAuth::Token(_) => f.write_str("Token(<redacted>)"),
-            GithubAuth::App { app_id, installation_id, .. } => f
+            GithubAuth::App {
+                app_id,
+                installation_id,
+                ..
+            } => f
                 .debug_struct("App")
                 .field("app_id", app_id)
                 .field("installation_id", installation_id)
@@ -60,7 +68,11 @@ impl GithubAuth {
 
     /// A GitHub App from its id and the PEM file of its private key.
     pub fn app(app_id: u64, key: &PathBuf, installation_id: Option<u64>) -> std::io::Result<Self> {
-        Ok(GithubAuth::App { app_id, private_key_pem: std::fs::read(key)?, installation_id })
+        Ok(GithubAuth::App {
+            app_id,
+            private_key_pem: std::fs::read(key)?,
+            installation_id,
+        })
     }
 }
 
@@ -80,7 +92,39 @@ pub struct GithubOptions {
     pub read_workflows: bool,
 }
 
+/// The GitHub flags do not make a usable configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum GithubConfigError {
+    #[error("--github-app-id needs --github-app-key (the App's private key, PEM)")]
+    MissingAppKey,
+    #[error("--github-app-key {path}: {source}")]
+    AppKey {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 impl GithubOptions {
+    /// From the command line: an App when `--github-app-id` is given, else `GITHUB_TOKEN` /
+    /// `GH_TOKEN` from the environment.
+    pub fn from_args(args: &crate::cli::SourceArgs) -> Result<Self, GithubConfigError> {
+        let auth = match (args.github_app_id, &args.github_app_key) {
+            (Some(app_id), Some(key)) => GithubAuth::app(app_id, key, args.github_installation_id)
+                .map_err(|source| GithubConfigError::AppKey {
+                    path: key.clone(),
+                    source,
+                })?,
+            (Some(_), None) => return Err(GithubConfigError::MissingAppKey),
+            (None, _) => GithubAuth::from_env(),
+        };
+        let mut opts = GithubOptions::new(args.github_org.clone(), args.github_repo.clone(), auth);
+        if let Some(url) = &args.github_api_url {
+            opts.api_url = url.clone();
+        }
+        Ok(opts)
+    }
+
     pub fn new(orgs: Vec<String>, repos: Vec<String>, auth: GithubAuth) -> Self {
         GithubOptions {
             orgs,
@@ -108,11 +152,20 @@ fn plan(opts: &GithubOptions) -> Vec<Scope> {
     let mut scopes: Vec<Scope> = opts
         .orgs
         .iter()
-        .map(|org| Scope { owner: org.clone(), org_level: true, repos: Vec::new() })
+        .map(|org| Scope {
+            owner: org.clone(),
+            org_level: true,
+            repos: Vec::new(),
+        })
         .collect();
     for full in &opts.repos {
-        let Some((owner, name)) = full.split_once('/') else { continue };
-        match scopes.iter_mut().find(|s| s.owner.eq_ignore_ascii_case(owner)) {
+        let Some((owner, name)) = full.split_once('/') else {
+            continue;
+        };
+        match scopes
+            .iter_mut()
+            .find(|s| s.owner.eq_ignore_ascii_case(owner))
+        {
             Some(scope) => scope.repos.push(name.to_string()),
             None => scopes.push(Scope {
                 owner: owner.to_string(),
@@ -127,12 +180,20 @@ fn plan(opts: &GithubOptions) -> Vec<Scope> {
 /// Collects every scope of `opts` on a runtime of its own (safe to call from inside another
 /// Tokio runtime: it then runs on a separate thread). Failures are coverage gaps.
 pub fn collect(opts: &GithubOptions) -> Inventory {
-    let run = || match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let run = || match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime.block_on(collect_async(opts)),
         Err(err) => failed(opts, format!("could not start the async runtime: {err}")),
     };
     if tokio::runtime::Handle::try_current().is_ok() {
-        std::thread::scope(|s| s.spawn(run).join().unwrap_or_else(|_| failed(opts, "collector thread panicked".into())))
+        std::thread::scope(|s| {
+            s.spawn(run)
+                .join()
+                .unwrap_or_else(|_| failed(opts, "collector thread panicked".into()))
+        })
     } else {
         run()
     }
@@ -141,8 +202,16 @@ pub fn collect(opts: &GithubOptions) -> Inventory {
 /// The async form of `collect`, for a caller that already runs Tokio.
 pub async fn collect_async(opts: &GithubOptions) -> Inventory {
     let mut inventory = Inventory::new(chrono::Utc::now());
-    for bad in opts.repos.iter().filter(|r| r.split_once('/').is_none_or(|(o, n)| o.is_empty() || n.is_empty())) {
-        inventory.coverage_gaps.push(gap(bad, "repository", format!("`{bad}` is not OWNER/NAME"), None));
+    for bad in opts.repos.iter().filter(|r| {
+        r.split_once('/')
+            .is_none_or(|(o, n)| o.is_empty() || n.is_empty())
+    }) {
+        inventory.coverage_gaps.push(gap(
+            bad,
+            "repository",
+            format!("`{bad}` is not OWNER/NAME"),
+            None,
+        ));
     }
     for scope in plan(opts) {
         let started_at = chrono::Utc::now();
@@ -154,7 +223,9 @@ pub async fn collect_async(opts: &GithubOptions) -> Inventory {
             }
             Err(reason) => {
                 let mut fragment = Inventory::new(started_at);
-                fragment.coverage_gaps.push(gap(&scope.owner, "organization", reason, None));
+                fragment
+                    .coverage_gaps
+                    .push(gap(&scope.owner, "organization", reason, None));
                 (fragment, BTreeMap::new())
             }
         };
@@ -174,17 +245,30 @@ pub async fn collect_async(opts: &GithubOptions) -> Inventory {
 fn failed(opts: &GithubOptions, reason: String) -> Inventory {
     let mut inventory = Inventory::new(chrono::Utc::now());
     for scope in plan(opts) {
-        inventory.coverage_gaps.push(gap(&scope.owner, "organization", reason.clone(), None));
+        inventory
+            .coverage_gaps
+            .push(gap(&scope.owner, "organization", reason.clone(), None));
     }
     inventory
 }
 
 pub(crate) fn gap(scope: &str, what: &str, reason: String, request: Option<String>) -> CoverageGap {
-    CoverageGap { source: "github".into(), scope: scope.to_string(), what: what.to_string(), reason, request }
+    CoverageGap {
+        source: "github".into(),
+        scope: scope.to_string(),
+        what: what.to_string(),
+        reason,
+        request,
+    }
 }
 
 pub(crate) fn api_gap(scope: &str, what: &str, err: &ApiError) -> CoverageGap {
-    gap(scope, what, err.reason(), Some(format!("GET {}", err.request())))
+    gap(
+        scope,
+        what,
+        err.reason(),
+        Some(format!("GET {}", err.request())),
+    )
 }
 
 async fn client_for(opts: &GithubOptions, scope: &Scope) -> Result<Api, String> {
@@ -198,10 +282,15 @@ async fn client_for(opts: &GithubOptions, scope: &Scope) -> Result<Api, String> 
     };
     let crab = match &opts.auth {
         GithubAuth::Anonymous => builder()?.build().map_err(|e| e.to_string()),
-        GithubAuth::Token(token) => {
-            builder()?.personal_token(token.clone()).build().map_err(|e| e.to_string())
-        }
-        GithubAuth::App { app_id, private_key_pem, installation_id } => {
+        GithubAuth::Token(token) => builder()?
+            .personal_token(token.clone())
+            .build()
+            .map_err(|e| e.to_string()),
+        GithubAuth::App {
+            app_id,
+            private_key_pem,
+            installation_id,
+        } => {
             let key = octocrab::EncodingKey::from_rsa_pem(private_key_pem)
                 .map_err(|e| format!("GitHub App private key is not an RSA PEM key: {e}"))?;
             let app = builder()?
@@ -212,7 +301,8 @@ async fn client_for(opts: &GithubOptions, scope: &Scope) -> Result<Api, String> 
                 Some(id) => *id,
                 None => org_installation(&app, opts, &scope.owner).await?,
             };
-            app.installation(id.into()).map_err(|e| format!("GitHub App installation {id}: {e}"))
+            app.installation(id.into())
+                .map_err(|e| format!("GitHub App installation {id}: {e}"))
         }
     }
     .map_err(|e| format!("could not build the GitHub client: {e}"))?;
@@ -223,10 +313,15 @@ async fn client_for(opts: &GithubOptions, scope: &Scope) -> Result<Api, String> 
 async fn org_installation(app: &Octocrab, opts: &GithubOptions, org: &str) -> Result<u64, String> {
     let api = Api::new(app.clone(), &opts.api_url, opts.max_rate_limit_wait);
     let body = api
-        .get("apps/get-org-installation", &format!("/orgs/{}/installation", translate::seg(org)))
+        .get(
+            "apps/get-org-installation",
+            &format!("/orgs/{}/installation", translate::seg(org)),
+        )
         .await
         .map_err(|e| format!("the GitHub App is not installed on `{org}`: {e}"))?;
-    body.get("id").and_then(serde_json::Value::as_u64).ok_or_else(|| "installation has no id".into())
+    body.get("id")
+        .and_then(serde_json::Value::as_u64)
+        .ok_or_else(|| "installation has no id".into())
 }
 
 async fn collect_scope(api: &Arc<Api>, opts: &GithubOptions, scope: &Scope) -> Inventory {
@@ -238,7 +333,9 @@ async fn collect_scope(api: &Arc<Api>, opts: &GithubOptions, scope: &Scope) -> I
         match org::list_repos(api, &scope.owner).await {
             Ok(names) => names,
             Err(err) => {
-                inventory.coverage_gaps.push(api_gap(&scope.owner, "repositories", &err));
+                inventory
+                    .coverage_gaps
+                    .push(api_gap(&scope.owner, "repositories", &err));
                 Vec::new()
             }
         }
@@ -284,8 +381,22 @@ mod tests {
             GithubAuth::Anonymous,
         );
         let scopes = plan(&opts);
-        assert_eq!(scopes[0], Scope { owner: "acme".into(), org_level: true, repos: vec!["api".into()] });
-        assert_eq!(scopes[1], Scope { owner: "other".into(), org_level: false, repos: vec!["tool".into()] });
+        assert_eq!(
+            scopes[0],
+            Scope {
+                owner: "acme".into(),
+                org_level: true,
+                repos: vec!["api".into()]
+            }
+        );
+        assert_eq!(
+            scopes[1],
+            Scope {
+                owner: "other".into(),
+                org_level: false,
+                repos: vec!["tool".into()]
+            }
+        );
     }
 
     #[test]

@@ -5,9 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::inventory::{
-    Attributes, Credential, Grant, LastUsed, Principal, Provider, Timestamp,
-};
+use crate::inventory::{Attributes, Credential, Grant, LastUsed, Principal, Provider, Timestamp};
 
 /// A path segment, percent-encoded (names are attacker-controlled).
 pub fn seg(name: &str) -> String {
@@ -41,7 +39,11 @@ fn last_used(v: &Value, key: &str) -> LastUsed {
 fn attrs(pairs: &[(&str, Option<Value>)]) -> Attributes {
     pairs
         .iter()
-        .filter_map(|(k, v)| v.clone().filter(|v| !v.is_null()).map(|v| (k.to_string(), v)))
+        .filter_map(|(k, v)| {
+            v.clone()
+                .filter(|v| !v.is_null())
+                .map(|v| (k.to_string(), v))
+        })
         .collect()
 }
 
@@ -53,7 +55,13 @@ pub fn repo_id(full: &str) -> String {
     format!("github:repo/{full}")
 }
 
-fn principal(kind: &str, id: String, name: String, scope: &str, attributes: Attributes) -> Principal {
+fn principal(
+    kind: &str,
+    id: String,
+    name: String,
+    scope: &str,
+    attributes: Attributes,
+) -> Principal {
     Principal {
         provider: Provider::Github,
         kind: kind.into(),
@@ -70,7 +78,13 @@ fn principal(kind: &str, id: String, name: String, scope: &str, attributes: Attr
 }
 
 pub fn organization(org: &str) -> Principal {
-    principal("organization", org_id(org), org.to_string(), org, Attributes::new())
+    principal(
+        "organization",
+        org_id(org),
+        org.to_string(),
+        org,
+        Attributes::new(),
+    )
 }
 
 pub fn repository(org: &str, full: &str, body: Option<&Value>) -> Principal {
@@ -83,7 +97,13 @@ pub fn repository(org: &str, full: &str, body: Option<&Value>) -> Principal {
             ])
         })
         .unwrap_or_default();
-    principal("repository", repo_id(full), full.to_string(), org, attributes)
+    principal(
+        "repository",
+        repo_id(full),
+        full.to_string(),
+        org,
+        attributes,
+    )
 }
 
 /// Where a secret lives: the org, a repository, or a repository's environment.
@@ -97,9 +117,13 @@ pub enum SecretLevel<'a> {
 pub fn secret(org: &str, store: &str, level: SecretLevel<'_>, body: &Value) -> Option<Credential> {
     let name = text(body, "name")?;
     let (owner_id, id, level_name, repo, env) = match level {
-        SecretLevel::Organization => {
-            (org_id(org), format!("{}/{store}/secrets/{name}", org_id(org)), "organization", None, None)
-        }
+        SecretLevel::Organization => (
+            org_id(org),
+            format!("{}/{store}/secrets/{name}", org_id(org)),
+            "organization",
+            None,
+            None,
+        ),
         SecretLevel::Repository(full) => (
             repo_id(full),
             format!("{}/{store}/secrets/{name}", repo_id(full)),
@@ -167,8 +191,14 @@ pub fn deploy_key(org: &str, full: &str, body: &Value) -> Option<Credential> {
 /// A fine-grained PAT granted access to the org (`orgs/list-pat-grants`).
 pub fn pat_grant(org: &str, body: &Value) -> Option<Credential> {
     let token_id = body.get("token_id")?.as_u64()?;
-    let owner = body.get("owner").and_then(|o| text(o, "login")).unwrap_or_default();
-    let expired = body.get("token_expired").and_then(Value::as_bool).unwrap_or(false);
+    let owner = body
+        .get("owner")
+        .and_then(|o| text(o, "login"))
+        .unwrap_or_default();
+    let expired = body
+        .get("token_expired")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     Some(Credential {
         provider: Provider::Github,
         kind: "fine_grained_pat".into(),
@@ -186,7 +216,10 @@ pub fn pat_grant(org: &str, body: &Value) -> Option<Credential> {
         attributes: attrs(&[
             ("owner", Some(owner.into())),
             ("grant_id", body.get("id").cloned()),
-            ("repository_selection", body.get("repository_selection").cloned()),
+            (
+                "repository_selection",
+                body.get("repository_selection").cloned(),
+            ),
             ("permissions", body.get("permissions").cloned()),
             ("token_expired", Some(expired.into())),
         ]),
@@ -203,7 +236,15 @@ pub fn credential_authorization(org: &str, body: &Value) -> Option<Credential> {
     let id = body.get("credential_id")?.as_u64()?;
     let login = text(body, "login").unwrap_or_default();
     let title = text(body, "authorized_credential_title");
-    let hint = text(body, "token_last_eight").map(|t| t.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect());
+    let hint = text(body, "token_last_eight").map(|t| {
+        t.chars()
+            .rev()
+            .take(4)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect()
+    });
     Some(Credential {
         provider: Provider::Github,
         kind: kind.into(),
@@ -218,7 +259,9 @@ pub fn credential_authorization(org: &str, body: &Value) -> Option<Credential> {
         created_at: time(body, "credential_authorized_at"),
         rotated_at: None,
         expires_at: time(body, "authorized_credential_expires_at"),
-        last_used: time(body, "credential_accessed_at").map(LastUsed::At).unwrap_or_default(),
+        last_used: time(body, "credential_accessed_at")
+            .map(LastUsed::At)
+            .unwrap_or_default(),
         hint,
         location: None,
         attributes: attrs(&[
@@ -284,7 +327,10 @@ pub fn workflow_permissions(scope: &str, principal_id: &str, level: &str, body: 
         description: None,
         attributes: attrs(&[
             ("level", Some(level.into())),
-            ("can_approve_pull_request_reviews", body.get("can_approve_pull_request_reviews").cloned()),
+            (
+                "can_approve_pull_request_reviews",
+                body.get("can_approve_pull_request_reviews").cloned(),
+            ),
         ]),
     }
 }
@@ -310,7 +356,10 @@ mod tests {
     #[test]
     fn deploy_key_last_used_null_is_never() {
         let body = json!({"id": 1, "title": "ci", "read_only": false, "created_at": "2014-12-10T15:53:42Z", "last_used": null});
-        assert_eq!(deploy_key("acme", "acme/api", &body).unwrap().last_used, LastUsed::Never);
+        assert_eq!(
+            deploy_key("acme", "acme/api", &body).unwrap().last_used,
+            LastUsed::Never
+        );
     }
 
     #[test]

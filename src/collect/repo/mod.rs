@@ -37,10 +37,19 @@ pub enum RepoError {
 
 /// What one file yielded.
 enum FileResult {
-    Secrets { path: String, hits: Vec<secrets::Hit> },
+    Secrets {
+        path: String,
+        hits: Vec<secrets::Hit>,
+    },
     /// A workflow is both read and scanned for secrets.
-    Workflow { doc: Box<WorkflowDoc>, hits: Vec<secrets::Hit> },
-    Unreadable { path: String, reason: String },
+    Workflow {
+        doc: Box<WorkflowDoc>,
+        hits: Vec<secrets::Hit>,
+    },
+    Unreadable {
+        path: String,
+        reason: String,
+    },
 }
 
 #[derive(Default)]
@@ -54,11 +63,14 @@ struct Counters {
 /// Scans the checkout at `path`. Unreadable files become coverage gaps; only a missing root
 /// is an error.
 pub fn collect(path: &Path) -> Result<Inventory, RepoError> {
-    let root = path
-        .canonicalize()
-        .map_err(|source| RepoError::Io { path: path.to_path_buf(), source })?;
+    let root = path.canonicalize().map_err(|source| RepoError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     if !root.is_dir() {
-        return Err(RepoError::NotADirectory { path: path.to_path_buf() });
+        return Err(RepoError::NotADirectory {
+            path: path.to_path_buf(),
+        });
     }
     let started_at = chrono::Utc::now();
     let clock = Instant::now();
@@ -70,11 +82,15 @@ pub fn collect(path: &Path) -> Result<Inventory, RepoError> {
 
     let name = repository_name(&root);
     let mut inventory = Inventory::new(started_at);
-    inventory.principals.push(repository_principal(&name, &root));
+    inventory
+        .principals
+        .push(repository_principal(&name, &root));
     for result in results {
         add_result(&mut inventory, &name, result);
     }
-    inventory.sources.push(source_run(&name, started_at, clock, &counters));
+    inventory
+        .sources
+        .push(source_run(&name, started_at, clock, &counters));
     Ok(inventory)
 }
 
@@ -82,11 +98,16 @@ pub fn collect(path: &Path) -> Result<Inventory, RepoError> {
 /// `lapse scan` with no provider configured.
 pub fn find_checkout(start: &Path) -> Option<PathBuf> {
     let start = start.canonicalize().ok()?;
-    start.ancestors().find(|dir| dir.join(".git").exists()).map(Path::to_path_buf)
+    start
+        .ancestors()
+        .find(|dir| dir.join(".git").exists())
+        .map(Path::to_path_buf)
 }
 
 fn walk(root: &Path, counters: &Counters, results: &Mutex<Vec<FileResult>>) {
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
     WalkBuilder::new(root)
         .hidden(false)
         .require_git(false)
@@ -126,7 +147,10 @@ fn scan_file(root: &Path, path: &Path, counters: &Counters) -> Option<FileResult
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
         Err(err) => {
-            return Some(FileResult::Unreadable { path: relative, reason: err.to_string() });
+            return Some(FileResult::Unreadable {
+                path: relative,
+                reason: err.to_string(),
+            });
         }
     };
     // Git's own test: a NUL byte in the first 8000 bytes makes a file binary.
@@ -135,14 +159,22 @@ fn scan_file(root: &Path, path: &Path, counters: &Counters) -> Option<FileResult
         return None;
     }
     counters.files.fetch_add(1, Ordering::Relaxed);
-    counters.bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+    counters
+        .bytes
+        .fetch_add(bytes.len() as u64, Ordering::Relaxed);
     let text = String::from_utf8_lossy(&bytes);
     if is_workflow(&relative) {
         let doc = Box::new(workflow::read(&relative, &text));
-        return Some(FileResult::Workflow { doc, hits: secrets::scan(&text) });
+        return Some(FileResult::Workflow {
+            doc,
+            hits: secrets::scan(&text),
+        });
     }
     let hits = secrets::scan(&text);
-    (!hits.is_empty()).then_some(FileResult::Secrets { path: relative, hits })
+    (!hits.is_empty()).then_some(FileResult::Secrets {
+        path: relative,
+        hits,
+    })
 }
 
 pub fn is_workflow(relative: &str) -> bool {
@@ -173,7 +205,9 @@ fn repository_name(root: &Path) -> String {
         .and_then(|config| origin_url(&config))
         .and_then(|url| owner_name(&url));
     from_remote.unwrap_or_else(|| {
-        root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "repo".into())
+        root.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "repo".into())
     })
 }
 
@@ -256,12 +290,18 @@ fn add_result(inventory: &mut Inventory, repo: &str, result: FileResult) {
                     request: None,
                 });
             }
-            inventory.principals.push(workflow_principal(Provider::Repo, repo, &doc));
+            inventory
+                .principals
+                .push(workflow_principal(Provider::Repo, repo, &doc));
         }
         FileResult::Unreadable { path, reason } => inventory.coverage_gaps.push(CoverageGap {
             source: "repo".into(),
             scope: repo.to_string(),
-            what: if path.is_empty() { "a folder".into() } else { format!("file {path}") },
+            what: if path.is_empty() {
+                "a folder".into()
+            } else {
+                format!("file {path}")
+            },
             reason,
             request: None,
         }),
@@ -305,10 +345,19 @@ fn source_run(
     let bytes = counters.bytes.load(Ordering::Relaxed);
     let mb_per_s = bytes as f64 / 1_000_000.0 / elapsed.as_secs_f64().max(1e-6);
     let mut attributes = BTreeMap::new();
-    attributes.insert("files_scanned".into(), counters.files.load(Ordering::Relaxed).into());
+    attributes.insert(
+        "files_scanned".into(),
+        counters.files.load(Ordering::Relaxed).into(),
+    );
     attributes.insert("bytes_scanned".into(), bytes.into());
-    attributes.insert("files_skipped_binary".into(), counters.binary.load(Ordering::Relaxed).into());
-    attributes.insert("files_skipped_large".into(), counters.large.load(Ordering::Relaxed).into());
+    attributes.insert(
+        "files_skipped_binary".into(),
+        counters.binary.load(Ordering::Relaxed).into(),
+    );
+    attributes.insert(
+        "files_skipped_large".into(),
+        counters.large.load(Ordering::Relaxed).into(),
+    );
     attributes.insert("mb_per_s".into(), ((mb_per_s * 10.0).round() / 10.0).into());
     SourceRun {
         source: "repo".into(),
@@ -326,10 +375,20 @@ mod tests {
 
     #[test]
     fn owner_name_from_remotes() {
-        assert_eq!(owner_name("git@github.com:acme/app.git").as_deref(), Some("acme/app"));
-        assert_eq!(owner_name("https://github.com/acme/app").as_deref(), Some("acme/app"));
+        assert_eq!(
+            owner_name("git@github.com:acme/app.git").as_deref(),
+            Some("acme/app")
+        );
+        assert_eq!(
+            owner_name("https://github.com/acme/app").as_deref(),
+            Some("acme/app")
+        );
         assert_eq!(owner_name("nope"), None);
-        let config = "[core]\n\tbare = false\n[remote \"origin\"]\n\turl = git@github.com:acme/app.git\n";
-        assert_eq!(origin_url(config).as_deref(), Some("git@github.com:acme/app.git"));
+        let config =
+            "[core]\n\tbare = false\n[remote \"origin\"]\n\turl = git@github.com:acme/app.git\n";
+        assert_eq!(
+            origin_url(config).as_deref(),
+            Some("git@github.com:acme/app.git")
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! Collect, repository: finds hard-coded secrets in a file's text in one pass. A compiled
 //! `RegexSet` says which patterns occur at all; only those run again to locate each match.
-//! A hit carries its pattern, line and the last four characters, never the value.
+//! A hit carries its pattern, line and the last four characters, never the value. Word
+//! boundaries and blanks are ASCII (`(?-u:\b)`, `[ \t]`) so the set runs on the lazy DFA.
 
 use std::sync::LazyLock;
 
@@ -16,16 +17,36 @@ struct Pattern {
 }
 
 const PATTERNS: &[Pattern] = &[
-    Pattern { kind: "aws_access_key_id", regex: r"\b((?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16})\b", group: 1, min_entropy: 0.0 },
+    Pattern {
+        kind: "aws_access_key_id",
+        regex: r"(?-u:\b)((?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16})(?-u:\b)",
+        group: 1,
+        min_entropy: 0.0,
+    },
     Pattern {
         kind: "aws_secret_access_key",
-        regex: r#"(?i)aws_?secret_?(?:access_?)?key["']?\s*[:=]\s*["']?([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+]|$)"#,
+        regex: r#"(?i)aws_?secret_?(?:access_?)?key["']?[ \t]*[:=][ \t]*["']?([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+]|$)"#,
         group: 1,
         min_entropy: 3.0,
     },
-    Pattern { kind: "github_token", regex: r"\b(gh[pousr]_[A-Za-z0-9]{36,251})\b", group: 1, min_entropy: 0.0 },
-    Pattern { kind: "github_fine_grained_pat", regex: r"\b(github_pat_[A-Za-z0-9_]{22,255})\b", group: 1, min_entropy: 0.0 },
-    Pattern { kind: "slack_token", regex: r"\b(xox[abposr]-[A-Za-z0-9-]{10,250})\b", group: 1, min_entropy: 0.0 },
+    Pattern {
+        kind: "github_token",
+        regex: r"(?-u:\b)(gh[pousr]_[A-Za-z0-9]{36,251})(?-u:\b)",
+        group: 1,
+        min_entropy: 0.0,
+    },
+    Pattern {
+        kind: "github_fine_grained_pat",
+        regex: r"(?-u:\b)(github_pat_[A-Za-z0-9_]{22,255})(?-u:\b)",
+        group: 1,
+        min_entropy: 0.0,
+    },
+    Pattern {
+        kind: "slack_token",
+        regex: r"(?-u:\b)(xox[abposr]-[A-Za-z0-9-]{10,250})(?-u:\b)",
+        group: 1,
+        min_entropy: 0.0,
+    },
     Pattern {
         kind: "slack_webhook",
         regex: r"(https://hooks\.slack\.com/services/T[A-Za-z0-9_]+/B[A-Za-z0-9_]+/[A-Za-z0-9_]{16,})",
@@ -40,13 +61,13 @@ const PATTERNS: &[Pattern] = &[
     },
     Pattern {
         kind: "azure_storage_key",
-        regex: r"(?i)AccountKey\s*=\s*([A-Za-z0-9+/]{86}==)",
+        regex: r"(?i)AccountKey[ \t]*=[ \t]*([A-Za-z0-9+/]{86}==)",
         group: 1,
         min_entropy: 0.0,
     },
     Pattern {
         kind: "generic_secret",
-        regex: r#"(?i)\b[a-z0-9_.-]*(?:secret|passw(?:or)?d|token|api_?key|apikey|access_?key|private_?key|client_?secret)[a-z0-9_.-]*["']?\s*[:=]\s*["']([A-Za-z0-9+/_\-.=]{20,200})["']"#,
+        regex: r#"(?i)(?:secret|passw(?:or)?d|token|api_?key|apikey|access_?key|private_?key|client_?secret)[a-z0-9_.-]{0,40}["']?[ \t]*[:=][ \t]*["']([A-Za-z0-9+/_\-.=]{20,200})["']"#,
         group: 1,
         min_entropy: 4.0,
     },
@@ -81,12 +102,18 @@ pub fn scan(text: &str) -> Vec<Hit> {
     let mut hits = Vec::new();
     let mut covered: Vec<std::ops::Range<usize>> = Vec::new();
     for index in matched.iter() {
-        let (pattern, Some(regex)) = (&PATTERNS[index], &REGEXES[index]) else { continue };
+        let (pattern, Some(regex)) = (&PATTERNS[index], &REGEXES[index]) else {
+            continue;
+        };
         for caps in regex.captures_iter(text) {
-            let Some(value) = caps.get(pattern.group) else { continue };
+            let Some(value) = caps.get(pattern.group) else {
+                continue;
+            };
             // The generic pattern must not repeat what a precise one already found.
             if pattern.kind == "generic_secret"
-                && covered.iter().any(|r| r.start < value.end() && value.start() < r.end)
+                && covered
+                    .iter()
+                    .any(|r| r.start < value.end() && value.start() < r.end)
             {
                 continue;
             }
@@ -96,7 +123,12 @@ pub fn scan(text: &str) -> Vec<Hit> {
             covered.push(value.range());
             let (line, column) = lines.position(value.start());
             let hint = (pattern.group != 0).then(|| last_four(value.as_str()));
-            hits.push(Hit { kind: pattern.kind, line, column, hint });
+            hits.push(Hit {
+                kind: pattern.kind,
+                line,
+                column,
+                hint,
+            });
         }
     }
     hits.sort_by_key(|h| (h.line, h.column));
@@ -109,9 +141,17 @@ fn plausible(value: &str, pattern: &Pattern) -> bool {
         return true;
     }
     let lower = value.to_ascii_lowercase();
-    let placeholder = ["example", "xxxx", "changeme", "placeholder", "your_", "dummy", "redacted"]
-        .iter()
-        .any(|p| lower.contains(p));
+    let placeholder = [
+        "example",
+        "xxxx",
+        "changeme",
+        "placeholder",
+        "your_",
+        "dummy",
+        "redacted",
+    ]
+    .iter()
+    .any(|p| lower.contains(p));
     !placeholder && entropy(value) >= pattern.min_entropy
 }
 

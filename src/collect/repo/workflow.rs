@@ -85,7 +85,10 @@ pub struct Step {
 /// Reads a workflow file's text.
 pub fn read(path: &str, text: &str) -> WorkflowDoc {
     let root = yaml::parse(text);
-    let mut doc = WorkflowDoc { path: path.to_string(), ..WorkflowDoc::default() };
+    let mut doc = WorkflowDoc {
+        path: path.to_string(),
+        ..WorkflowDoc::default()
+    };
     let Value::Map(_) = root.value else {
         doc.unreadable = Some("not a YAML mapping".into());
         return doc;
@@ -99,7 +102,13 @@ pub fn read(path: &str, text: &str) -> WorkflowDoc {
     doc.permissions = root.get("permissions").map(permissions);
     doc.env = root.get("env").map(inputs).unwrap_or_default();
     match root.get("jobs") {
-        Some(jobs) => doc.jobs = jobs.entries().iter().map(|(id, n)| job(id, n, text)).collect(),
+        Some(jobs) => {
+            doc.jobs = jobs
+                .entries()
+                .iter()
+                .map(|(id, n)| job(id, n, text))
+                .collect()
+        }
         None => doc.unreadable = Some("no `jobs:` mapping".into()),
     }
     doc
@@ -108,7 +117,11 @@ pub fn read(path: &str, text: &str) -> WorkflowDoc {
 fn triggers(on: &Node) -> Vec<String> {
     match &on.value {
         Value::Scalar(s) => vec![s.clone()],
-        Value::Seq(items) => items.iter().filter_map(Node::as_str).map(str::to_string).collect(),
+        Value::Seq(items) => items
+            .iter()
+            .filter_map(Node::as_str)
+            .map(str::to_string)
+            .collect(),
         Value::Map(entries) => entries.iter().map(|(k, _)| k.clone()).collect(),
         Value::Null => Vec::new(),
     }
@@ -117,13 +130,21 @@ fn triggers(on: &Node) -> Vec<String> {
 fn permissions(node: &Node) -> Permissions {
     let line = node.line;
     match &node.value {
-        Value::Scalar(s) if s == "write-all" => {
-            Permissions { line, mode: s.clone(), write: vec!["*".into()] }
-        }
-        Value::Scalar(s) => Permissions { line, mode: s.clone(), write: Vec::new() },
-        Value::Map(entries) if entries.is_empty() => {
-            Permissions { line, mode: "none".into(), write: Vec::new() }
-        }
+        Value::Scalar(s) if s == "write-all" => Permissions {
+            line,
+            mode: s.clone(),
+            write: vec!["*".into()],
+        },
+        Value::Scalar(s) => Permissions {
+            line,
+            mode: s.clone(),
+            write: Vec::new(),
+        },
+        Value::Map(entries) if entries.is_empty() => Permissions {
+            line,
+            mode: "none".into(),
+            write: Vec::new(),
+        },
         Value::Map(entries) => Permissions {
             line,
             mode: "scoped".into(),
@@ -133,7 +154,11 @@ fn permissions(node: &Node) -> Permissions {
                 .map(|(k, _)| k.clone())
                 .collect(),
         },
-        _ => Permissions { line, mode: "none".into(), write: Vec::new() },
+        _ => Permissions {
+            line,
+            mode: "none".into(),
+            write: Vec::new(),
+        },
     }
 }
 
@@ -179,7 +204,10 @@ fn job(id: &str, node: &Node, text: &str) -> Job {
         Value::Scalar(s) => Some(s.clone()),
         _ => e.get("name").and_then(Node::as_str).map(str::to_string),
     });
-    job.steps = node.get("steps").map(|s| s.items().iter().map(step).collect()).unwrap_or_default();
+    job.steps = node
+        .get("steps")
+        .map(|s| s.items().iter().map(step).collect())
+        .unwrap_or_default();
     job.secrets_read = secrets_in_lines(text, node.line, last_line(node));
     job
 }

@@ -63,7 +63,10 @@ pub fn parse(text: &str) -> Node {
     let mut reader = Reader { lines, at: 0 };
     match reader.lines.first().map(|l| l.indent) {
         Some(indent) => reader.node(indent),
-        None => Node { line: 1, value: Value::Null },
+        None => Node {
+            line: 1,
+            value: Value::Null,
+        },
     }
 }
 
@@ -77,7 +80,11 @@ fn logical_lines(text: &str) -> Vec<Line> {
             continue;
         }
         let indent = body.len() - trimmed.len();
-        out.push(Line { no: index as u32 + 1, indent, text: trimmed.to_string() });
+        out.push(Line {
+            no: index as u32 + 1,
+            indent,
+            text: trimmed.to_string(),
+        });
     }
     out
 }
@@ -110,7 +117,10 @@ impl Reader {
 
     fn node(&mut self, indent: usize) -> Node {
         let Some(line) = self.peek().cloned() else {
-            return Node { line: 0, value: Value::Null };
+            return Node {
+                line: 0,
+                value: Value::Null,
+            };
         };
         if is_seq_item(&line.text) {
             self.seq(indent)
@@ -118,7 +128,10 @@ impl Reader {
             self.map(indent)
         } else {
             self.at += 1;
-            Node { line: line.no, value: scalar(&line.text) }
+            Node {
+                line: line.no,
+                value: scalar(&line.text),
+            }
         }
     }
 
@@ -129,12 +142,17 @@ impl Reader {
             if line.indent != indent || is_seq_item(&line.text) {
                 break;
             }
-            let Some((key, rest)) = split_key(&line.text) else { break };
+            let Some((key, rest)) = split_key(&line.text) else {
+                break;
+            };
             self.at += 1;
             let value = self.value_after_key(&line, rest);
             entries.push((key, value));
         }
-        Node { line: start, value: Value::Map(entries) }
+        Node {
+            line: start,
+            value: Value::Map(entries),
+        }
     }
 
     /// The value of `key: rest`: inline, a block scalar, or the indented block below.
@@ -143,18 +161,26 @@ impl Reader {
             return self.block_scalar(line);
         }
         if !rest.is_empty() {
-            return Node { line: line.no, value: scalar(rest) };
+            return Node {
+                line: line.no,
+                value: scalar(rest),
+            };
         }
         match self.peek().cloned() {
             // A nested block starts, for line numbers, at its key.
-            Some(next) if next.indent > line.indent => {
-                Node { line: line.no, ..self.node(next.indent) }
-            }
+            Some(next) if next.indent > line.indent => Node {
+                line: line.no,
+                ..self.node(next.indent)
+            },
             // A sequence may sit at its key's own indent.
-            Some(next) if next.indent == line.indent && is_seq_item(&next.text) => {
-                Node { line: line.no, ..self.seq(next.indent) }
-            }
-            _ => Node { line: line.no, value: Value::Null },
+            Some(next) if next.indent == line.indent && is_seq_item(&next.text) => Node {
+                line: line.no,
+                ..self.seq(next.indent)
+            },
+            _ => Node {
+                line: line.no,
+                value: Value::Null,
+            },
         }
     }
 
@@ -167,7 +193,10 @@ impl Reader {
             text.push(next.text.clone());
             self.at += 1;
         }
-        Node { line: owner.no, value: Value::Scalar(text.join("\n")) }
+        Node {
+            line: owner.no,
+            value: Value::Scalar(text.join("\n")),
+        }
     }
 
     fn seq(&mut self, indent: usize) -> Node {
@@ -182,17 +211,27 @@ impl Reader {
                 self.at += 1;
                 match self.peek().cloned() {
                     Some(next) if next.indent > indent => items.push(self.node(next.indent)),
-                    _ => items.push(Node { line: line.no, value: Value::Null }),
+                    _ => items.push(Node {
+                        line: line.no,
+                        value: Value::Null,
+                    }),
                 }
                 continue;
             }
             // `- key: v` opens a map whose other keys align with `key`: re-read the rest of
             // the line as if it started at that column.
             let column = indent + (line.text.len() - rest.len());
-            self.lines[self.at] = Line { no: line.no, indent: column, text: rest.to_string() };
+            self.lines[self.at] = Line {
+                no: line.no,
+                indent: column,
+                text: rest.to_string(),
+            };
             items.push(self.node(column));
         }
-        Node { line: start, value: Value::Seq(items) }
+        Node {
+            line: start,
+            value: Value::Seq(items),
+        }
     }
 }
 
@@ -231,7 +270,10 @@ fn scalar(text: &str) -> Value {
             .split(',')
             .map(str::trim)
             .filter(|s| !s.is_empty())
-            .map(|s| Node { line: 0, value: Value::Scalar(unquote(s)) })
+            .map(|s| Node {
+                line: 0,
+                value: Value::Scalar(unquote(s)),
+            })
             .collect();
         return Value::Seq(items);
     }
@@ -267,27 +309,54 @@ mod tests {
         let on = doc.get("on").unwrap();
         assert_eq!(on.items().len(), 2);
         assert_eq!(on.line, 2);
-        let steps = doc.get("jobs").unwrap().get("build").unwrap().get("steps").unwrap();
+        let steps = doc
+            .get("jobs")
+            .unwrap()
+            .get("build")
+            .unwrap()
+            .get("steps")
+            .unwrap();
         assert_eq!(steps.items().len(), 3);
         let first = &steps.items()[0];
         assert_eq!(first.line, 9);
-        assert_eq!(first.get("uses").and_then(Node::as_str), Some("actions/checkout@v4"));
-        assert_eq!(first.get("with").unwrap().get("fetch-depth").unwrap().line, 11);
+        assert_eq!(
+            first.get("uses").and_then(Node::as_str),
+            Some("actions/checkout@v4")
+        );
+        assert_eq!(
+            first.get("with").unwrap().get("fetch-depth").unwrap().line,
+            11
+        );
         let run = steps.items()[1].get("run").and_then(Node::as_str).unwrap();
         assert!(run.contains("cargo test") && run.contains("# not a comment"));
-        assert_eq!(steps.items()[2].get("uses").and_then(Node::as_str), Some("x/y@v1"));
+        assert_eq!(
+            steps.items()[2].get("uses").and_then(Node::as_str),
+            Some("x/y@v1")
+        );
     }
 
     #[test]
     fn sequence_at_key_indent_and_quoted_keys() {
         let doc = parse("\"on\":\n- push\nenv:\n  'A': \"x: y\"\n");
         assert_eq!(doc.get("on").unwrap().items().len(), 1);
-        assert_eq!(doc.get("env").unwrap().get("A").and_then(Node::as_str), Some("x: y"));
+        assert_eq!(
+            doc.get("env").unwrap().get("A").and_then(Node::as_str),
+            Some("x: y")
+        );
     }
 
     #[test]
     fn garbage_never_panics() {
-        for text in ["", "-", ":", "- - -", "a:\n  - b: c\n d", "\u{feff}x: y", "key: |\n", "[a"] {
+        for text in [
+            "",
+            "-",
+            ":",
+            "- - -",
+            "a:\n  - b: c\n d",
+            "\u{feff}x: y",
+            "key: |\n",
+            "[a",
+        ] {
             let _ = parse(text);
         }
     }

@@ -6,7 +6,6 @@ use serde::Serialize;
 
 use crate::drift::Drift;
 use crate::drift::history::Trend;
-use crate::render::v1;
 
 /// How many new findings and widened identities the drift section lists.
 const LISTED: usize = 100;
@@ -44,25 +43,6 @@ pub struct WideningLine {
     added_grants: String,
 }
 
-fn severity(severity: v1::Severity) -> &'static str {
-    match severity {
-        v1::Severity::Info => "info",
-        v1::Severity::Low => "low",
-        v1::Severity::Medium => "medium",
-        v1::Severity::High => "high",
-        v1::Severity::Critical => "critical",
-    }
-}
-
-fn privilege(privilege: v1::Privilege) -> &'static str {
-    match privilege {
-        v1::Privilege::None => "none",
-        v1::Privilege::Read => "read",
-        v1::Privilege::Write => "write",
-        v1::Privilege::Admin => "admin",
-    }
-}
-
 pub fn drift_view(drift: &Drift) -> DriftView {
     DriftView {
         old_as_of: drift.old_as_of.to_rfc3339(),
@@ -78,7 +58,7 @@ pub fn drift_view(drift: &Drift) -> DriftView {
             .iter()
             .take(LISTED)
             .map(|f| FindingLine {
-                severity: severity(f.severity),
+                severity: f.severity.as_str(),
                 risk: f.risk,
                 rule_id: f.rule_id.clone(),
                 title: f.title.clone(),
@@ -91,8 +71,8 @@ pub fn drift_view(drift: &Drift) -> DriftView {
             .take(LISTED)
             .map(|w| WideningLine {
                 resource: w.resource.id.clone(),
-                from: privilege(w.old_privilege),
-                to: privilege(w.new_privilege),
+                from: w.old_privilege.as_str(),
+                to: w.new_privilege.as_str(),
                 added_grants: w.added_grants.join(", "),
             })
             .collect(),
