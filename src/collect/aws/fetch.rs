@@ -88,27 +88,60 @@ pub async fn authorization_details(
     on_page: &dyn Fn(&str),
 ) -> Result<Value, CallFailure> {
     const OP: &str = "iam:GetAccountAuthorizationDetails";
+    const WHAT: &str = "authorization details";
     let mut document = DetailsDocument::default();
-    let mut marker: Option<String> = None;
-    for page in 1..=MAX_PAGES {
-        on_page(&format!("authorization details, page {page}"));
-        count(calls, OP);
+    paginate(OP, WHAT, calls, on_page, async |marker| {
         let out = iam
             .get_account_authorization_details()
             .max_items(PAGE_SIZE)
-            .set_marker(marker.take())
+            .set_marker(marker)
             .send()
             .await
-            .map_err(|e| CallFailure::from_sdk(OP, "authorization details", &e))?;
+            .map_err(|e| CallFailure::from_sdk(OP, WHAT, &e))?;
         document.add_page(&out);
-        if !out.is_truncated() {
-            return Ok(document.into_json());
+        Ok(Next::of(out.is_truncated(), out.marker()))
+    })
+    .await?;
+    Ok(document.into_json())
+}
+
+/// Where a listing stands after a page: done, or truncated with the marker of the next page.
+struct Next {
+    truncated: bool,
+    marker: Option<String>,
+}
+
+impl Next {
+    fn of(truncated: bool, marker: Option<&str>) -> Self {
+        Next {
+            truncated,
+            marker: marker.map(str::to_string),
         }
-        marker = Some(next_marker(out.marker(), OP, "authorization details")?);
+    }
+}
+
+/// Fetches pages (`page` gets the marker, `None` first) until one is not truncated; each is
+/// counted and shown. An endpoint that never stops, or loses its marker, is a failure.
+async fn paginate(
+    op: &'static str,
+    what: &'static str,
+    calls: &mut Calls,
+    on_page: &dyn Fn(&str),
+    mut page: impl AsyncFnMut(Option<String>) -> Result<Next, CallFailure>,
+) -> Result<(), CallFailure> {
+    let mut marker: Option<String> = None;
+    for number in 1..=MAX_PAGES {
+        on_page(&format!("{what}, page {number}"));
+        count(calls, op);
+        let next = page(marker.take()).await?;
+        if !next.truncated {
+            return Ok(());
+        }
+        marker = Some(next_marker(next.marker.as_deref(), op, what)?);
     }
     Err(CallFailure::new(
-        OP,
-        "authorization details",
+        op,
+        what,
         format!("still truncated after {MAX_PAGES} pages"),
     ))
 }
@@ -141,33 +174,25 @@ pub async fn list_roles(
     on_page: &dyn Fn(&str),
 ) -> Result<ListRoles, CallFailure> {
     const OP: &str = "iam:ListRoles";
+    const WHAT: &str = "role settings";
     let mut list = ListRoles::default();
-    let mut marker: Option<String> = None;
-    for page in 1..=MAX_PAGES {
-        on_page(&format!("role settings, page {page}"));
-        count(calls, OP);
+    paginate(OP, WHAT, calls, on_page, async |marker| {
         let out = iam
             .list_roles()
             .max_items(PAGE_SIZE)
-            .set_marker(marker.take())
+            .set_marker(marker)
             .send()
             .await
-            .map_err(|e| CallFailure::from_sdk(OP, "role settings", &e))?;
+            .map_err(|e| CallFailure::from_sdk(OP, WHAT, &e))?;
         list.roles.extend(out.roles().iter().map(|role| ListedRole {
             arn: role.arn().to_string(),
             max_session_duration: role.max_session_duration().map(i64::from),
             description: role.description().map(str::to_string),
         }));
-        if !out.is_truncated() {
-            return Ok(list);
-        }
-        marker = Some(next_marker(out.marker(), OP, "role settings")?);
-    }
-    Err(CallFailure::new(
-        OP,
-        "role settings",
-        format!("still truncated after {MAX_PAGES} pages"),
-    ))
+        Ok(Next::of(out.is_truncated(), out.marker()))
+    })
+    .await?;
+    Ok(list)
 }
 
 /// The credential report as CSV, with its GeneratedTime (RFC 3339) when the service gives one.
