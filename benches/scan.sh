@@ -16,7 +16,7 @@ run() {
   local name=$1; shift
   local dir="$WORK/$name"
   [ -f "$dir/authorization-details.json" ] || "$GEN" "$@" --out "$dir"
-  local cmd="$BIN scan --aws-authorization-details $dir/authorization-details.json --aws-credential-report $dir/credential-report.csv --as-of 2026-11-20T00:00:00Z --fail-on never --quiet --out $dir/out"
+  local cmd="$BIN scan --aws-authorization-details $dir/authorization-details.json --aws-authorization-details $dir/list-roles.json --aws-credential-report $dir/credential-report.csv --as-of 2026-11-20T00:00:00Z --fail-on never --quiet --out $dir/out"
   echo "== $name ($*): input $(du -sh "$dir/authorization-details.json" | cut -f1)"
   hyperfine --warmup 1 --runs "${RUNS:-5}" --export-json "$dir/hyperfine.json" "$cmd > /dev/null"
   /usr/bin/time -v $cmd > /dev/null 2> "$dir/time.txt"

@@ -152,6 +152,7 @@ fn write_details(args: &Args, rng: &mut Rng) -> std::io::Result<()> {
         "GroupPolicyList": [], "AttachedManagedPolicies": attached(rng, args.policies)});
     serde_json::to_writer(&mut w, &group)?;
     write!(w, "],\"RoleDetailList\":[")?;
+    let mut sessions = Vec::with_capacity(args.roles);
     for i in 0..args.roles {
         let last_used = if rng.chance(20) { json!({}) } else { json!({"LastUsedDate": date(rng.below(400)), "Region": "eu-west-1"}) };
         let role = json!({
@@ -159,8 +160,10 @@ fn write_details(args: &Args, rng: &mut Rng) -> std::io::Result<()> {
             "Arn": format!("arn:aws:iam::{ACCOUNT}:role/role-{i}"), "CreateDate": date(rng.below(1500)),
             "AssumeRolePolicyDocument": encode(&trust_document(rng, i)), "InstanceProfileList": [],
             "RolePolicyList": [], "AttachedManagedPolicies": attached(rng, args.policies), "Tags": tags(rng),
-            "RoleLastUsed": last_used, "MaxSessionDuration": if rng.chance(10) { 43200 } else { 3600 },
+            "RoleLastUsed": last_used,
         });
+        // MaxSessionDuration is not in GetAccountAuthorizationDetails: ListRoles carries it.
+        sessions.push((i, if rng.chance(10) { 43200 } else { 3600 }));
         if i > 0 { w.write_all(b",")?; }
         serde_json::to_writer(&mut w, &role)?;
     }
@@ -176,6 +179,25 @@ fn write_details(args: &Args, rng: &mut Rng) -> std::io::Result<()> {
         serde_json::to_writer(&mut w, &policy)?;
     }
     write!(w, "],\"IsTruncated\":false}}")?;
+    w.flush()?;
+    write_list_roles(args, &sessions)
+}
+
+/// `aws iam list-roles --output json`, reduced to what lapse reads from it.
+fn write_list_roles(args: &Args, sessions: &[(usize, u32)]) -> std::io::Result<()> {
+    let file = std::fs::File::create(args.out.join("list-roles.json"))?;
+    let mut w = BufWriter::new(file);
+    write!(w, "{{\"Roles\":[")?;
+    for (n, (i, seconds)) in sessions.iter().enumerate() {
+        let role = json!({
+            "Path": "/", "RoleName": format!("role-{i}"), "RoleId": format!("AROA{i:016}"),
+            "Arn": format!("arn:aws:iam::{ACCOUNT}:role/role-{i}"), "CreateDate": date(100),
+            "MaxSessionDuration": seconds,
+        });
+        if n > 0 { w.write_all(b",")?; }
+        serde_json::to_writer(&mut w, &role)?;
+    }
+    write!(w, "]}}")?;
     w.flush()
 }
 
