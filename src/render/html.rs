@@ -165,6 +165,8 @@ struct SourceView {
     scope: String,
     duration_ms: u64,
     calls: u64,
+    /// `key: value` notes from the source (credential report age, files scanned).
+    notes: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -290,6 +292,14 @@ fn sources(report: &Report) -> Vec<SourceView> {
             scope: s.scope.clone(),
             duration_ms: s.duration_ms,
             calls: s.api_calls.values().sum(),
+            notes: s
+                .attributes
+                .iter()
+                .map(|(k, v)| match v {
+                    serde_json::Value::String(text) => format!("{k}: {text}"),
+                    other => format!("{k}: {other}"),
+                })
+                .collect(),
         })
         .collect()
 }

@@ -159,6 +159,9 @@ pub struct Source {
     pub started_at: DateTime<Utc>,
     pub duration_ms: u64,
     pub api_calls: BTreeMap<String, u64>,
+    /// What the source says about its run (credential report age, files scanned, MB/s, ...).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -353,6 +356,7 @@ mod convert {
                 started_at: s.started_at,
                 duration_ms: s.duration_ms,
                 api_calls: s.api_calls.clone(),
+                attributes: s.attributes.clone(),
             }
         }
     }
