@@ -50,10 +50,23 @@ fn scan(args: ScanArgs) -> anyhow::Result<Code> {
     let output = plan::output_plan(&args.output, &eval.config);
     let gate = plan::gate_plan(&args.gate, &eval.config);
     let baseline = args.baseline.as_deref().map(baseline_fingerprints).transpose()?;
-    let inventory = collect_sources(&sources)?;
+    let inventory = timed("collect", || collect_sources(&sources))?;
     let mut report = evaluate(inventory, &eval, started)?;
-    crate::drift::command::enrich(&mut report, args.baseline.as_deref(), output.history.as_deref())?;
-    finish(&report, &output, gate, baseline.as_ref())
+    timed("drift", || {
+        crate::drift::command::enrich(&mut report, args.baseline.as_deref(), output.history.as_deref())
+    })?;
+    let code = finish(&report, &output, gate, baseline.as_ref());
+    release(report);
+    code
+}
+
+/// Runs one stage and logs its duration at debug level (`RUST_LOG=lapse=debug`), so a slow
+/// scan shows where its time went.
+fn timed<T>(stage: &'static str, run: impl FnOnce() -> T) -> T {
+    let started = Instant::now();
+    let result = run();
+    tracing::debug!(stage, elapsed_ms = started.elapsed().as_millis() as u64, "stage done");
+    result
 }
 
 fn collect_only(args: CollectArgs) -> anyhow::Result<Code> {
@@ -85,7 +98,9 @@ fn evaluate_saved(args: EvaluateArgs) -> anyhow::Result<Code> {
     }
     let mut report = evaluate(inventory, &eval, started)?;
     crate::drift::command::enrich(&mut report, args.baseline.as_deref(), output.history.as_deref())?;
-    finish(&report, &output, gate, baseline.as_ref())
+    let code = finish(&report, &output, gate, baseline.as_ref());
+    release(report);
+    code
 }
 
 /// `lapse revoke`: collect with the same source flags as `scan`, then plan (and apply).
@@ -122,16 +137,20 @@ pub fn collect_sources(sources: &SourcePlan) -> anyhow::Result<Inventory> {
             &args.aws_credential_report,
         )?);
     }
-    if sources.aws_live {
-        let options = collect::aws::LiveOptions::from_args(&sources.args, sources.aws_config.as_ref())?;
+    // Every source's options are validated before any is collected: a typo in [azure] must not
+    // wait for a long AWS scan to finish.
+    let args = &sources.args;
+    let aws = sources.aws_live.then(|| collect::aws::LiveOptions::from_args(args, sources.aws_config.as_ref()));
+    let azure = sources.azure.then(|| collect::azure::AzureOptions::from_args(args, sources.azure_config.as_ref()));
+    let github = sources.github.then(|| collect::github::GithubOptions::from_args(args, sources.github_config.as_ref()));
+    let (aws, azure, github) = (aws.transpose()?, azure.transpose()?, github.transpose()?);
+    if let Some(options) = aws {
         inventory.merge(collect::aws::collect_live(&options));
     }
-    if sources.azure {
-        let options = collect::azure::AzureOptions::from_args(&sources.args)?;
+    if let Some(options) = azure {
         inventory.merge(collect::azure::collect(&options));
     }
-    if sources.github {
-        let options = collect::github::GithubOptions::from_args(&sources.args)?;
+    if let Some(options) = github {
         inventory.merge(collect::github::collect(&options));
     }
     if let Some(path) = &sources.repo {
@@ -145,37 +164,61 @@ pub fn collect_sources(sources: &SourcePlan) -> anyhow::Result<Inventory> {
 
 /// Analyze, evaluate and suppress: the offline half of a scan, shared by `scan` and `evaluate`.
 pub fn evaluate(inventory: Inventory, eval: &EvalPlan, started: Instant) -> anyhow::Result<Report> {
-    let rules = rules::loader::load(&eval.rule_dirs, &eval.config)?;
+    let rules = timed("load rules", || rules::loader::load(&eval.rule_dirs, &eval.config))?;
     let ctx = AnalysisContext { as_of: eval.as_of };
-    let analysis = analyze::analyze(&inventory, &ctx);
-    let evaluation = rules::engine::evaluate(&rules, &analysis.subjects, eval.as_of);
-    let mut findings = evaluation.findings;
-    let suppression_issues =
-        suppress::apply(&mut findings, &eval.config.suppressions, eval.as_of);
+    let analysis = timed("analyze", || analyze::analyze(&inventory, &ctx));
+    // Take what the report needs from the inventory, then let it go before rules run: on a
+    // large estate the inventory, the subjects and the findings do not fit in memory together.
+    let summary = summarize(&inventory);
+    let credentials = inventory.credentials.iter().map(CredentialRecord::from).collect();
+    let revocations = timed("revocations", || crate::revoke::scan_view(&inventory, eval.as_of));
     let mut coverage_gaps = inventory.coverage_gaps.clone();
+    let sources = inventory.sources.clone();
+    let api_calls = inventory.api_calls();
+    release(inventory);
+    let evaluation =
+        timed("evaluate", || rules::engine::evaluate(&rules, &analysis.subjects, eval.as_of));
+    release(analysis.subjects);
+    let mut findings = evaluation.findings;
+    let suppression_issues = timed("suppress", || {
+        suppress::apply(&mut findings, &eval.config.suppressions, eval.as_of)
+    });
     coverage_gaps.extend(evaluation.errors);
     let scan = ScanMeta {
         started_at: Utc::now() - chrono::Duration::from_std(started.elapsed()).unwrap_or_default(),
         as_of: eval.as_of,
         duration_ms: 0,
-        sources: inventory.sources.clone(),
-        api_calls: inventory.api_calls(),
+        sources,
+        api_calls,
         coverage_gaps,
     };
     let mut report = Report {
         scan,
-        inventory: summarize(&inventory),
+        inventory: summary,
         findings,
         identities: analysis.identities,
         suppression_issues,
         rules: rules.rules().to_vec(),
-        credentials: inventory.credentials.iter().map(CredentialRecord::from).collect(),
+        credentials,
         drift: None,
         history: None,
-        revocations: crate::revoke::scan_view(&inventory, eval.as_of),
+        revocations,
     };
     report.scan.duration_ms = started.elapsed().as_millis() as u64;
     Ok(report)
+}
+
+/// Frees a large structure on another thread: dropping a 100k-identity inventory takes a
+/// second or more, which the next stage need not wait for. A drop still running when the
+/// process exits is simply cut short (the memory goes back to the OS either way).
+pub fn release<T: Send + 'static>(value: T) {
+    let spawned = std::thread::Builder::new()
+        .name("lapse-release".into())
+        .spawn(move || drop(value));
+    // No thread available: drop here, which is only slower.
+    if let Err(e) = spawned {
+        tracing::debug!(error = %e, "release thread not started");
+    }
 }
 
 fn summarize(inventory: &Inventory) -> InventorySummary {
@@ -201,9 +244,10 @@ fn finish(
     gate: GatePlan,
     baseline: Option<&HashSet<String>>,
 ) -> anyhow::Result<Code> {
-    let written = render::write_all(report, &output.formats, &output.out)?;
+    let written = timed("render", || render::write_all(report, &output.formats, &output.out))?;
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    print!("{}", render::terminal::summary_with_reports(report, color, &written));
+    let summary = timed("summary", || render::terminal::summary_with_reports(report, color, &written));
+    print!("{summary}");
     Ok(gate_code(report, gate, baseline))
 }
 

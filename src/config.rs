@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use serde::Deserialize;
@@ -122,10 +123,10 @@ pub struct Config {
     pub history: Option<PathBuf>,
     pub rules: BTreeMap<String, RuleOverride>,
     pub suppressions: Vec<SuppressionConfig>,
-    /// Provider tables, validated by their collectors.
-    pub aws: Option<toml::Table>,
-    pub github: Option<toml::Table>,
-    pub azure: Option<toml::Table>,
+    /// Provider tables, validated by their collectors (`ProviderTable::read`).
+    pub aws: Option<ProviderTable>,
+    pub github: Option<ProviderTable>,
+    pub azure: Option<ProviderTable>,
 }
 
 fn toml_to_json(value: toml::Value) -> serde_json::Value {
@@ -135,10 +136,12 @@ fn toml_to_json(value: toml::Value) -> serde_json::Value {
         toml::Value::Float(f) => serde_json::Value::from(f),
         toml::Value::Boolean(b) => serde_json::Value::Bool(b),
         toml::Value::Datetime(d) => serde_json::Value::String(d.to_string()),
-        toml::Value::Array(a) => serde_json::Value::Array(a.into_iter().map(toml_to_json).collect()),
-        toml::Value::Table(t) => serde_json::Value::Object(
-            t.into_iter().map(|(k, v)| (k, toml_to_json(v))).collect(),
-        ),
+        toml::Value::Array(a) => {
+            serde_json::Value::Array(a.into_iter().map(toml_to_json).collect())
+        }
+        toml::Value::Table(t) => {
+            serde_json::Value::Object(t.into_iter().map(|(k, v)| (k, toml_to_json(v))).collect())
+        }
     }
 }
 
@@ -156,7 +159,10 @@ impl Config {
                 return Ok(Config::default());
             }
             Err(source) => {
-                return Err(ConfigError::Io { path: path.to_path_buf(), source });
+                return Err(ConfigError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                });
             }
         };
         Self::parse(path, &text)
@@ -164,6 +170,10 @@ impl Config {
 
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| toml_error(path, text, &e))?;
+        let text_arc: Arc<str> = Arc::from(text);
+        let provider = |name: &'static str, table: Option<toml::Table>| {
+            table.map(|_| ProviderTable::new(name, path, Arc::clone(&text_arc)))
+        };
         let invalid = |line: usize, message: String| ConfigError::Invalid {
             path: path.to_path_buf(),
             line,
@@ -185,8 +195,20 @@ impl Config {
             .map(|(id, o)| {
                 let line = find_line(text, &format!("[rules.{id}"))
                     .max(find_line(text, &format!("[rules.\"{id}\"")));
-                let params = o.params.into_iter().map(|(k, v)| (k, toml_to_json(v))).collect();
-                (id, RuleOverride { enabled: o.enabled, severity: o.severity, params, line })
+                let params = o
+                    .params
+                    .into_iter()
+                    .map(|(k, v)| (k, toml_to_json(v)))
+                    .collect();
+                (
+                    id,
+                    RuleOverride {
+                        enabled: o.enabled,
+                        severity: o.severity,
+                        params,
+                        line,
+                    },
+                )
             })
             .collect();
         let mut suppressions = Vec::new();
@@ -194,15 +216,31 @@ impl Config {
             let line = line_of(text, spanned.span().start);
             let s = spanned.into_inner();
             let expires = NaiveDate::parse_from_str(&s.expires, "%Y-%m-%d").map_err(|_| {
-                invalid(line, format!("suppression `expires` must be YYYY-MM-DD, got `{}`", s.expires))
+                invalid(
+                    line,
+                    format!(
+                        "suppression `expires` must be YYYY-MM-DD, got `{}`",
+                        s.expires
+                    ),
+                )
             })?;
-            for (field, value) in [("reason", &s.reason), ("owner", &s.owner), ("rule", &s.rule)] {
+            for (field, value) in [
+                ("reason", &s.reason),
+                ("owner", &s.owner),
+                ("rule", &s.rule),
+            ] {
                 if value.trim().is_empty() {
-                    return Err(invalid(line, format!("suppression `{field}` must not be empty")));
+                    return Err(invalid(
+                        line,
+                        format!("suppression `{field}` must not be empty"),
+                    ));
                 }
             }
             globset::Glob::new(&s.resource).map_err(|e| {
-                invalid(line, format!("suppression `resource` is not a valid pattern: {e}"))
+                invalid(
+                    line,
+                    format!("suppression `resource` is not a valid pattern: {e}"),
+                )
             })?;
             suppressions.push(SuppressionConfig {
                 rule: s.rule,
@@ -223,9 +261,9 @@ impl Config {
             history: raw.scan.history,
             rules,
             suppressions,
-            aws: raw.aws,
-            github: raw.github,
-            azure: raw.azure,
+            aws: provider("aws", raw.aws),
+            github: provider("github", raw.github),
+            azure: provider("azure", raw.azure),
         })
     }
 }
@@ -235,6 +273,9 @@ fn find_line(text: &str, needle: &str) -> usize {
     text.find(needle).map(|at| line_of(text, at)).unwrap_or(1)
 }
 
+mod provider;
+pub use provider::ProviderTable;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,7 +283,9 @@ mod tests {
     #[test]
     fn unknown_key_names_file_and_line() {
         let text = "[scan]\nfail_on = \"high\"\nfial_on = \"low\"\n";
-        let err = Config::parse(Path::new("lapse.toml"), text).unwrap_err().to_string();
+        let err = Config::parse(Path::new("lapse.toml"), text)
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("lapse.toml:3:"), "{err}");
         assert!(err.contains("fial_on"), "{err}");
     }
@@ -250,7 +293,9 @@ mod tests {
     #[test]
     fn suppression_needs_a_date() {
         let text = "[[suppressions]]\nrule = \"AWS-001\"\nresource = \"*\"\nreason = \"r\"\nowner = \"o\"\nexpires = \"soon\"\n";
-        let err = Config::parse(Path::new("l.toml"), text).unwrap_err().to_string();
+        let err = Config::parse(Path::new("l.toml"), text)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("YYYY-MM-DD"), "{err}");
     }
 

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 
 use crate::cli::{EvalArgs, FailOn, Format, GateArgs, OutputArgs, SourceArgs};
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, ProviderTable};
 use crate::findings::Severity;
 use crate::inventory::Timestamp;
 
@@ -89,8 +89,10 @@ pub struct SourcePlan {
     pub azure: bool,
     pub repo: Option<PathBuf>,
     pub shard: Option<Shard>,
-    /// `[aws]` of lapse.toml, validated by the live AWS collector.
-    pub aws_config: Option<toml::Table>,
+    /// `[aws]`, `[github]`, `[azure]` of lapse.toml, validated by their collectors' `from_args`.
+    pub aws_config: Option<ProviderTable>,
+    pub github_config: Option<ProviderTable>,
+    pub azure_config: Option<ProviderTable>,
 }
 
 pub fn parse_as_of(value: Option<&str>) -> Result<(Timestamp, bool), PlanError> {
@@ -161,7 +163,12 @@ pub fn source_plan(args: &SourceArgs, config: &Config) -> Result<SourcePlan, Pla
         return Err(PlanError::ReportWithoutDetails);
     }
     let aws_live = args.aws || args.aws_role_arn.is_some() || config.aws.is_some();
-    let github = !args.github_org.is_empty() || !args.github_repo.is_empty();
+    // A [github] table is read (and so checked) even when it does not turn the source on.
+    let github_table_scope = match &config.github {
+        Some(table) => crate::collect::github::table_names_scope(table)?,
+        None => false,
+    };
+    let github = !args.github_org.is_empty() || !args.github_repo.is_empty() || github_table_scope;
     let azure = args.azure_tenant.is_some() || config.azure.is_some();
     // A grants ledger alone is enough for `revoke` (it names what cannot be tagged).
     let ledger = args.ledger.is_some();
@@ -174,8 +181,18 @@ pub fn source_plan(args: &SourceArgs, config: &Config) -> Result<SourcePlan, Pla
         }
     }
     let shard = args.shard.as_deref().map(Shard::parse).transpose()?;
-    let aws_config = config.aws.clone();
-    Ok(SourcePlan { args: args.clone(), aws_files, aws_live, github, azure, repo, shard, aws_config })
+    Ok(SourcePlan {
+        args: args.clone(),
+        aws_files,
+        aws_live,
+        github,
+        azure,
+        repo,
+        shard,
+        aws_config: config.aws.clone(),
+        github_config: config.github.clone(),
+        azure_config: config.azure.clone(),
+    })
 }
 
 #[cfg(test)]
@@ -200,6 +217,48 @@ mod tests {
         let (t, given) = parse_as_of(Some("2026-01-01T00:00:00Z")).unwrap();
         assert!(given);
         assert_eq!(t.to_rfc3339(), "2026-01-01T00:00:00+00:00");
+    }
+
+    fn config(text: &str) -> Config {
+        Config::parse(Path::new("lapse.toml"), text).unwrap()
+    }
+
+    #[test]
+    fn provider_tables_turn_their_sources_on() {
+        let args = SourceArgs::default();
+        let plan = source_plan(&args, &config("[github]\norgs = [\"acme\"]\n")).unwrap();
+        assert!(plan.github && !plan.azure && !plan.aws_live);
+        assert!(plan.github_config.is_some());
+        let plan = source_plan(&args, &config("[azure]\ntenant = \"contoso.com\"\n")).unwrap();
+        assert!(plan.azure && !plan.github);
+        // App settings alone name nothing to scan; with a repo to scan the plan is still valid.
+        let repo = SourceArgs { repo: Some(PathBuf::from(".")), ..SourceArgs::default() };
+        let plan = source_plan(&repo, &config("[github]\napp_id = 7\napp_key = \"k.pem\"\n")).unwrap();
+        assert!(!plan.github);
+    }
+
+    #[test]
+    fn a_github_table_is_checked_even_when_it_names_no_org() {
+        let repo = SourceArgs { repo: Some(PathBuf::from(".")), ..SourceArgs::default() };
+        let err = source_plan(&repo, &config("[github]\norgz = [\"acme\"]\n")).unwrap_err().to_string();
+        assert!(err.starts_with("lapse.toml:2: [github] unknown field `orgz`"), "{err}");
+    }
+
+    /// The provider tables `lapse init` writes commented out must work once uncommented.
+    #[test]
+    fn starter_config_provider_tables_are_valid() {
+        let starter = include_str!("../examples/lapse.toml");
+        let start = starter.find("# [aws]").expect("examples/lapse.toml documents [aws]");
+        let uncommented: String = starter[start..]
+            .lines()
+            .map(|l| format!("{}\n", l.strip_prefix("# ").unwrap_or(l)))
+            .collect();
+        let config = config(&format!("{}{uncommented}", &starter[..start]));
+        let plan = source_plan(&SourceArgs::default(), &config).unwrap();
+        assert!(plan.aws_live && plan.github && plan.azure);
+        let args = &plan.args;
+        crate::collect::aws::LiveOptions::from_args(args, plan.aws_config.as_ref()).unwrap();
+        crate::collect::azure::AzureOptions::from_args(args, plan.azure_config.as_ref()).unwrap();
     }
 
     #[test]

@@ -127,6 +127,8 @@ struct View {
     total: u64,
     suppressed: u64,
     identity_count: usize,
+    /// Set when the page embeds only the riskiest findings (see `data::MAX_EMBEDDED_FINDINGS`).
+    capped: Option<CappedView>,
     severity_bars: Vec<Bar>,
     family_bars: Vec<Bar>,
     chart_height: u32,
@@ -157,6 +159,12 @@ struct Bar {
     y: u32,
     text_y: u32,
     count_x: String,
+}
+
+#[derive(Serialize)]
+struct CappedView {
+    embedded: usize,
+    total: usize,
 }
 
 #[derive(Serialize)]
@@ -231,6 +239,7 @@ impl View {
             total: summary.total,
             suppressed: summary.suppressed,
             identity_count: identities.len(),
+            capped: capped(report),
             chart_height: chart_height(severity_counts.len()),
             family_chart_height: chart_height(family_counts.len()),
             severity_bars: bars(&severity_counts, "sev"),
@@ -252,6 +261,14 @@ impl View {
             revocations: report.revocations.iter().map(Into::into).collect(),
         }
     }
+}
+
+fn capped(report: &Report) -> Option<CappedView> {
+    let embedded = data::embedded(&report.findings).len();
+    (embedded < report.findings.len()).then_some(CappedView {
+        embedded,
+        total: report.findings.len(),
+    })
 }
 
 fn chart_height(rows: usize) -> u32 {

@@ -89,14 +89,24 @@ pub fn write_all(
     out: &Path,
 ) -> Result<Vec<PathBuf>, RenderError> {
     std::fs::create_dir_all(out).map_err(|e| RenderError::io(out, e))?;
-    let mut written = Vec::new();
-    for (i, format) in formats.iter().enumerate() {
-        if formats[..i].contains(format) {
-            continue;
+    let mut unique: Vec<Format> = Vec::new();
+    for format in formats {
+        if !unique.contains(format) {
+            unique.push(*format);
         }
-        written.push(write_one(report, *format, out)?);
     }
-    Ok(written)
+    // Formats are independent and each is one sequential pass: write them side by side.
+    use rayon::prelude::*;
+    unique
+        .par_iter()
+        .map(|format| {
+            let started = std::time::Instant::now();
+            let path = write_one(report, *format, out)?;
+            let elapsed_ms = started.elapsed().as_millis() as u64;
+            tracing::debug!(format = ?format, elapsed_ms, "report written");
+            Ok(path)
+        })
+        .collect()
 }
 
 fn write_one(report: &Report, format: Format, out: &Path) -> Result<PathBuf, RenderError> {

@@ -3,6 +3,11 @@
 //! bound, a 404 repository), through analyze and the built-in rules; and a contract test in
 //! which Prism serves the published description and rejects any request it does not allow.
 
+mod app;
+mod cross_source;
+mod private_ca;
+mod quiet_org;
+
 use std::time::Duration;
 
 use base64::Engine as _;

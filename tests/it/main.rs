@@ -4,6 +4,7 @@ mod aws_offline;
 mod azure;
 mod browser;
 mod cli;
+mod config;
 mod drift;
 mod formats;
 mod github;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::cli::SourceArgs;
+use crate::config::{ConfigError, ProviderTable};
 use crate::plan::Shard;
 
 /// Accounts in flight when neither `--concurrency` nor the config says.
@@ -18,7 +19,8 @@ pub const ACCOUNT_PLACEHOLDER: &str = "{account}";
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum LiveOptionsError {
-    #[error("lapse.toml [aws]: {0}")]
+    /// A `[aws]` key of lapse.toml, already naming the file and line.
+    #[error("{0}")]
     Config(String),
     #[error("--aws-accounts {source_name}:{line}: '{value}' is not a 12-digit AWS account id")]
     BadAccount {
@@ -40,8 +42,6 @@ pub enum LiveOptionsError {
     BadShard(String),
     #[error("--concurrency must be at least 1")]
     ZeroConcurrency,
-    #[error("lapse.toml [aws] max_attempts must be between 1 and 20, got {0}")]
-    BadMaxAttempts(u32),
 }
 
 /// `[aws]` in lapse.toml. Flags win over these keys.
@@ -109,19 +109,17 @@ impl LiveOptions {
     /// Flags first, then `[aws]` from lapse.toml; checks everything a run would trip on later.
     pub fn from_args(
         args: &SourceArgs,
-        aws_config_table: Option<&toml::Table>,
+        table: Option<&ProviderTable>,
     ) -> Result<LiveOptions, LiveOptionsError> {
-        let raw = match aws_config_table {
-            Some(table) => RawAwsConfig::deserialize(toml::Value::Table(table.clone()))
-                .map_err(|e| LiveOptionsError::Config(e.message().trim().to_string()))?,
-            None => RawAwsConfig::default(),
-        };
+        let raw: RawAwsConfig = table
+            .map(ProviderTable::read)
+            .transpose()?
+            .unwrap_or_default();
         let role_arn = args.aws_role_arn.clone().or(raw.role_arn);
-        let accounts = match (&args.aws_accounts, raw.accounts) {
-            (Some(flag), _) => parse_accounts(flag)?,
-            (None, Some(AccountsValue::One(text))) => parse_accounts(&text)?,
-            (None, Some(AccountsValue::List(list))) => validate_accounts(list, "lapse.toml")?,
-            (None, None) => Vec::new(),
+        let accounts = match (&args.aws_accounts, raw.accounts, table) {
+            (Some(flag), _, _) => parse_accounts(flag)?,
+            (None, Some(value), Some(table)) => table_accounts(value, table)?,
+            (None, _, _) => Vec::new(),
         };
         check_role(role_arn.as_deref(), &accounts)?;
         let shard = args
@@ -139,8 +137,9 @@ impl LiveOptions {
             return Err(LiveOptionsError::ZeroConcurrency);
         }
         let max_attempts = raw.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS);
-        if !(1..=20).contains(&max_attempts) {
-            return Err(LiveOptionsError::BadMaxAttempts(max_attempts));
+        if let (false, Some(table)) = ((1..=20).contains(&max_attempts), table) {
+            let message = format!("must be between 1 and 20, got {max_attempts}");
+            return Err(table.invalid("max_attempts", message).into());
         }
         // The ambient account counts as index 0 of a one-item list.
         let listed = !accounts.is_empty();
@@ -169,6 +168,37 @@ impl LiveOptions {
         self.role_arn
             .as_ref()
             .map(|t| t.replace(ACCOUNT_PLACEHOLDER, account))
+    }
+}
+
+impl From<ConfigError> for LiveOptionsError {
+    fn from(err: ConfigError) -> Self {
+        LiveOptionsError::Config(err.to_string())
+    }
+}
+
+/// `[aws] accounts`: a list of ids, or one string that is a file (relative to lapse.toml's folder)
+/// or a comma-separated list. A bad id in the list names the line of `accounts`.
+fn table_accounts(
+    value: AccountsValue,
+    table: &ProviderTable,
+) -> Result<Vec<String>, LiveOptionsError> {
+    match value {
+        AccountsValue::One(text) => {
+            let file = table.resolve(Path::new(&text));
+            if file.is_file() {
+                parse_accounts(&file.to_string_lossy())
+            } else {
+                parse_accounts(&text)
+            }
+        }
+        AccountsValue::List(list) => validate_accounts(list, "list").map_err(|err| match err {
+            LiveOptionsError::BadAccount { line, value, .. } => {
+                let message = format!("item {line}, '{value}', is not a 12-digit AWS account id");
+                table.invalid("accounts", message).into()
+            }
+            other => other,
+        }),
     }
 }
 
@@ -322,18 +352,77 @@ mod tests {
         );
     }
 
+    fn aws_table(dir: &Path, body: &str) -> ProviderTable {
+        let path = dir.join("lapse.toml");
+        let text = format!("[scan]\nfail_on = \"high\"\n[aws]\n{body}");
+        crate::config::Config::parse(&path, &text)
+            .unwrap()
+            .aws
+            .unwrap()
+    }
+
     #[test]
     fn config_table_rejects_unknown_keys_and_flags_win() {
-        let table: toml::Table = toml::from_str("role_arn = 'arn:aws:iam::{account}:role/A'\naccounts = ['111111111111']\nregion = 'eu-west-1'\n").unwrap();
+        let dir = Path::new("conf");
+        let table = aws_table(
+            dir,
+            "role_arn = 'arn:aws:iam::{account}:role/A'\naccounts = ['111111111111']\nregion = 'eu-west-1'\n",
+        );
         let mut a = args();
         a.aws_region = Some("us-east-2".into());
         let opts = LiveOptions::from_args(&a, Some(&table)).unwrap();
         assert_eq!(opts.region.as_deref(), Some("us-east-2"));
         assert_eq!(opts.accounts, vec!["111111111111"]);
-        let typo: toml::Table = toml::from_str("rol_arn = 'x'").unwrap();
+        let typo = aws_table(dir, "region = 'x'\nrol_arn = 'x'\n");
         let err = LiveOptions::from_args(&args(), Some(&typo))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("rol_arn"), "{err}");
+        assert!(
+            err.starts_with("conf/lapse.toml:5: [aws] unknown field `rol_arn`"),
+            "{err}"
+        );
+        let attempts = aws_table(dir, "max_attempts = 0\n");
+        let err = LiveOptions::from_args(&args(), Some(&attempts))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("conf/lapse.toml:4: [aws] max_attempts:"),
+            "{err}"
+        );
+        let bad = aws_table(
+            dir,
+            "role_arn = 'arn:aws:iam::{account}:role/A'\naccounts = ['1']\n",
+        );
+        let err = LiveOptions::from_args(&args(), Some(&bad))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("conf/lapse.toml:5: [aws] accounts: item 1"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn accounts_file_is_relative_to_lapse_toml() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("accounts.txt"),
+            "222222222222\n111111111111\n",
+        )
+        .unwrap();
+        let table = aws_table(
+            dir.path(),
+            "role_arn = 'arn:aws:iam::{account}:role/A'\naccounts = 'accounts.txt'\n",
+        );
+        // The working directory is the crate root, which has no accounts.txt.
+        assert!(!Path::new("accounts.txt").exists());
+        let opts = LiveOptions::from_args(&args(), Some(&table)).unwrap();
+        assert_eq!(opts.accounts, vec!["111111111111", "222222222222"]);
+        let list = aws_table(
+            dir.path(),
+            "role_arn = 'arn:aws:iam::{account}:role/A'\naccounts = '333333333333,111111111111'\n",
+        );
+        let opts = LiveOptions::from_args(&args(), Some(&list)).unwrap();
+        assert_eq!(opts.accounts, vec!["111111111111", "333333333333"]);
     }
 }

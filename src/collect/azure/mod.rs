@@ -14,6 +14,7 @@ use crate::inventory::{CoverageGap, Inventory, SourceRun, Timestamp};
 
 mod arm;
 mod auth;
+mod config;
 mod graph;
 mod http;
 
@@ -26,7 +27,7 @@ pub const SOURCE: &str = "azure";
 
 #[derive(Debug, thiserror::Error)]
 pub enum AzureOptionsError {
-    #[error("Azure: --azure-tenant is required to scan Azure")]
+    #[error("Azure: a tenant is required to scan Azure (--azure-tenant or [azure] tenant in lapse.toml)")]
     MissingTenant,
     #[error("--azure-tenant `{0}`: expected a tenant id (GUID) or domain name")]
     Tenant(String),
@@ -38,6 +39,9 @@ pub enum AzureOptionsError {
     },
     #[error("--azure-credential: {0}")]
     Credential(String),
+    /// `[azure]` of lapse.toml; the message names the file and line.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
 }
 
 /// What to scan and how; built once from the command line (`AzureOptions::new` + fields).
@@ -98,24 +102,13 @@ impl AzureOptions {
         Ok(opts)
     }
 
-    /// The options of `lapse scan|collect` (`--azure-*`, `--ca-bundle`, `--concurrency`).
-    pub fn from_args(args: &crate::cli::SourceArgs) -> Result<Self, AzureOptionsError> {
-        let tenant = args
-            .azure_tenant
-            .as_deref()
-            .ok_or(AzureOptionsError::MissingTenant)?;
-        let mut opts = AzureOptions::from_flags(
-            tenant,
-            &args.azure_subscription,
-            args.azure_graph_url.as_deref(),
-            args.azure_arm_url.as_deref(),
-            args.azure_credential.as_deref(),
-        )?;
-        opts.ca_bundle = args.ca_bundle.clone();
-        if let Some(n) = args.concurrency {
-            opts.concurrency = n.max(1);
-        }
-        Ok(opts)
+    /// The options of `lapse scan|collect` (`--azure-*`, `--ca-bundle`, `--concurrency`) over
+    /// `[azure]` of lapse.toml; flags win.
+    pub fn from_args(
+        args: &crate::cli::SourceArgs,
+        table: Option<&crate::config::ProviderTable>,
+    ) -> Result<Self, AzureOptionsError> {
+        config::options(args, table)
     }
 
     /// Tenant is a GUID or a domain; endpoints are HTTPS (a token never travels in clear).

@@ -150,6 +150,14 @@ impl Api {
         url.strip_prefix(&self.base).unwrap_or(url).to_string()
     }
 
+    /// The path and query of a URL under the API root (octocrab joins it to the root again);
+    /// any other URL unchanged.
+    fn relative<'u>(&self, url: &'u str) -> &'u str {
+        url.strip_prefix(&self.base)
+            .filter(|rest| rest.starts_with('/'))
+            .unwrap_or(url)
+    }
+
     fn same_origin(&self, url: &str) -> bool {
         url.starts_with(&format!("{}/", self.base))
     }
@@ -166,9 +174,11 @@ impl Api {
         loop {
             self.wait_for_primary_limit(&shown).await?;
             self.count(op);
+            // Relative to the API root: octocrab adds an App or installation token only to a
+            // request with no host (or api.github.com), so an absolute GHES URL would go unsigned.
             let response = self
                 .crab
-                ._get_with_headers(url, Some(headers()))
+                ._get_with_headers(self.relative(url), Some(headers()))
                 .await
                 .map_err(|e| ApiError::Transport {
                     request: shown.clone(),
@@ -356,6 +366,21 @@ mod tests {
             HeaderValue::from_static("<https://a/x?page=1>; rel=\"prev\""),
         );
         assert_eq!(next_link(&head), None);
+    }
+
+    #[tokio::test]
+    async fn requests_are_relative_to_the_api_root() {
+        let crab = Octocrab::builder().build().expect("a client without I/O");
+        let api = Api::new(crab, "https://ghe.example.com/api/v3/", Duration::ZERO);
+        assert_eq!(
+            api.relative("https://ghe.example.com/api/v3/orgs/acme/repos?page=2"),
+            "/orgs/acme/repos?page=2"
+        );
+        assert_eq!(
+            api.relative("https://ghe.example.com/api/v3x/y"),
+            "https://ghe.example.com/api/v3x/y",
+            "a prefix that is not a path segment stays absolute"
+        );
     }
 
     #[test]

@@ -15,11 +15,13 @@ use octocrab::Octocrab;
 use crate::inventory::{CoverageGap, Inventory, SourceRun};
 
 pub mod client;
+mod config;
 mod org;
 mod repos;
 pub mod translate;
 
 use client::{Api, ApiError};
+pub use config::table_names_scope;
 
 pub const DEFAULT_API_URL: &str = "https://api.github.com";
 
@@ -66,11 +68,20 @@ impl GithubAuth {
             .unwrap_or_default()
     }
 
-    /// A GitHub App from its id and the PEM file of its private key.
+    /// A GitHub App from its id and the PEM file of its private key. A file that is not an RSA
+    /// key in PEM form is refused here, so the run stops before any request.
     pub fn app(app_id: u64, key: &PathBuf, installation_id: Option<u64>) -> std::io::Result<Self> {
+        let private_key_pem = std::fs::read(key)?;
+        // The parser's message describes the format only, never the key's bytes.
+        octocrab::EncodingKey::from_rsa_pem(&private_key_pem).map_err(|e| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("not an RSA private key in PEM form ({e})"),
+            )
+        })?;
         Ok(GithubAuth::App {
             app_id,
-            private_key_pem: std::fs::read(key)?,
+            private_key_pem,
             installation_id,
         })
     }
@@ -95,34 +106,31 @@ pub struct GithubOptions {
 /// The GitHub flags do not make a usable configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum GithubConfigError {
-    #[error("--github-app-id needs --github-app-key (the App's private key, PEM)")]
+    #[error(
+        "a GitHub App id (--github-app-id or [github] app_id) needs its private key, PEM \
+         (--github-app-key or [github] app_key)"
+    )]
     MissingAppKey,
-    #[error("--github-app-key {path}: {source}")]
+    // The cause is chained, not repeated here: main prints the chain (`{:#}`).
+    #[error("--github-app-key {path}")]
     AppKey {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
+    /// `[github]` of lapse.toml; the message names the file and line.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
 }
 
 impl GithubOptions {
-    /// From the command line: an App when `--github-app-id` is given, else `GITHUB_TOKEN` /
-    /// `GH_TOKEN` from the environment.
-    pub fn from_args(args: &crate::cli::SourceArgs) -> Result<Self, GithubConfigError> {
-        let auth = match (args.github_app_id, &args.github_app_key) {
-            (Some(app_id), Some(key)) => GithubAuth::app(app_id, key, args.github_installation_id)
-                .map_err(|source| GithubConfigError::AppKey {
-                    path: key.clone(),
-                    source,
-                })?,
-            (Some(_), None) => return Err(GithubConfigError::MissingAppKey),
-            (None, _) => GithubAuth::from_env(),
-        };
-        let mut opts = GithubOptions::new(args.github_org.clone(), args.github_repo.clone(), auth);
-        if let Some(url) = &args.github_api_url {
-            opts.api_url = url.clone();
-        }
-        Ok(opts)
+    /// From the command line over `[github]` of lapse.toml (flags win): an App when an App id
+    /// is given, else `GITHUB_TOKEN` / `GH_TOKEN` from the environment.
+    pub fn from_args(
+        args: &crate::cli::SourceArgs,
+        table: Option<&crate::config::ProviderTable>,
+    ) -> Result<Self, GithubConfigError> {
+        config::options(args, table)
     }
 
     pub fn new(orgs: Vec<String>, repos: Vec<String>, auth: GithubAuth) -> Self {

@@ -23,10 +23,21 @@ use crate::findings::{Finding, Severity};
 use crate::render::v1;
 use crate::report::Report;
 
+/// At most this many findings are embedded in the page: the riskiest ones (the report holds
+/// findings riskiest first). Past it the page grew by 21 MB per 100k findings and the browser
+/// had to parse them all; the page says when findings were left out and the JSON report always
+/// has every one. Counts, charts and the per-identity view still cover all findings.
+pub const MAX_EMBEDDED_FINDINGS: usize = 100_000;
+
+/// The findings the page embeds: the first (riskiest) [`MAX_EMBEDDED_FINDINGS`].
+pub fn embedded(findings: &[Finding]) -> &[Finding] {
+    &findings[..findings.len().min(MAX_EMBEDDED_FINDINGS)]
+}
+
 /// Builds the data block's JSON, already escaped for an HTML `<script>` element.
 pub fn encode(report: &Report, identities: &[v1::Identity]) -> String {
     let mut strings = Interner::default();
-    let findings = FindingColumns::build(&report.findings, &mut strings);
+    let findings = FindingColumns::build(embedded(&report.findings), &mut strings);
     let identities = IdentityColumns::build(identities, &mut strings);
     let data = Data {
         s: strings.table,
