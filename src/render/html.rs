@@ -23,7 +23,7 @@ use super::v1;
 use crate::findings::{Family, Severity};
 use crate::report::Report;
 
-mod data;
+pub mod data;
 mod drift;
 
 pub use data::escape_for_script;

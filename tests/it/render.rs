@@ -501,6 +501,34 @@ fn html_with_100k_findings_stays_under_25_mb() {
     assert!(size < 25_000_000, "{size} bytes");
     // No row is inlined in the markup: the table body is filled by the script.
     assert!(page.contains(r#"<tbody id="findings-body"></tbody>"#));
+    assert!(
+        !page.contains("findings-capped"),
+        "100k findings are all embedded"
+    );
+}
+
+#[test]
+fn past_the_cap_html_embeds_the_riskiest_and_says_so_while_json_keeps_all() {
+    let cap = html::data::MAX_EMBEDDED_FINDINGS;
+    let mut report = synthetic_report(cap + 7);
+    // The report's order is riskiest first; the page must keep that head.
+    report.findings.sort_by(|a, b| b.risk.cmp(&a.risk));
+    let page = html::render_page(&report).unwrap();
+    let data: serde_json::Value = serde_json::from_str(data_block(&page)).unwrap();
+    let risks = data["f"]["risk"].as_array().unwrap();
+    assert_eq!(risks.len(), cap);
+    assert_eq!(risks[0], serde_json::json!(report.findings[0].risk));
+    let notice = inline_block(&page, r#"<div id="findings-capped""#, "</div>");
+    assert!(
+        notice.contains(&format!("{cap} riskiest of {} findings", cap + 7)),
+        "{notice}"
+    );
+
+    let (_dir, path, value) = written_json(&report);
+    assert_eq!(value["findings"].as_array().unwrap().len(), cap + 7);
+    // Past PRETTY_MAX_FINDINGS the JSON is compact: one line plus the final newline.
+    let text = std::fs::read_to_string(path).unwrap();
+    assert_eq!(text.lines().count(), 1);
 }
 
 #[test]
