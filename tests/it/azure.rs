@@ -3,7 +3,6 @@
 //! running a stub `az` through /bin/sh; and the AZ-* rules against their fixtures.
 
 use std::ffi::OsStr;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::Arc;
@@ -26,54 +25,6 @@ fn fixtures() -> PathBuf {
 fn body(name: &str, base: &str) -> serde_json::Value {
     let text = std::fs::read_to_string(fixtures().join("azure").join(name)).expect(name);
     serde_json::from_str(&text.replace("{base}", base)).expect(name)
-}
-
-/// A test CA, and a server certificate for 127.0.0.1 signed by it.
-fn test_pki(dir: &Path) -> (PathBuf, tokio_rustls::TlsAcceptor) {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "lapse test CA");
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::from_params(&ca_params, &ca_key);
-    let leaf_key = KeyPair::generate().unwrap();
-    let leaf = CertificateParams::new(vec!["127.0.0.1".to_string()])
-        .unwrap()
-        .signed_by(&leaf_key, &issuer)
-        .unwrap();
-    let ca_path = dir.join("ca.pem");
-    std::fs::write(&ca_path, ca_cert.pem()).unwrap();
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into());
-    let config = rustls::ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(vec![leaf.der().clone()], key)
-        .unwrap();
-    (ca_path, tokio_rustls::TlsAcceptor::from(Arc::new(config)))
-}
-
-/// Terminates TLS on a free port and forwards the plain bytes to wiremock.
-async fn tls_front(acceptor: tokio_rustls::TlsAcceptor, upstream: SocketAddr) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((tcp, _)) = listener.accept().await {
-            let acceptor = acceptor.clone();
-            tokio::spawn(async move {
-                let Ok(mut tls) = acceptor.accept(tcp).await else {
-                    return;
-                };
-                let Ok(mut plain) = tokio::net::TcpStream::connect(upstream).await else {
-                    return;
-                };
-                let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
-            });
-        }
-    });
-    addr
 }
 
 /// Runs what azure_identity asks for (`/bin/sh -c "cd /bin && az account get-access-token …"`)
@@ -234,8 +185,8 @@ async fn mount_arm(server: &MockServer, base: &str) {
 /// Serves the mock estate over TLS: the server (keep it alive), its base URL and the CA file.
 async fn serve_mock_estate(dir: &Path) -> (MockServer, String, PathBuf) {
     let server = MockServer::start().await;
-    let (ca, acceptor) = test_pki(dir);
-    let front = tls_front(acceptor, *server.address()).await;
+    let (ca, acceptor) = crate::support::tls::private_ca(dir);
+    let front = crate::support::tls::tls_front(acceptor, *server.address()).await;
     let base = format!("https://127.0.0.1:{}", front.port());
     mount_graph(&server, &base).await;
     mount_arm(&server, &base).await;
