@@ -42,32 +42,61 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args { users: 10_000, roles: 0, policies: 1_000, seed: 42, out: PathBuf::from("estate") };
+    let mut args = Args {
+        users: 10_000,
+        roles: 0,
+        policies: 1_000,
+        seed: 42,
+        out: PathBuf::from("estate"),
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        let number = || value.parse::<usize>().map_err(|_| format!("{flag}: not a number: {value}"));
+        let number = || {
+            value
+                .parse::<usize>()
+                .map_err(|_| format!("{flag}: not a number: {value}"))
+        };
         match flag.as_str() {
             "--users" => args.users = number()?,
             "--roles" => args.roles = number()?,
             "--policies" => args.policies = number()?,
             "--seed" => args.seed = number()? as u64,
             "--out" => args.out = PathBuf::from(&value),
-            _ => return Err(format!("unknown flag {flag} (--users --roles --policies --seed --out)")),
+            _ => {
+                return Err(format!(
+                    "unknown flag {flag} (--users --roles --policies --seed --out)"
+                ));
+            }
         }
     }
     Ok(args)
 }
 
 fn encode(doc: &Value) -> String {
-    percent_encoding::utf8_percent_encode(&doc.to_string(), percent_encoding::NON_ALPHANUMERIC).to_string()
+    percent_encoding::utf8_percent_encode(&doc.to_string(), percent_encoding::NON_ALPHANUMERIC)
+        .to_string()
 }
 
-const SERVICES: &[&str] = &["s3", "dynamodb", "sqs", "sns", "ec2", "lambda", "logs", "kms", "ecr", "cloudwatch"];
-const VERBS: &[&str] = &["Get", "List", "Describe", "Put", "Delete", "Create", "Update", "Tag"];
+const SERVICES: &[&str] = &[
+    "s3",
+    "dynamodb",
+    "sqs",
+    "sns",
+    "ec2",
+    "lambda",
+    "logs",
+    "kms",
+    "ecr",
+    "cloudwatch",
+];
+const VERBS: &[&str] = &[
+    "Get", "List", "Describe", "Put", "Delete", "Create", "Update", "Tag",
+];
 
 fn date(days_ago: u64) -> String {
-    let t = chrono::DateTime::parse_from_rfc3339("2026-11-20T00:00:00Z").unwrap() - chrono::Duration::days(days_ago as i64);
+    let t = chrono::DateTime::parse_from_rfc3339("2026-11-20T00:00:00Z").unwrap()
+        - chrono::Duration::days(days_ago as i64);
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
@@ -79,10 +108,20 @@ fn policy_document(rng: &mut Rng) -> Value {
                 0 => vec![format!("{service}:*")],
                 1 => vec!["*".to_string()],
                 _ => (0..1 + rng.below(5))
-                    .map(|_| format!("{service}:{}{}", VERBS[rng.below(VERBS.len() as u64) as usize], ["Object", "Item", "Queue", "*"][rng.below(4) as usize]))
+                    .map(|_| {
+                        format!(
+                            "{service}:{}{}",
+                            VERBS[rng.below(VERBS.len() as u64) as usize],
+                            ["Object", "Item", "Queue", "*"][rng.below(4) as usize]
+                        )
+                    })
                     .collect(),
             };
-            let resource = if rng.chance(50) { json!("*") } else { json!(format!("arn:aws:{service}:::res-{}/*", rng.below(1000))) };
+            let resource = if rng.chance(50) {
+                json!("*")
+            } else {
+                json!(format!("arn:aws:{service}:::res-{}/*", rng.below(1000)))
+            };
             let effect = if rng.chance(3) { "Deny" } else { "Allow" };
             json!({"Effect": effect, "Action": actions, "Resource": resource})
         })
@@ -92,11 +131,16 @@ fn policy_document(rng: &mut Rng) -> Value {
 
 fn trust_document(rng: &mut Rng, i: usize) -> Value {
     let principal = match rng.below(10) {
-        0 => json!({"AWS": format!("arn:aws:iam::{:012}:root", 100_000_000_000u64 + rng.below(1000))}),
-        1 => json!({"Federated": format!("arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com")}),
+        0 => {
+            json!({"AWS": format!("arn:aws:iam::{:012}:root", 100_000_000_000u64 + rng.below(1000))})
+        }
+        1 => {
+            json!({"Federated": format!("arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com")})
+        }
         _ => json!({"Service": format!("{}.amazonaws.com", SERVICES[i % SERVICES.len()])}),
     };
-    let mut statement = json!({"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"});
+    let mut statement =
+        json!({"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"});
     if principal.get("Federated").is_some() {
         statement["Action"] = json!("sts:AssumeRoleWithWebIdentity");
         if rng.chance(50) {
@@ -124,7 +168,9 @@ fn attached(rng: &mut Rng, policies: usize) -> Value {
 
 fn tags(rng: &mut Rng) -> Value {
     match rng.below(10) {
-        0 => json!([{"Key": "lapse:expires-at", "Value": date(rng.below(60)).replace("2026", "2027")}]),
+        0 => {
+            json!([{"Key": "lapse:expires-at", "Value": date(rng.below(60)).replace("2026", "2027")}])
+        }
         1 => json!([{"Key": "lapse:expires-at", "Value": date(rng.below(60))}]),
         2 => json!([{"Key": "team", "Value": "payments"}]),
         _ => json!([]),
@@ -136,14 +182,20 @@ fn write_details(args: &Args, rng: &mut Rng) -> std::io::Result<()> {
     let mut w = BufWriter::new(file);
     write!(w, "{{\"UserDetailList\":[")?;
     for i in 0..args.users {
-        let inline = if rng.chance(10) { json!([{"PolicyName": "inline", "PolicyDocument": encode(&policy_document(rng))}]) } else { json!([]) };
+        let inline = if rng.chance(10) {
+            json!([{"PolicyName": "inline", "PolicyDocument": encode(&policy_document(rng))}])
+        } else {
+            json!([])
+        };
         let user = json!({
             "Path": "/", "UserName": format!("user-{i}"), "UserId": format!("AIDA{i:016}"),
             "Arn": format!("arn:aws:iam::{ACCOUNT}:user/user-{i}"), "CreateDate": date(rng.below(1500)),
             "UserPolicyList": inline, "GroupList": if rng.chance(30) { json!(["developers"]) } else { json!([]) },
             "AttachedManagedPolicies": attached(rng, args.policies), "Tags": tags(rng),
         });
-        if i > 0 { w.write_all(b",")?; }
+        if i > 0 {
+            w.write_all(b",")?;
+        }
         serde_json::to_writer(&mut w, &user)?;
     }
     write!(w, "],\"GroupDetailList\":[")?;
@@ -154,7 +206,11 @@ fn write_details(args: &Args, rng: &mut Rng) -> std::io::Result<()> {
     write!(w, "],\"RoleDetailList\":[")?;
     let mut sessions = Vec::with_capacity(args.roles);
     for i in 0..args.roles {
-        let last_used = if rng.chance(20) { json!({}) } else { json!({"LastUsedDate": date(rng.below(400)), "Region": "eu-west-1"}) };
+        let last_used = if rng.chance(20) {
+            json!({})
+        } else {
+            json!({"LastUsedDate": date(rng.below(400)), "Region": "eu-west-1"})
+        };
         let role = json!({
             "Path": "/", "RoleName": format!("role-{i}"), "RoleId": format!("AROA{i:016}"),
             "Arn": format!("arn:aws:iam::{ACCOUNT}:role/role-{i}"), "CreateDate": date(rng.below(1500)),
@@ -164,7 +220,9 @@ fn write_details(args: &Args, rng: &mut Rng) -> std::io::Result<()> {
         });
         // MaxSessionDuration is not in GetAccountAuthorizationDetails: ListRoles carries it.
         sessions.push((i, if rng.chance(10) { 43200 } else { 3600 }));
-        if i > 0 { w.write_all(b",")?; }
+        if i > 0 {
+            w.write_all(b",")?;
+        }
         serde_json::to_writer(&mut w, &role)?;
     }
     write!(w, "],\"Policies\":[")?;
@@ -175,7 +233,9 @@ fn write_details(args: &Args, rng: &mut Rng) -> std::io::Result<()> {
             "CreateDate": date(2000), "UpdateDate": date(100),
             "PolicyVersionList": [{"Document": encode(&policy_document(rng)), "VersionId": "v1", "IsDefaultVersion": true, "CreateDate": date(100)}],
         });
-        if i > 0 { w.write_all(b",")?; }
+        if i > 0 {
+            w.write_all(b",")?;
+        }
         serde_json::to_writer(&mut w, &policy)?;
     }
     write!(w, "],\"IsTruncated\":false}}")?;
@@ -194,7 +254,9 @@ fn write_list_roles(args: &Args, sessions: &[(usize, u32)]) -> std::io::Result<(
             "Arn": format!("arn:aws:iam::{ACCOUNT}:role/role-{i}"), "CreateDate": date(100),
             "MaxSessionDuration": seconds,
         });
-        if n > 0 { w.write_all(b",")?; }
+        if n > 0 {
+            w.write_all(b",")?;
+        }
         serde_json::to_writer(&mut w, &role)?;
     }
     write!(w, "]}}")?;
@@ -208,17 +270,39 @@ fn report_date(days_ago: u64) -> String {
 fn write_credential_report(args: &Args, rng: &mut Rng) -> std::io::Result<()> {
     let file = std::fs::File::create(args.out.join("credential-report.csv"))?;
     let mut w = BufWriter::new(file);
-    writeln!(w, "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,cert_1_last_rotated,cert_2_active,cert_2_last_rotated")?;
+    writeln!(
+        w,
+        "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,cert_1_last_rotated,cert_2_active,cert_2_last_rotated"
+    )?;
     let mut line = String::new();
     for i in 0..args.users {
         line.clear();
         let password = rng.chance(10);
-        let _ = write!(line, "user-{i},arn:aws:iam::{ACCOUNT}:user/user-{i},{},{},{},N/A,N/A,{}",
-            report_date(1500), password, if password { report_date(rng.below(30)) } else { "N/A".into() }, password);
+        let _ = write!(
+            line,
+            "user-{i},arn:aws:iam::{ACCOUNT}:user/user-{i},{},{},{},N/A,N/A,{}",
+            report_date(1500),
+            password,
+            if password {
+                report_date(rng.below(30))
+            } else {
+                "N/A".into()
+            },
+            password
+        );
         for _slot in 0..2 {
             if rng.chance(60) {
-                let used = match rng.below(10) { 0 => "N/A".to_string(), _ => report_date(rng.below(200)) };
-                let _ = write!(line, ",{},{},{},eu-west-1,s3", rng.chance(90), report_date(rng.below(400)), used);
+                let used = match rng.below(10) {
+                    0 => "N/A".to_string(),
+                    _ => report_date(rng.below(200)),
+                };
+                let _ = write!(
+                    line,
+                    ",{},{},{},eu-west-1,s3",
+                    rng.chance(90),
+                    report_date(rng.below(400)),
+                    used
+                );
             } else {
                 line.push_str(",false,N/A,N/A,N/A,N/A");
             }
@@ -245,6 +329,12 @@ fn main() -> std::process::ExitCode {
         eprintln!("error: writing {}: {e}", args.out.display());
         return std::process::ExitCode::from(2);
     }
-    eprintln!("wrote {} users, {} roles, {} policies to {}", args.users, args.roles, args.policies, args.out.display());
+    eprintln!(
+        "wrote {} users, {} roles, {} policies to {}",
+        args.users,
+        args.roles,
+        args.policies,
+        args.out.display()
+    );
     std::process::ExitCode::SUCCESS
 }

@@ -10,7 +10,9 @@ use anyhow::Context;
 use chrono::Utc;
 
 use crate::analyze::{self, AnalysisContext};
-use crate::cli::{Cli, CollectArgs, Command, EvaluateArgs, Format, InitArgs, MergeArgs, RulesCommand, ScanArgs};
+use crate::cli::{
+    Cli, CollectArgs, Command, EvaluateArgs, Format, InitArgs, MergeArgs, RulesCommand, ScanArgs,
+};
 use crate::collect;
 use crate::config::Config;
 use crate::exit::Code;
@@ -49,11 +51,19 @@ fn scan(args: ScanArgs) -> anyhow::Result<Code> {
     let sources = plan::source_plan(&args.sources, &eval.config)?;
     let output = plan::output_plan(&args.output, &eval.config);
     let gate = plan::gate_plan(&args.gate, &eval.config);
-    let baseline = args.baseline.as_deref().map(baseline_fingerprints).transpose()?;
+    let baseline = args
+        .baseline
+        .as_deref()
+        .map(baseline_fingerprints)
+        .transpose()?;
     let inventory = timed("collect", || collect_sources(&sources))?;
     let mut report = evaluate(inventory, &eval, started)?;
     timed("drift", || {
-        crate::drift::command::enrich(&mut report, args.baseline.as_deref(), output.history.as_deref())
+        crate::drift::command::enrich(
+            &mut report,
+            args.baseline.as_deref(),
+            output.history.as_deref(),
+        )
     })?;
     let code = finish(&report, &output, gate, baseline.as_ref());
     release(report);
@@ -65,7 +75,11 @@ fn scan(args: ScanArgs) -> anyhow::Result<Code> {
 fn timed<T>(stage: &'static str, run: impl FnOnce() -> T) -> T {
     let started = Instant::now();
     let result = run();
-    tracing::debug!(stage, elapsed_ms = started.elapsed().as_millis() as u64, "stage done");
+    tracing::debug!(
+        stage,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "stage done"
+    );
     result
 }
 
@@ -81,9 +95,17 @@ fn collect_only(args: CollectArgs) -> anyhow::Result<Code> {
         inventory.credentials.len(),
         inventory.grants.len(),
         args.save.display(),
-        if gaps > 0 { format!(" ({gaps} coverage gaps)") } else { String::new() }
+        if gaps > 0 {
+            format!(" ({gaps} coverage gaps)")
+        } else {
+            String::new()
+        }
     );
-    Ok(if gaps > 0 { Code::Incomplete } else { Code::Clean })
+    Ok(if gaps > 0 {
+        Code::Incomplete
+    } else {
+        Code::Clean
+    })
 }
 
 fn evaluate_saved(args: EvaluateArgs) -> anyhow::Result<Code> {
@@ -91,13 +113,21 @@ fn evaluate_saved(args: EvaluateArgs) -> anyhow::Result<Code> {
     let eval = plan::eval_plan(&args.eval)?;
     let output = plan::output_plan(&args.output, &eval.config);
     let gate = plan::gate_plan(&args.gate, &eval.config);
-    let baseline = args.baseline.as_deref().map(baseline_fingerprints).transpose()?;
+    let baseline = args
+        .baseline
+        .as_deref()
+        .map(baseline_fingerprints)
+        .transpose()?;
     let mut inventory = Inventory::new(Utc::now());
     for path in &args.inventory {
         inventory.merge(inventory::io::load(path)?);
     }
     let mut report = evaluate(inventory, &eval, started)?;
-    crate::drift::command::enrich(&mut report, args.baseline.as_deref(), output.history.as_deref())?;
+    crate::drift::command::enrich(
+        &mut report,
+        args.baseline.as_deref(),
+        output.history.as_deref(),
+    )?;
     let code = finish(&report, &output, gate, baseline.as_ref());
     release(report);
     code
@@ -114,7 +144,11 @@ fn revoke(args: crate::cli::RevokeArgs) -> anyhow::Result<Code> {
 /// Joins shard reports into one JSON report; exits 3 when a shard left a coverage gap.
 fn merge(args: MergeArgs) -> anyhow::Result<Code> {
     let merged = crate::merge::merge_files(&args.reports)?;
-    let out = args.output.out.clone().unwrap_or_else(|| std::path::PathBuf::from("lapse-out"));
+    let out = args
+        .output
+        .out
+        .clone()
+        .unwrap_or_else(|| std::path::PathBuf::from("lapse-out"));
     if args.output.format.iter().any(|f| *f != Format::Json) {
         anyhow::bail!(
             "merge writes JSON only; for other formats, merge inventories instead: \
@@ -122,8 +156,17 @@ fn merge(args: MergeArgs) -> anyhow::Result<Code> {
         );
     }
     let path = crate::merge::write(&merged, &out)?;
-    eprintln!("merged {} reports into {} ({} findings)", args.reports.len(), path.display(), merged.findings.len());
-    Ok(if merged.scan.complete { Code::Clean } else { Code::Incomplete })
+    eprintln!(
+        "merged {} reports into {} ({} findings)",
+        args.reports.len(),
+        path.display(),
+        merged.findings.len()
+    );
+    Ok(if merged.scan.complete {
+        Code::Clean
+    } else {
+        Code::Incomplete
+    })
 }
 
 /// Runs every planned source and joins their fragments. A source's input error (a malformed
@@ -140,9 +183,15 @@ pub fn collect_sources(sources: &SourcePlan) -> anyhow::Result<Inventory> {
     // Every source's options are validated before any is collected: a typo in [azure] must not
     // wait for a long AWS scan to finish.
     let args = &sources.args;
-    let aws = sources.aws_live.then(|| collect::aws::LiveOptions::from_args(args, sources.aws_config.as_ref()));
-    let azure = sources.azure.then(|| collect::azure::AzureOptions::from_args(args, sources.azure_config.as_ref()));
-    let github = sources.github.then(|| collect::github::GithubOptions::from_args(args, sources.github_config.as_ref()));
+    let aws = sources
+        .aws_live
+        .then(|| collect::aws::LiveOptions::from_args(args, sources.aws_config.as_ref()));
+    let azure = sources
+        .azure
+        .then(|| collect::azure::AzureOptions::from_args(args, sources.azure_config.as_ref()));
+    let github = sources
+        .github
+        .then(|| collect::github::GithubOptions::from_args(args, sources.github_config.as_ref()));
     let (aws, azure, github) = (aws.transpose()?, azure.transpose()?, github.transpose()?);
     if let Some(options) = aws {
         inventory.merge(collect::aws::collect_live(&options));
@@ -164,20 +213,29 @@ pub fn collect_sources(sources: &SourcePlan) -> anyhow::Result<Inventory> {
 
 /// Analyze, evaluate and suppress: the offline half of a scan, shared by `scan` and `evaluate`.
 pub fn evaluate(inventory: Inventory, eval: &EvalPlan, started: Instant) -> anyhow::Result<Report> {
-    let rules = timed("load rules", || rules::loader::load(&eval.rule_dirs, &eval.config))?;
+    let rules = timed("load rules", || {
+        rules::loader::load(&eval.rule_dirs, &eval.config)
+    })?;
     let ctx = AnalysisContext { as_of: eval.as_of };
     let analysis = timed("analyze", || analyze::analyze(&inventory, &ctx));
     // Take what the report needs from the inventory, then let it go before rules run: on a
     // large estate the inventory, the subjects and the findings do not fit in memory together.
     let summary = summarize(&inventory);
-    let credentials = inventory.credentials.iter().map(CredentialRecord::from).collect();
-    let revocations = timed("revocations", || crate::revoke::scan_view(&inventory, eval.as_of));
+    let credentials = inventory
+        .credentials
+        .iter()
+        .map(CredentialRecord::from)
+        .collect();
+    let revocations = timed("revocations", || {
+        crate::revoke::scan_view(&inventory, eval.as_of)
+    });
     let mut coverage_gaps = inventory.coverage_gaps.clone();
     let sources = inventory.sources.clone();
     let api_calls = inventory.api_calls();
     release(inventory);
-    let evaluation =
-        timed("evaluate", || rules::engine::evaluate(&rules, &analysis.subjects, eval.as_of));
+    let evaluation = timed("evaluate", || {
+        rules::engine::evaluate(&rules, &analysis.subjects, eval.as_of)
+    });
     release(analysis.subjects);
     let mut findings = evaluation.findings;
     let suppression_issues = timed("suppress", || {
@@ -230,9 +288,24 @@ fn summarize(inventory: &Inventory) -> InventorySummary {
         counts
     }
     InventorySummary {
-        principals: count(inventory.principals.iter().map(|p| format!("{}.{}", p.provider, p.kind))),
-        credentials: count(inventory.credentials.iter().map(|c| format!("{}.{}", c.provider, c.kind))),
-        grants: count(inventory.grants.iter().map(|g| format!("{}.{}", g.provider, g.kind))),
+        principals: count(
+            inventory
+                .principals
+                .iter()
+                .map(|p| format!("{}.{}", p.provider, p.kind)),
+        ),
+        credentials: count(
+            inventory
+                .credentials
+                .iter()
+                .map(|c| format!("{}.{}", c.provider, c.kind)),
+        ),
+        grants: count(
+            inventory
+                .grants
+                .iter()
+                .map(|g| format!("{}.{}", g.provider, g.kind)),
+        ),
         policies: inventory.policies.len() as u64,
     }
 }
@@ -244,9 +317,13 @@ fn finish(
     gate: GatePlan,
     baseline: Option<&HashSet<String>>,
 ) -> anyhow::Result<Code> {
-    let written = timed("render", || render::write_all(report, &output.formats, &output.out))?;
+    let written = timed("render", || {
+        render::write_all(report, &output.formats, &output.out)
+    })?;
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let summary = timed("summary", || render::terminal::summary_with_reports(report, color, &written));
+    let summary = timed("summary", || {
+        render::terminal::summary_with_reports(report, color, &written)
+    });
     print!("{summary}");
     Ok(gate_code(report, gate, baseline))
 }
@@ -275,7 +352,11 @@ fn baseline_fingerprints(path: &Path) -> anyhow::Result<HashSet<String>> {
 
 fn rules_command(command: RulesCommand) -> anyhow::Result<Code> {
     match command {
-        RulesCommand::List { eval, json, markdown } => {
+        RulesCommand::List {
+            eval,
+            json,
+            markdown,
+        } => {
             let plan = plan::eval_plan(&eval)?;
             let set = rules::loader::load(&plan.rule_dirs, &plan.config)?;
             let text = if json {
@@ -290,9 +371,9 @@ fn rules_command(command: RulesCommand) -> anyhow::Result<Code> {
         RulesCommand::Explain { id, eval } => {
             let plan = plan::eval_plan(&eval)?;
             let set = rules::loader::load(&plan.rule_dirs, &plan.config)?;
-            let rule = set.get(&id).with_context(|| {
-                format!("no rule `{id}` (see `lapse rules list`)")
-            })?;
+            let rule = set
+                .get(&id)
+                .with_context(|| format!("no rule `{id}` (see `lapse rules list`)"))?;
             print!("{}", rules::explain::explain(rule));
         }
     }
@@ -304,7 +385,10 @@ const STARTER_CONFIG: &str = include_str!("../examples/lapse.toml");
 
 fn init(args: InitArgs) -> anyhow::Result<Code> {
     if args.path.exists() && !args.force {
-        anyhow::bail!("{} exists; use --force to overwrite it", args.path.display());
+        anyhow::bail!(
+            "{} exists; use --force to overwrite it",
+            args.path.display()
+        );
     }
     // The starter must always be valid: a broken example would teach users a broken config.
     Config::parse(&args.path, STARTER_CONFIG)?;
@@ -313,4 +397,3 @@ fn init(args: InitArgs) -> anyhow::Result<Code> {
     eprintln!("wrote {}", args.path.display());
     Ok(Code::Clean)
 }
-

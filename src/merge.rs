@@ -10,12 +10,22 @@ use crate::render::{self, RenderError, v1};
 pub enum MergeError {
     #[error(transparent)]
     Read(#[from] RenderError),
-    #[error("{path}: judged as of {found}, but {first} was judged as of {expected}: rerun the shards with the same --as-of")]
-    AsOf { path: PathBuf, found: String, first: PathBuf, expected: String },
+    #[error(
+        "{path}: judged as of {found}, but {first} was judged as of {expected}: rerun the shards with the same --as-of"
+    )]
+    AsOf {
+        path: PathBuf,
+        found: String,
+        first: PathBuf,
+        expected: String,
+    },
     #[error("nothing to merge: name the shard reports")]
     Nothing,
     #[error("{path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Reads and merges the reports at `paths` (at least one).
@@ -55,15 +65,23 @@ pub fn merge(first: v1::Report, rest: impl IntoIterator<Item = v1::Report>) -> v
             *scan.api_calls.entry(op).or_insert(0) += n;
         }
         scan.coverage_gaps.extend(report.scan.coverage_gaps);
-        add_counts(&mut merged.inventory.principals, report.inventory.principals);
-        add_counts(&mut merged.inventory.credentials, report.inventory.credentials);
+        add_counts(
+            &mut merged.inventory.principals,
+            report.inventory.principals,
+        );
+        add_counts(
+            &mut merged.inventory.credentials,
+            report.inventory.credentials,
+        );
         add_counts(&mut merged.inventory.grants, report.inventory.grants);
         merged.inventory.policies += report.inventory.policies;
         merged.identities.extend(report.identities);
         merged.credentials.extend(report.credentials);
         merged.findings.extend(report.findings);
         merged.revocations.extend(report.revocations);
-        unmatched_in_all.retain(|issue| issue.problem != "unmatched" || report.suppression_issues.contains(issue));
+        unmatched_in_all.retain(|issue| {
+            issue.problem != "unmatched" || report.suppression_issues.contains(issue)
+        });
         for issue in report.suppression_issues {
             if issue.problem != "unmatched" && !unmatched_in_all.contains(&issue) {
                 unmatched_in_all.push(issue);
@@ -77,7 +95,10 @@ pub fn merge(first: v1::Report, rest: impl IntoIterator<Item = v1::Report>) -> v
     dedup_by(&mut merged.credentials, |c| c.resource.id.clone());
     dedup_by(&mut merged.revocations, |r| r.resource.id.clone());
     merged.findings.sort_by(|a, b| {
-        b.risk.cmp(&a.risk).then_with(|| a.rule_id.cmp(&b.rule_id)).then_with(|| a.resource.id.cmp(&b.resource.id))
+        b.risk
+            .cmp(&a.risk)
+            .then_with(|| a.rule_id.cmp(&b.rule_id))
+            .then_with(|| a.resource.id.cmp(&b.resource.id))
     });
     merged.summary = summarize(&merged.summary, &merged.findings);
     merged
@@ -116,7 +137,10 @@ fn summarize(shape: &v1::Summary, findings: &[v1::Finding]) -> v1::Summary {
 /// Writes the merged report as `lapse-report.json` in `out`.
 pub fn write(report: &v1::Report, out: &Path) -> Result<PathBuf, MergeError> {
     let path = out.join(render::json::FILE_NAME);
-    let io = |source| MergeError::Write { path: path.clone(), source };
+    let io = |source| MergeError::Write {
+        path: path.clone(),
+        source,
+    };
     std::fs::create_dir_all(out).map_err(io)?;
     let file = std::fs::File::create(&path).map_err(io)?;
     let mut writer = std::io::BufWriter::new(file);

@@ -23,7 +23,9 @@ pub enum PlanError {
          --azure-tenant, --repo, --ledger), or run inside a git checkout to scan it"
     )]
     NoSource,
-    #[error("--aws-credential-report needs --aws-authorization-details (the report alone has no policies)")]
+    #[error(
+        "--aws-credential-report needs --aws-authorization-details (the report alone has no policies)"
+    )]
     ReportWithoutDetails,
 }
 
@@ -75,7 +77,12 @@ impl Shard {
     pub fn select<T: Ord + Clone>(&self, items: &[T]) -> Vec<T> {
         let mut sorted = items.to_vec();
         sorted.sort();
-        sorted.into_iter().enumerate().filter(|(i, _)| i % self.count == self.index).map(|(_, t)| t).collect()
+        sorted
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| i % self.count == self.index)
+            .map(|(_, t)| t)
+            .collect()
     }
 }
 
@@ -100,7 +107,10 @@ pub fn parse_as_of(value: Option<&str>) -> Result<(Timestamp, bool), PlanError> 
         None => Ok((Utc::now(), false)),
         Some(text) => DateTime::parse_from_rfc3339(text)
             .map(|t| (t.with_timezone(&Utc), true))
-            .map_err(|e| PlanError::AsOf { value: text.to_string(), reason: e.to_string() }),
+            .map_err(|e| PlanError::AsOf {
+                value: text.to_string(),
+                reason: e.to_string(),
+            }),
     }
 }
 
@@ -116,10 +126,20 @@ pub fn eval_plan(args: &EvalArgs) -> Result<EvalPlan, PlanError> {
     let config = load_config(args.config.as_deref())?;
     let (as_of, as_of_given) = parse_as_of(args.as_of.as_deref())?;
     // Rule folders named in lapse.toml are relative to the file, not to where lapse runs.
-    let base = config.path.as_deref().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_default();
+    let base = config
+        .path
+        .as_deref()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
     let mut rule_dirs: Vec<PathBuf> = config.rule_dirs.iter().map(|d| base.join(d)).collect();
     rule_dirs.extend(args.rules.iter().cloned());
-    Ok(EvalPlan { config, rule_dirs, as_of, as_of_given })
+    Ok(EvalPlan {
+        config,
+        rule_dirs,
+        as_of,
+        as_of_given,
+    })
 }
 
 pub fn output_plan(args: &OutputArgs, config: &Config) -> OutputPlan {
@@ -133,7 +153,11 @@ pub fn output_plan(args: &OutputArgs, config: &Config) -> OutputPlan {
     formats.sort();
     formats.dedup();
     OutputPlan {
-        out: args.out.clone().or_else(|| config.out.clone()).unwrap_or_else(|| PathBuf::from("lapse-out")),
+        out: args
+            .out
+            .clone()
+            .or_else(|| config.out.clone())
+            .unwrap_or_else(|| PathBuf::from("lapse-out")),
         formats,
         history: args.history.clone().or_else(|| config.history.clone()),
     }
@@ -232,23 +256,40 @@ mod tests {
         let plan = source_plan(&args, &config("[azure]\ntenant = \"contoso.com\"\n")).unwrap();
         assert!(plan.azure && !plan.github);
         // App settings alone name nothing to scan; with a repo to scan the plan is still valid.
-        let repo = SourceArgs { repo: Some(PathBuf::from(".")), ..SourceArgs::default() };
-        let plan = source_plan(&repo, &config("[github]\napp_id = 7\napp_key = \"k.pem\"\n")).unwrap();
+        let repo = SourceArgs {
+            repo: Some(PathBuf::from(".")),
+            ..SourceArgs::default()
+        };
+        let plan = source_plan(
+            &repo,
+            &config("[github]\napp_id = 7\napp_key = \"k.pem\"\n"),
+        )
+        .unwrap();
         assert!(!plan.github);
     }
 
     #[test]
     fn a_github_table_is_checked_even_when_it_names_no_org() {
-        let repo = SourceArgs { repo: Some(PathBuf::from(".")), ..SourceArgs::default() };
-        let err = source_plan(&repo, &config("[github]\norgz = [\"acme\"]\n")).unwrap_err().to_string();
-        assert!(err.starts_with("lapse.toml:2: [github] unknown field `orgz`"), "{err}");
+        let repo = SourceArgs {
+            repo: Some(PathBuf::from(".")),
+            ..SourceArgs::default()
+        };
+        let err = source_plan(&repo, &config("[github]\norgz = [\"acme\"]\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("lapse.toml:2: [github] unknown field `orgz`"),
+            "{err}"
+        );
     }
 
     /// The provider tables `lapse init` writes commented out must work once uncommented.
     #[test]
     fn starter_config_provider_tables_are_valid() {
         let starter = include_str!("../examples/lapse.toml");
-        let start = starter.find("# [aws]").expect("examples/lapse.toml documents [aws]");
+        let start = starter
+            .find("# [aws]")
+            .expect("examples/lapse.toml documents [aws]");
         let uncommented: String = starter[start..]
             .lines()
             .map(|l| format!("{}\n", l.strip_prefix("# ").unwrap_or(l)))
@@ -266,7 +307,10 @@ mod tests {
         let config = Config::default();
         let plan = gate_plan(&GateArgs::default(), &config);
         assert_eq!(plan.fail_on, Some(Severity::High));
-        let never = GateArgs { fail_on: Some(FailOn::Never), allow_incomplete: false };
+        let never = GateArgs {
+            fail_on: Some(FailOn::Never),
+            allow_incomplete: false,
+        };
         assert_eq!(gate_plan(&never, &config).fail_on, None);
     }
 }

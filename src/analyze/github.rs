@@ -5,6 +5,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use super::Facts;
 use super::expiry::{self, ExpiryFacts};
 use super::{Analysis, AnalysisContext, Exposure, Privilege, RiskInputs, Subject, facts_of};
 use crate::inventory::{Credential, Grant, Inventory, LastUsed, Provider, ResourceRef, Timestamp};
@@ -147,12 +148,7 @@ fn idle(ctx: &AnalysisContext, c: &Credential) -> Option<i64> {
     }
 }
 
-fn credential_subject(
-    c: &Credential,
-    kind: &str,
-    facts: serde_json::Map<String, Value>,
-    risk: RiskInputs,
-) -> Subject {
+fn credential_subject(c: &Credential, kind: &str, facts: Facts, risk: RiskInputs) -> Subject {
     Subject {
         kind: format!("github.{kind}"),
         resource: ResourceRef {
@@ -310,13 +306,7 @@ fn authorization(c: &Credential, ctx: &AnalysisContext) -> Subject {
     credential_subject(c, "credential_authorization", facts_of(&facts), risk)
 }
 
-fn grant_subject(
-    g: &Grant,
-    kind: &str,
-    name: String,
-    facts: serde_json::Map<String, Value>,
-    scope: Privilege,
-) -> Subject {
+fn grant_subject(g: &Grant, kind: &str, name: String, facts: Facts, scope: Privilege) -> Subject {
     Subject {
         kind: format!("github.{kind}"),
         resource: ResourceRef {
@@ -411,11 +401,16 @@ pub fn link_aws_roles(analysis: &mut Analysis, inventory: &Inventory) {
         .iter_mut()
         .filter(|s| s.kind == "aws.role")
     {
-        if subject.facts.get("github_oidc").and_then(Value::as_bool) != Some(true) {
+        // Most roles do not trust GitHub: skip them without parsing their facts. An unescaped
+        // `"github_oidc":true` can only be the fact itself, never text inside a string value.
+        if !subject.facts.as_json().contains("\"github_oidc\":true") {
             continue;
         }
-        let patterns: Vec<String> = subject
-            .facts
+        let facts = subject.facts();
+        if facts.get("github_oidc").and_then(Value::as_bool) != Some(true) {
+            continue;
+        }
+        let patterns: Vec<String> = facts
             .get("github_repos")
             .and_then(Value::as_array)
             .map(|a| {
@@ -434,10 +429,7 @@ pub fn link_aws_roles(analysis: &mut Analysis, inventory: &Inventory) {
             })
             .map(|repo| Value::from(*repo))
             .collect();
-        subject.facts.insert(
-            "github_scanned_repos_admitted".into(),
-            Value::Array(admitted),
-        );
+        subject.set_fact("github_scanned_repos_admitted", Value::Array(admitted));
     }
 }
 

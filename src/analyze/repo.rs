@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use super::Facts;
 use super::{Analysis, AnalysisContext, Exposure, Privilege, RiskInputs, Subject, facts_of};
 use crate::collect::repo::WORKFLOW_ATTRIBUTE;
 use crate::collect::repo::workflow::{Input, Job, WorkflowDoc};
@@ -124,7 +125,7 @@ fn subject(
     kind: &str,
     id: String,
     name: String,
-    facts: serde_json::Map<String, serde_json::Value>,
+    facts: Facts,
     risk: RiskInputs,
     location: Location,
 ) -> Subject {

@@ -36,7 +36,7 @@ impl From<&v1::Finding> for FindingRef {
         FindingRef {
             fingerprint: f.fingerprint.clone(),
             rule_id: f.rule_id.clone(),
-            title: f.title.clone(),
+            title: f.title.to_string(),
             severity: f.severity,
             risk: f.risk,
             resource: f.resource.clone(),

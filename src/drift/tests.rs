@@ -20,7 +20,7 @@ fn resource(kind: &str, id: &str) -> Resource {
 fn finding(fingerprint: &str, severity: Severity, suppressed: bool) -> Finding {
     Finding {
         rule_id: format!("rule-{fingerprint}"),
-        title: "t".to_string(),
+        title: "t".into(),
         family: v1::Family::Unrotated,
         severity,
         risk: 50,
@@ -28,7 +28,7 @@ fn finding(fingerprint: &str, severity: Severity, suppressed: bool) -> Finding {
         principal_id: None,
         fingerprint: fingerprint.to_string(),
         evidence: BTreeMap::new(),
-        remediation: "r".to_string(),
+        remediation: "r".into(),
         location: None,
         suppressed,
         suppression: None,

@@ -2,6 +2,7 @@
 //! evidence the condition read and the remediation. Suppressions are applied here.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -12,7 +13,17 @@ pub mod risk;
 pub mod suppress;
 
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, clap::ValueEnum,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
@@ -112,7 +123,8 @@ pub struct Suppression {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Finding {
     pub rule_id: String,
-    pub title: String,
+    /// The rule's title, shared by all its findings (a large scan has half a million).
+    pub title: Arc<str>,
     pub family: Family,
     pub severity: Severity,
     /// 0-100, see `risk::score`.
@@ -124,7 +136,8 @@ pub struct Finding {
     pub fingerprint: String,
     /// The fact values the condition read.
     pub evidence: BTreeMap<String, serde_json::Value>,
-    pub remediation: String,
+    /// The rule's remediation, shared like the title.
+    pub remediation: Arc<str>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<Location>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -77,8 +77,18 @@ pub fn score(severity: Severity, inputs: &RiskInputs) -> u8 {
 mod tests {
     use super::*;
 
-    fn inputs(scope: Privilege, window: Option<i64>, idle: Option<i64>, exposure: Exposure) -> RiskInputs {
-        RiskInputs { scope, window_days: window, idle_days: idle, exposure }
+    fn inputs(
+        scope: Privilege,
+        window: Option<i64>,
+        idle: Option<i64>,
+        exposure: Exposure,
+    ) -> RiskInputs {
+        RiskInputs {
+            scope,
+            window_days: window,
+            idle_days: idle,
+            exposure,
+        }
     }
 
     #[test]
@@ -93,7 +103,10 @@ mod tests {
         let wide = inputs(Privilege::Admin, None, None, Exposure::Internal);
         let narrow = inputs(Privilege::Read, Some(5), Some(1), Exposure::Internal);
         assert!(score(Severity::High, &narrow) < score(Severity::High, &wide));
-        assert!(score(Severity::High, &narrow) >= 40, "never below half the base");
+        assert!(
+            score(Severity::High, &narrow) >= 40,
+            "never below half the base"
+        );
     }
 
     #[test]

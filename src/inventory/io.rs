@@ -58,7 +58,6 @@ pub fn save(inventory: &Inventory, path: &Path) -> Result<(), InventoryIoError> 
     };
     let file = std::fs::File::create(path).map_err(io_err)?;
     let mut writer = std::io::BufWriter::new(file);
-    serde_json::to_writer(&mut writer, inventory)
-        .map_err(|e| io_err(std::io::Error::other(e)))?;
+    serde_json::to_writer(&mut writer, inventory).map_err(|e| io_err(std::io::Error::other(e)))?;
     std::io::Write::flush(&mut writer).map_err(io_err)
 }

@@ -305,8 +305,12 @@ impl Inventory {
         self.sources.extend(other.sources);
         self.principals.extend(other.principals);
         self.credentials.extend(other.credentials);
-        self.policies
-            .extend(other.policies.into_iter().filter(|p| !known.contains(&p.id)));
+        self.policies.extend(
+            other
+                .policies
+                .into_iter()
+                .filter(|p| !known.contains(&p.id)),
+        );
         self.grants.extend(other.grants);
         self.trusts.extend(other.trusts);
         self.ledger.extend(other.ledger);

@@ -62,7 +62,7 @@ pub(crate) mod frame {
                 .cast(&DataType::Datetime(TimeUnit::Milliseconds, None))?,
             Column::new("fingerprint".into(), text(&|f| f.fingerprint.clone())),
             Column::new("rule_id".into(), text(&|f| f.rule_id.clone())),
-            Column::new("title".into(), text(&|f| f.title.clone())),
+            Column::new("title".into(), text(&|f| f.title.to_string())),
             Column::new("family".into(), text(&|f| f.family.as_str().to_string())),
             Column::new(
                 "severity".into(),
@@ -105,7 +105,7 @@ pub(crate) mod frame {
                 "suppression_reason".into(),
                 opt_text(&|f| f.suppressed.as_ref().map(|s| s.reason.clone())),
             ),
-            Column::new("remediation".into(), text(&|f| f.remediation.clone())),
+            Column::new("remediation".into(), text(&|f| f.remediation.to_string())),
             Column::new(
                 "evidence".into(),
                 text(&|f| serde_json::to_string(&f.evidence).unwrap_or_default()),

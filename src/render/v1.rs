@@ -7,6 +7,7 @@
 //! `reports/lapse-report.schema.json` describes exactly these types.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -251,7 +252,7 @@ pub struct Suppression {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
     pub rule_id: String,
-    pub title: String,
+    pub title: Arc<str>,
     pub family: Family,
     pub severity: Severity,
     /// 0-100.
@@ -262,7 +263,7 @@ pub struct Finding {
     /// Stable across runs: rule id + resource identity.
     pub fingerprint: String,
     pub evidence: BTreeMap<String, serde_json::Value>,
-    pub remediation: String,
+    pub remediation: Arc<str>,
     #[serde(default)]
     pub location: Option<Location>,
     pub suppressed: bool,

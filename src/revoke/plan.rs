@@ -32,14 +32,24 @@ pub fn plan(inventory: &Inventory, as_of: Timestamp) -> Plan {
     };
     // Indexed once: an estate of 200k principals and 400k grants must not be scanned per grant.
     let mut aws_grants: HashMap<&str, Vec<&Grant>> = HashMap::new();
-    for grant in inventory.grants.iter().filter(|g| g.provider == Provider::Aws) {
-        aws_grants.entry(grant.principal_id.as_str()).or_default().push(grant);
+    for grant in inventory
+        .grants
+        .iter()
+        .filter(|g| g.provider == Provider::Aws)
+    {
+        aws_grants
+            .entry(grant.principal_id.as_str())
+            .or_default()
+            .push(grant);
     }
     for principal in &inventory.principals {
         if principal.provider == Provider::Aws && matches!(principal.kind.as_str(), "user" | "role")
         {
             let facts = expiry::from_tags(&principal.tags, &ctx);
-            let own_grants = aws_grants.get(principal.id.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+            let own_grants = aws_grants
+                .get(principal.id.as_str())
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
             let actions = || aws_principal_actions(principal, own_grants);
             builder.consider(principal_ref(principal), &principal.scope, &facts, actions);
         }

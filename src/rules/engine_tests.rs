@@ -45,7 +45,7 @@ fn subject(kind: &str, id: &str, facts: serde_json::Value, scope: Privilege) -> 
             name: id.rsplit('/').next().unwrap_or(id).into(),
         },
         principal_id: None,
-        facts,
+        facts: facts.into(),
         risk: RiskInputs {
             scope,
             window_days: None,
@@ -91,12 +91,12 @@ fn fires_with_evidence_and_skips_other_kinds() {
     let f = &eval.findings[0];
     assert_eq!(f.resource.id, "k/old");
     assert_eq!(
-        f.title, "Key older than {max_age_days} days",
+        &*f.title, "Key older than {max_age_days} days",
         "loader renders titles, not the engine"
     );
     assert_eq!(f.evidence["age_days"], json!(200));
     assert_eq!(f.evidence["active"], json!(true));
-    assert_eq!(f.remediation, "fix it");
+    assert_eq!(&*f.remediation, "fix it");
     assert_eq!(
         f.fingerprint,
         crate::findings::fingerprint("T-1", &f.resource, None)

@@ -43,7 +43,7 @@ fn subject<'a>(analysis: &'a Analysis, kind: &str, id: &str) -> &'a Subject {
         .unwrap_or_else(|| panic!("no {kind} {id}"))
 }
 
-fn fact<'a>(s: &'a Subject, name: &str) -> &'a Value {
+fn fact(s: &Subject, name: &str) -> Value {
     s.facts
         .get(name)
         .unwrap_or_else(|| panic!("no fact {name}"))
@@ -140,11 +140,11 @@ fn facts_of_users_and_keys() {
     let analysis = analyze::analyze(&collect("credential-report.csv"), &ctx());
     let ci = subject(&analysis, "aws.user", &arn("user/machines/ci-deploy"));
     assert_eq!(fact(ci, "privilege"), "write");
-    assert_eq!(fact(ci, "wildcard_actions"), &json!(["s3:*"]));
-    assert_eq!(fact(ci, "groups"), &json!(["deployers"]));
+    assert_eq!(fact(ci, "wildcard_actions"), json!(["s3:*"]));
+    assert_eq!(fact(ci, "groups"), json!(["deployers"]));
     assert_eq!(
         (fact(ci, "machine"), fact(ci, "expired"), fact(ci, "owner")),
-        (&json!(true), &json!(true), &json!("alice"))
+        (json!(true), json!(true), json!("alice"))
     );
     assert_eq!(fact(ci, "active_key_count"), 1);
     assert_eq!(ci.risk.scope, Privilege::Write);
@@ -152,7 +152,7 @@ fn facts_of_users_and_keys() {
 
     let alice = subject(&analysis, "aws.user", &arn("user/alice"));
     assert_eq!(fact(alice, "privilege"), "admin");
-    assert_eq!(fact(alice, "admin_via"), &json!(["AdministratorAccess"]));
+    assert_eq!(fact(alice, "admin_via"), json!(["AdministratorAccess"]));
     assert_eq!(fact(alice, "machine"), false);
     assert_eq!(fact(alice, "idle_days"), 0);
     assert_eq!(
@@ -168,7 +168,7 @@ fn facts_of_users_and_keys() {
     );
     assert_eq!(
         (fact(temp, "expiry_marker"), fact(temp, "provisional")),
-        (&json!("invalid"), &json!(false))
+        (json!("invalid"), json!(false))
     );
 
     let key = subject(
@@ -178,28 +178,28 @@ fn facts_of_users_and_keys() {
     );
     assert_eq!(
         (fact(key, "age_days"), fact(key, "idle_days")),
-        (&json!(517), &json!(11))
+        (json!(517), json!(11))
     );
     assert_eq!(
         (fact(key, "usage"), fact(key, "last_used_service")),
-        (&json!("used"), &json!("s3"))
+        (json!("used"), json!("s3"))
     );
     assert_eq!(
         (fact(key, "user_privilege"), fact(key, "user_provisional")),
-        (&json!("write"), &json!(true))
+        (json!("write"), json!(true))
     );
 
     let ghost = subject(&analysis, "aws.access_key", &arn("user/ghost/access_key_1"));
     assert_eq!(
         (fact(ghost, "never_used"), fact(ghost, "usage")),
-        (&json!(true), &json!("never"))
+        (json!(true), json!("never"))
     );
     assert_eq!(ghost.risk.idle_days, Some(731), "never used counts its age");
 
     let root = subject(&analysis, "aws.root", &arn("root"));
     assert_eq!(
         (fact(root, "mfa_active"), fact(root, "active_key_count")),
-        (&json!(true), &json!(0))
+        (json!(true), json!(0))
     );
     assert_eq!(fact(root, "password_idle_days"), 91);
 }
@@ -210,9 +210,9 @@ fn facts_of_roles() {
     let open = subject(&analysis, "aws.role", &arn("role/gh-deploy"));
     assert_eq!(
         (fact(open, "github_oidc_unbound"), fact(open, "privilege")),
-        (&json!(true), &json!("admin"))
+        (json!(true), json!("admin"))
     );
-    assert_eq!(fact(open, "github_repos"), &json!(["org/*"]));
+    assert_eq!(fact(open, "github_repos"), json!(["org/*"]));
     assert_eq!(fact(open, "never_used"), true);
     assert_eq!(open.risk.exposure, Exposure::Public);
 
@@ -222,19 +222,19 @@ fn facts_of_roles() {
             fact(bound, "github_oidc"),
             fact(bound, "github_oidc_unbound")
         ),
-        (&json!(true), &json!(false))
+        (json!(true), json!(false))
     );
-    assert_eq!(fact(bound, "github_repos"), &json!(["org/app"]));
+    assert_eq!(fact(bound, "github_repos"), json!(["org/app"]));
     assert_eq!(
         (fact(bound, "privilege"), fact(bound, "idle_days")),
-        (&json!("read"), &json!(1))
+        (json!("read"), json!(1))
     );
     assert_eq!(bound.risk.exposure, Exposure::CrossAccount);
 
     let vendor = subject(&analysis, "aws.role", &arn("role/vendor"));
     assert_eq!(
         fact(vendor, "trust_accounts_without_external_id"),
-        &json!(["222222222222"])
+        json!(["222222222222"])
     );
     assert_eq!(vendor.risk.exposure, Exposure::CrossAccount);
 
@@ -242,11 +242,11 @@ fn facts_of_roles() {
     let support = subject(&analysis, "aws.role", &support);
     assert_eq!(
         (fact(support, "service_linked"), fact(support, "machine")),
-        (&json!(true), &json!(false))
+        (json!(true), json!(false))
     );
     assert_eq!(
         fact(support, "trust_services"),
-        &json!(["support.amazonaws.com"])
+        json!(["support.amazonaws.com"])
     );
 
     let identity = analysis
@@ -294,7 +294,7 @@ fn list_roles_output_fills_session_limits_by_arn() {
 
     let without = analyze::analyze(&collect("credential-report.csv"), &ctx());
     let deploy = subject(&without, "aws.role", &arn("role/gh-deploy"));
-    assert_eq!(fact(deploy, "max_session_duration_secs"), &Value::Null);
+    assert_eq!(fact(deploy, "max_session_duration_secs"), Value::Null);
 }
 
 #[test]

@@ -71,14 +71,32 @@ fn demo_scan_fails_the_gate_and_writes_both_reports() {
     let dir = tempfile::tempdir().unwrap();
     let assert = scan_demo(dir.path(), &[]).code(1);
     let stdout = String::from_utf8_lossy(&assert.get_output().stdout).to_string();
-    assert!(stdout.contains("critical"), "summary names severities: {stdout}");
+    assert!(
+        stdout.contains("critical"),
+        "summary names severities: {stdout}"
+    );
     let report = read_json(&dir.path().join("out/lapse-report.json"));
-    assert_eq!(report["scan"]["coverage_gaps"].as_array().map(Vec::len), Some(0));
+    assert_eq!(
+        report["scan"]["coverage_gaps"].as_array().map(Vec::len),
+        Some(0)
+    );
     let html = std::fs::read_to_string(dir.path().join("out/lapse-report.html")).unwrap();
-    assert!(html.contains("ci-deploy"), "identities appear in the HTML report");
+    assert!(
+        html.contains("ci-deploy"),
+        "identities appear in the HTML report"
+    );
     // Links to references are fine; nothing may be *loaded* from the network.
-    for remote in ["src=\"http", "src='http", "@import", "url(http", "<link rel=\"stylesheet\" href=\"http"] {
-        assert!(!html.contains(remote), "the HTML report loads nothing remote ({remote})");
+    for remote in [
+        "src=\"http",
+        "src='http",
+        "@import",
+        "url(http",
+        "<link rel=\"stylesheet\" href=\"http",
+    ] {
+        assert!(
+            !html.contains(remote),
+            "the HTML report loads nothing remote ({remote})"
+        );
     }
 }
 
@@ -100,7 +118,10 @@ fn every_builtin_aws_rule_fires_on_the_demo_estate() {
         .collect();
     assert!(aws_rules.len() >= 17, "the AWS catalogue: {aws_rules:?}");
     let missing: Vec<&String> = aws_rules.iter().filter(|id| !fired.contains(*id)).collect();
-    assert!(missing.is_empty(), "rules the demo estate never triggers: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "rules the demo estate never triggers: {missing:?}"
+    );
 }
 
 #[test]
@@ -117,13 +138,22 @@ fn demo_estate_judges_look_alikes_both_ways() {
     };
     // Admin held permanently by a machine; a human admin and a fenced admin are not that.
     assert!(hits("AWS-007", "ci-deploy"));
-    assert!(!hits("AWS-007", "alice"), "a console user is not a machine identity");
-    assert!(!hits("AWS-007", "fenced-admin"), "Allow *:* + Deny *:* is not admin");
+    assert!(
+        !hits("AWS-007", "alice"),
+        "a console user is not a machine identity"
+    );
+    assert!(
+        !hits("AWS-007", "fenced-admin"),
+        "Allow *:* + Deny *:* is not admin"
+    );
     // Expired provisional grants, and a future one left alone.
     assert!(hits("AWS-016", "contractor-temp"));
     assert!(hits("AWS-016", "incident-responder"));
     assert!(!hits("AWS-016", "oncall-breakglass"));
-    assert!(hits("AWS-017", "legacy-etl"), "an unreadable marker is a finding");
+    assert!(
+        hits("AWS-017", "legacy-etl"),
+        "an unreadable marker is a finding"
+    );
     // GitHub OIDC: unbound and org-wide trusts fire, a trust bound to one repo does not.
     assert!(hits("AWS-012", "github-deploy-unbound"));
     assert!(hits("AWS-012", "github-deploy-org-wide"));
@@ -168,14 +198,30 @@ fn baseline_gate_counts_only_new_findings() {
     scan_demo(dir.path(), &["--fail-on", "never"]).code(0);
     let baseline = dir.path().join("baseline.json");
     std::fs::copy(dir.path().join("out/lapse-report.json"), &baseline).unwrap();
-    scan_demo(dir.path(), &["--fail-on", "low", "--baseline", baseline.to_str().unwrap()]).code(0);
+    scan_demo(
+        dir.path(),
+        &["--fail-on", "low", "--baseline", baseline.to_str().unwrap()],
+    )
+    .code(0);
     // A baseline that misses one finding makes exactly that one new, and the gate fails.
     let mut old = read_json(&baseline);
     let findings = old["findings"].as_array_mut().unwrap();
-    let dropped = findings.iter().position(|f| f["severity"] == "critical").expect("a critical finding");
+    let dropped = findings
+        .iter()
+        .position(|f| f["severity"] == "critical")
+        .expect("a critical finding");
     findings.remove(dropped);
     std::fs::write(&baseline, serde_json::to_vec(&old).unwrap()).unwrap();
-    scan_demo(dir.path(), &["--fail-on", "critical", "--baseline", baseline.to_str().unwrap()]).code(1);
+    scan_demo(
+        dir.path(),
+        &[
+            "--fail-on",
+            "critical",
+            "--baseline",
+            baseline.to_str().unwrap(),
+        ],
+    )
+    .code(1);
 }
 
 #[test]
@@ -198,21 +244,38 @@ fn as_of_in_the_future_expires_more_grants() {
         .arg(&estate)
         .arg("--aws-credential-report")
         .arg(estate.join("credential-report.csv"))
-        .args(["--as-of", "2026-12-31T00:00:00Z", "--fail-on", "never", "--out"])
+        .args([
+            "--as-of",
+            "2026-12-31T00:00:00Z",
+            "--fail-on",
+            "never",
+            "--out",
+        ])
         .arg(later.path())
         .assert()
         .code(0);
     let next_month = read_json(&later.path().join("lapse-report.json"));
     let expired = |r: &Value| {
-        r["findings"].as_array().unwrap().iter().filter(|f| f["rule_id"] == "AWS-016").count()
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["rule_id"] == "AWS-016")
+            .count()
     };
-    assert!(expired(&next_month) > expired(&now), "oncall-breakglass and release-approver lapse by then");
+    assert!(
+        expired(&next_month) > expired(&now),
+        "oncall-breakglass and release-approver lapse by then"
+    );
 }
 
 fn assert_input_error(assert: assert_cmd::assert::Assert, needle: &str) {
     let assert = assert.code(2);
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
-    assert!(stderr.contains(needle), "stderr should name {needle:?}: {stderr}");
+    assert!(
+        stderr.contains(needle),
+        "stderr should name {needle:?}: {stderr}"
+    );
     assert!(!stderr.contains("panicked"), "no panic: {stderr}");
 }
 
@@ -223,7 +286,13 @@ fn truncated_authorization_details_is_an_input_error_naming_the_file() {
     let broken = dir.path().join("truncated.json");
     std::fs::write(&broken, &text[..text.len() / 2]).unwrap();
     assert_input_error(
-        lapse().arg("scan").arg("--aws-authorization-details").arg(&broken).arg("--out").arg(dir.path()).assert(),
+        lapse()
+            .arg("scan")
+            .arg("--aws-authorization-details")
+            .arg(&broken)
+            .arg("--out")
+            .arg(dir.path())
+            .assert(),
         "truncated.json",
     );
 }
@@ -232,7 +301,11 @@ fn truncated_authorization_details_is_an_input_error_naming_the_file() {
 fn credential_report_with_a_wrong_header_is_an_input_error() {
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report.csv");
-    std::fs::write(&report, "user,arn,created\nalice,arn:aws:iam::1:user/alice,2020-01-01\n").unwrap();
+    std::fs::write(
+        &report,
+        "user,arn,created\nalice,arn:aws:iam::1:user/alice,2020-01-01\n",
+    )
+    .unwrap();
     assert_input_error(
         lapse()
             .arg("scan")
@@ -253,7 +326,12 @@ fn unknown_config_key_names_file_and_line() {
     let config = dir.path().join("lapse.toml");
     std::fs::write(&config, "[scan]\nfail_on = \"high\"\nfial_on = \"low\"\n").unwrap();
     assert_input_error(
-        lapse().current_dir(dir.path()).arg("scan").arg("--aws-authorization-details").arg(estate()).assert(),
+        lapse()
+            .current_dir(dir.path())
+            .arg("scan")
+            .arg("--aws-authorization-details")
+            .arg(estate())
+            .assert(),
         "lapse.toml:3",
     );
 }
@@ -263,12 +341,20 @@ fn rule_file_with_a_typo_names_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let rules = dir.path().join("my-rules");
     std::fs::create_dir(&rules).unwrap();
-    let builtin = std::fs::read_to_string(repo_root().join("rules/unrotated/AWS-001.toml")).unwrap();
-    let mine = builtin.replacen("id = \"AWS-001\"", "id = \"ACME-001\"", 1).replacen("severity", "severty", 1);
+    let builtin =
+        std::fs::read_to_string(repo_root().join("rules/unrotated/AWS-001.toml")).unwrap();
+    let mine = builtin
+        .replacen("id = \"AWS-001\"", "id = \"ACME-001\"", 1)
+        .replacen("severity", "severty", 1);
     let line = mine.lines().position(|l| l.starts_with("severty")).unwrap() + 1;
     std::fs::write(rules.join("ACME-001.toml"), mine).unwrap();
     assert_input_error(
-        lapse().arg("rules").arg("list").arg("--rules").arg(&rules).assert(),
+        lapse()
+            .arg("rules")
+            .arg("list")
+            .arg("--rules")
+            .arg(&rules)
+            .assert(),
         &format!("ACME-001.toml:{line}"),
     );
 }
@@ -277,10 +363,18 @@ fn rule_file_with_a_typo_names_file_and_line() {
 fn bad_as_of_and_missing_source_are_usage_errors() {
     let dir = tempfile::tempdir().unwrap();
     assert_input_error(
-        lapse().arg("scan").arg("--aws-authorization-details").arg(estate()).args(["--as-of", "yesterday"]).assert(),
+        lapse()
+            .arg("scan")
+            .arg("--aws-authorization-details")
+            .arg(estate())
+            .args(["--as-of", "yesterday"])
+            .assert(),
         "RFC 3339",
     );
-    assert_input_error(lapse().current_dir(dir.path()).arg("scan").assert(), "no source");
+    assert_input_error(
+        lapse().current_dir(dir.path()).arg("scan").assert(),
+        "no source",
+    );
 }
 
 #[test]
@@ -309,7 +403,12 @@ fn merge_joins_shard_reports_and_refuses_mixed_instants() {
     let config = dir.path().join("partial.toml");
     std::fs::write(&config, "[rules.AWS-007]\nenabled = false\n").unwrap();
     let partial_out = dir.path().join("partial");
-    scan_demo_to(dir.path(), &partial_out, &["--fail-on", "never", "--config", config.to_str().unwrap()]).code(0);
+    scan_demo_to(
+        dir.path(),
+        &partial_out,
+        &["--fail-on", "never", "--config", config.to_str().unwrap()],
+    )
+    .code(0);
     let partial = read_json(&partial_out.join("lapse-report.json"));
     assert!(fingerprints(&partial).len() < fingerprints(&full).len());
     let merged_out = dir.path().join("merged");
@@ -330,12 +429,23 @@ fn merge_joins_shard_reports_and_refuses_mixed_instants() {
         .arg("scan")
         .arg("--aws-authorization-details")
         .arg(estate())
-        .args(["--as-of", "2027-01-01T00:00:00Z", "--fail-on", "never", "--allow-incomplete", "--out"])
+        .args([
+            "--as-of",
+            "2027-01-01T00:00:00Z",
+            "--fail-on",
+            "never",
+            "--allow-incomplete",
+            "--out",
+        ])
         .arg(&later)
         .assert()
         .code(0);
     assert_input_error(
-        lapse().arg("merge").arg(dir.path().join("out/lapse-report.json")).arg(later.join("lapse-report.json")).assert(),
+        lapse()
+            .arg("merge")
+            .arg(dir.path().join("out/lapse-report.json"))
+            .arg(later.join("lapse-report.json"))
+            .assert(),
         "--as-of",
     );
 }
@@ -353,7 +463,11 @@ fn a_canary_secret_never_appears_in_any_output() {
     )
     .unwrap();
     let git = |args: &[&str]| {
-        let status = std::process::Command::new("git").args(args).current_dir(repo.path()).status().unwrap();
+        let status = std::process::Command::new("git")
+            .args(args)
+            .current_dir(repo.path())
+            .status()
+            .unwrap();
         assert!(status.success(), "git {args:?}");
     };
     git(&["init", "-q"]);
@@ -364,15 +478,33 @@ fn a_canary_secret_never_appears_in_any_output() {
         .arg("scan")
         .arg("--repo")
         .arg(repo.path())
-        .args(["--format", "json,html,sarif,ocsf,csv,markdown,parquet", "--fail-on", "never", "--out"])
+        .args([
+            "--format",
+            "json,html,sarif,ocsf,csv,markdown,parquet",
+            "--fail-on",
+            "never",
+            "--out",
+        ])
         .arg(out.path())
         .assert()
         .code(0);
     let inventory = out.path().join("inventory.json");
-    let collect = lapse().env("RUST_LOG", "debug").arg("collect").arg("--repo").arg(repo.path()).arg("--save").arg(&inventory).assert().code(0);
+    let collect = lapse()
+        .env("RUST_LOG", "debug")
+        .arg("collect")
+        .arg("--repo")
+        .arg(repo.path())
+        .arg("--save")
+        .arg(&inventory)
+        .assert()
+        .code(0);
     let report = read_json(&out.path().join("lapse-report.json"));
     assert!(
-        report["findings"].as_array().unwrap().iter().any(|f| f["rule_id"] == "REPO-006"),
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["rule_id"] == "REPO-006"),
         "the canary is found (else this test proves nothing)"
     );
     let mut outputs: Vec<(String, Vec<u8>)> = vec![
@@ -384,7 +516,11 @@ fn a_canary_secret_never_appears_in_any_output() {
         let path = entry.unwrap().path();
         outputs.push((path.display().to_string(), std::fs::read(&path).unwrap()));
     }
-    assert!(outputs.len() >= 10, "every format was written: {}", outputs.len());
+    assert!(
+        outputs.len() >= 10,
+        "every format was written: {}",
+        outputs.len()
+    );
     for (name, bytes) in outputs {
         let text = String::from_utf8_lossy(&bytes);
         for canary in [CANARY_SECRET, CANARY_TOKEN] {
@@ -392,7 +528,10 @@ fn a_canary_secret_never_appears_in_any_output() {
             let body = &canary[..canary.len() - 4];
             for window in body.as_bytes().windows(8) {
                 let piece = std::str::from_utf8(window).unwrap();
-                assert!(!text.contains(piece), "{name} leaks part of a secret: {piece}");
+                assert!(
+                    !text.contains(piece),
+                    "{name} leaks part of a secret: {piece}"
+                );
             }
         }
     }

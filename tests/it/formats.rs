@@ -39,7 +39,7 @@ pub mod sample {
     pub fn finding(rule: &str, severity: Severity, risk: u8, on: ResourceRef) -> Finding {
         Finding {
             rule_id: rule.to_string(),
-            title: format!("{rule} on {}", on.name),
+            title: format!("{rule} on {}", on.name).into(),
             family: Family::Unrotated,
             severity,
             risk,
@@ -47,7 +47,7 @@ pub mod sample {
             principal_id: None,
             resource: on.clone(),
             evidence: BTreeMap::from([("name".to_string(), serde_json::json!(on.name))]),
-            remediation: "Rotate the key, then delete the old one.".to_string(),
+            remediation: "Rotate the key, then delete the old one.".into(),
             location: None,
             suppressed: None,
         }
@@ -515,5 +515,4 @@ mod history {
             "the file is left as it was"
         );
     }
-
 }

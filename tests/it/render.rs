@@ -43,7 +43,7 @@ fn finding(rule: &str, family: Family, severity: Severity, risk: u8, on: Resourc
     evidence.insert("name".to_string(), serde_json::json!(on.name.clone()));
     Finding {
         rule_id: rule.to_string(),
-        title: format!("{rule} on {}", on.name),
+        title: format!("{rule} on {}", on.name).into(),
         family,
         severity,
         risk,
@@ -51,7 +51,7 @@ fn finding(rule: &str, family: Family, severity: Severity, risk: u8, on: Resourc
         principal_id: None,
         resource: on,
         evidence,
-        remediation: "Rotate the key, then delete the old one.".to_string(),
+        remediation: "Rotate the key, then delete the old one.".into(),
         location: None,
         suppressed: None,
     }
@@ -149,7 +149,7 @@ fn hostile_report() -> Report {
             90 - i as u8,
             resource("user", name),
         );
-        f.title = format!("Key of {name} not rotated");
+        f.title = format!("Key of {name} not rotated").into();
         findings.push(f);
     }
     let mut suppressed = finding(
@@ -535,7 +535,7 @@ fn past_the_cap_html_embeds_the_riskiest_and_says_so_while_json_keeps_all() {
 fn terminal_summary_escapes_control_characters() {
     let mut report = hostile_report();
     report.findings[0].resource.name = "evil\x1b[2J\x1b]0;owned\x07\nFAKE LINE\r".to_string();
-    report.findings[0].title = "title\u{202e}desrever".to_string();
+    report.findings[0].title = "title\u{202e}desrever".into();
     let plain = render::summary(&report, false);
     assert!(!plain.contains('\x1b') && !plain.contains('\x07') && !plain.contains('\r'));
     assert!(!plain.contains('\u{202e}'));

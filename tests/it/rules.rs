@@ -147,7 +147,7 @@ fn finding_carries_evidence_and_rendered_title() {
         .iter()
         .find(|f| f.rule_id == "AWS-001")
         .expect("AWS-001 fires");
-    assert_eq!(finding.title, "Access key not rotated in 90 days");
+    assert_eq!(&*finding.title, "Access key not rotated in 90 days");
     assert_eq!(finding.evidence["age_days"], serde_json::json!(212));
     assert_eq!(finding.evidence["active"], serde_json::json!(true));
     assert!(finding.remediation.contains("aws iam update-access-key"));
@@ -179,7 +179,7 @@ fn unknown_max_session_duration_is_not_judged() {
         .expect("the role is still a subject");
     assert_eq!(
         role.facts.get("max_session_duration_secs"),
-        Some(&serde_json::Value::Null)
+        Some(serde_json::Value::Null)
     );
 }
 

@@ -29,6 +29,13 @@ pub fn to_inventory(
     source: SourceRun,
 ) -> Inventory {
     details.dedup();
+    // Documents move into the inventory rather than being copied: on a large estate the
+    // parsed details and the inventory would otherwise both hold every document at once.
+    let documents: Vec<Option<Value>> = details
+        .policies
+        .iter_mut()
+        .map(take_default_document)
+        .collect();
     let mut out = Builder {
         inventory: Inventory::new(source.started_at),
         source: source.source.clone(),
@@ -44,14 +51,14 @@ pub fn to_inventory(
     let mut rows_by_arn: HashMap<&str, &CredentialReportRow> =
         rows.iter().map(|r| (r.arn.as_str(), r)).collect();
 
-    for policy in &details.policies {
-        out.policy(policy);
+    for (policy, document) in details.policies.iter().zip(documents) {
+        out.policy(policy, document);
     }
     for user in &details.user_detail_list {
         let row = rows_by_arn.remove(user.arn.as_str());
         out.user(user, row, &groups, &known_policies);
     }
-    for role in &details.role_detail_list {
+    for role in &mut details.role_detail_list {
         out.role(role, &known_policies);
     }
     // Report rows left over, in report order: the root account and users the details lack.
@@ -63,6 +70,16 @@ pub fn to_inventory(
     let mut inventory = out.inventory;
     inventory.sources.push(source);
     inventory
+}
+
+/// Takes the default version's document out of a managed policy (see `default_version`).
+fn take_default_document(policy: &mut ManagedPolicyDetail) -> Option<Value> {
+    let default = policy.default_version()?;
+    let at = policy
+        .policy_version_list
+        .iter()
+        .position(|v| std::ptr::eq(v, default))?;
+    policy.policy_version_list[at].document.take().map(|d| d.0)
 }
 
 struct Builder {
@@ -84,8 +101,7 @@ impl Builder {
         }
     }
 
-    fn policy(&mut self, policy: &ManagedPolicyDetail) {
-        let document = policy.default_version().and_then(|v| v.document.as_ref());
+    fn policy(&mut self, policy: &ManagedPolicyDetail, document: Option<Value>) {
         if document.is_none() {
             let what = format!("policy document of {}", policy.arn);
             self.gap(
@@ -109,7 +125,7 @@ impl Builder {
             provider: Provider::Aws,
             id: policy.arn.clone(),
             name: policy.name().to_string(),
-            document: document.map_or(Value::Null, |d| d.0.clone()),
+            document: document.unwrap_or(Value::Null),
             provider_managed: is_aws_managed(&policy.arn),
             attributes,
         });
@@ -174,7 +190,7 @@ impl Builder {
         self.inventory.principals.push(principal);
     }
 
-    fn role(&mut self, role: &RoleDetail, known: &HashSet<&str>) {
+    fn role(&mut self, role: &mut RoleDetail, known: &HashSet<&str>) {
         let mut principal = principal(
             "role",
             &role.arn,
@@ -211,12 +227,12 @@ impl Builder {
             known,
         );
         self.boundary(&role.arn, role.permissions_boundary.as_ref());
-        if let Some(document) = &role.assume_role_policy_document {
+        if let Some(document) = role.assume_role_policy_document.take() {
             self.inventory.trusts.push(crate::inventory::Trust {
                 provider: Provider::Aws,
                 kind: "assume_role_policy".into(),
                 principal_id: role.arn.clone(),
-                document: Some(document.0.clone()),
+                document: Some(document.0),
                 issuer: None,
                 subject: None,
                 audiences: Vec::new(),

@@ -27,7 +27,9 @@ pub const SOURCE: &str = "azure";
 
 #[derive(Debug, thiserror::Error)]
 pub enum AzureOptionsError {
-    #[error("Azure: a tenant is required to scan Azure (--azure-tenant or [azure] tenant in lapse.toml)")]
+    #[error(
+        "Azure: a tenant is required to scan Azure (--azure-tenant or [azure] tenant in lapse.toml)"
+    )]
     MissingTenant,
     #[error("--azure-tenant `{0}`: expected a tenant id (GUID) or domain name")]
     Tenant(String),

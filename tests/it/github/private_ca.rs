@@ -2,7 +2,6 @@
 //! platform roots, which `SSL_CERT_FILE` replaces; `--ca-bundle` does not reach it (README,
 //! "## GitHub"). Both halves are pinned here so a change to either is noticed.
 
-
 use wiremock::MockServer;
 
 use super::quiet_org;

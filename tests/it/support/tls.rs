@@ -11,7 +11,8 @@ pub fn private_ca(dir: &Path) -> (PathBuf, tokio_rustls::TlsAcceptor) {
     let ca_key = KeyPair::generate().unwrap();
     let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name.push(DnType::CommonName, "lapse test CA");
+    ca.distinguished_name
+        .push(DnType::CommonName, "lapse test CA");
     let ca_cert = ca.self_signed(&ca_key).unwrap();
     let leaf_key = KeyPair::generate().unwrap();
     let leaf = CertificateParams::new(vec!["127.0.0.1".to_string()])
