@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::IsTerminal;
-use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -51,21 +50,18 @@ fn scan(args: ScanArgs) -> anyhow::Result<Code> {
     let sources = plan::source_plan(&args.sources, &eval.config)?;
     let output = plan::output_plan(&args.output, &eval.config);
     let gate = plan::gate_plan(&args.gate, &eval.config);
+    // Read (and checked) before collecting: a bad baseline must not cost a long scan first.
     let baseline = args
         .baseline
         .as_deref()
-        .map(baseline_fingerprints)
+        .map(render::read_report)
         .transpose()?;
     let inventory = timed("collect", || collect_sources(&sources))?;
     let mut report = evaluate(inventory, &eval, started)?;
     timed("drift", || {
-        crate::drift::command::enrich(
-            &mut report,
-            args.baseline.as_deref(),
-            output.history.as_deref(),
-        )
+        crate::drift::command::enrich(&mut report, baseline.as_ref(), output.history.as_deref())
     })?;
-    let code = finish(&report, &output, gate, baseline.as_ref());
+    let code = finish(&report, &output, gate);
     release(report);
     code
 }
@@ -113,22 +109,19 @@ fn evaluate_saved(args: EvaluateArgs) -> anyhow::Result<Code> {
     let eval = plan::eval_plan(&args.eval)?;
     let output = plan::output_plan(&args.output, &eval.config);
     let gate = plan::gate_plan(&args.gate, &eval.config);
+    // Read (and checked) before collecting: a bad baseline must not cost a long scan first.
     let baseline = args
         .baseline
         .as_deref()
-        .map(baseline_fingerprints)
+        .map(render::read_report)
         .transpose()?;
     let mut inventory = Inventory::new(Utc::now());
     for path in &args.inventory {
         inventory.merge(inventory::io::load(path)?);
     }
     let mut report = evaluate(inventory, &eval, started)?;
-    crate::drift::command::enrich(
-        &mut report,
-        args.baseline.as_deref(),
-        output.history.as_deref(),
-    )?;
-    let code = finish(&report, &output, gate, baseline.as_ref());
+    crate::drift::command::enrich(&mut report, baseline.as_ref(), output.history.as_deref())?;
+    let code = finish(&report, &output, gate);
     release(report);
     code
 }
@@ -311,12 +304,7 @@ fn summarize(inventory: &Inventory) -> InventorySummary {
 }
 
 /// Writes the reports, prints the terminal summary and decides the exit code.
-fn finish(
-    report: &Report,
-    output: &OutputPlan,
-    gate: GatePlan,
-    baseline: Option<&HashSet<String>>,
-) -> anyhow::Result<Code> {
+fn finish(report: &Report, output: &OutputPlan, gate: GatePlan) -> anyhow::Result<Code> {
     let written = timed("render", || {
         render::write_all(report, &output.formats, &output.out)
     })?;
@@ -325,29 +313,33 @@ fn finish(
         render::terminal::summary_with_reports(report, color, &written)
     });
     print!("{summary}");
-    Ok(gate_code(report, gate, baseline))
+    Ok(gate_code(report, gate))
 }
 
 /// The CI gate. An incomplete scan (a coverage gap) wins over findings: its result cannot be
-/// trusted either way. With a baseline, only findings whose fingerprint is new count.
-pub fn gate_code(report: &Report, gate: GatePlan, baseline: Option<&HashSet<String>>) -> Code {
+/// trusted either way. With a baseline (`report.drift`), only findings new since it count.
+pub fn gate_code(report: &Report, gate: GatePlan) -> Code {
     if !report.is_complete() && !gate.allow_incomplete {
         return Code::Incomplete;
     }
     let Some(threshold) = gate.fail_on else {
         return Code::Clean;
     };
+    let new: Option<HashSet<&str>> = report.drift.as_ref().map(|drift| {
+        drift
+            .new_findings
+            .iter()
+            .map(|f| f.fingerprint.as_str())
+            .collect()
+    });
     let failing = report
         .active_findings()
         .filter(|f| f.severity >= threshold)
-        .any(|f| baseline.is_none_or(|known| !known.contains(&f.fingerprint)));
+        .any(|f| {
+            new.as_ref()
+                .is_none_or(|new| new.contains(f.fingerprint.as_str()))
+        });
     if failing { Code::Findings } else { Code::Clean }
-}
-
-/// The fingerprints of an earlier JSON report.
-fn baseline_fingerprints(path: &Path) -> anyhow::Result<HashSet<String>> {
-    let old = render::json::read_report(path)?;
-    Ok(old.findings.into_iter().map(|f| f.fingerprint).collect())
 }
 
 fn rules_command(command: RulesCommand) -> anyhow::Result<Code> {

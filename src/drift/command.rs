@@ -53,12 +53,11 @@ fn v1_severity(severity: Severity) -> v1::Severity {
 /// run) the trend from `--history`. Call once, before `render::write_all`.
 pub fn enrich(
     report: &mut Report,
-    baseline: Option<&Path>,
+    baseline: Option<&v1::Report>,
     history_file: Option<&Path>,
 ) -> anyhow::Result<()> {
-    if let Some(path) = baseline {
-        let old = render::read_report(path)?;
-        report.drift = Some(compare(&old, &current(report)));
+    if let Some(old) = baseline {
+        report.drift = Some(compare(old, &current(report)));
     }
     if let Some(path) = history_file {
         history::append(path, report)?;

@@ -187,7 +187,8 @@ fn a_scan_with_a_baseline_and_history_carries_drift_and_trend() {
     let history = dir.path().join("history.parquet");
     let mut first = old.clone();
     drift::command::enrich(&mut first, None, Some(&history)).unwrap();
-    drift::command::enrich(&mut new, Some(&old_path), Some(&history)).unwrap();
+    let baseline = render::read_report(&old_path).unwrap();
+    drift::command::enrich(&mut new, Some(&baseline), Some(&history)).unwrap();
     let drift = new.drift.as_ref().unwrap();
     assert_eq!(drift.new_findings.len(), 1);
     assert_eq!(drift.new_at_or_above(render::v1::Severity::High), 1);
