@@ -572,19 +572,7 @@ fn github_deletes_exactly_the_expired_deploy_key_and_secrets() {
         assert_eq!(plan.issues.len(), 1, "the unreadable title is an issue");
         assert_eq!(plan.not_yet_expired, 2);
 
-        let executors = Executors {
-            github: Some(GithubExecutor::new(
-                reqwest::Client::new(),
-                &server.uri(),
-                "test-token".into(),
-            )),
-            ..Executors::default()
-        };
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut journal = Journal::open(&dir.path().join("j.jsonl")).expect("journal");
-        let outcome = lapse::revoke::apply(&plan, &executors, &mut journal)
-            .await
-            .expect("apply");
+        let outcome = apply_against_github(&plan, &server).await;
         assert!(
             outcome
                 .results
@@ -608,19 +596,7 @@ fn a_permission_error_stops_its_grant_and_exits_1_while_others_go_on() {
         mock_delete(&server, "/repos/acme/api/actions/secrets/DEPLOY_TOKEN", 204).await;
         mock_delete(&server, "/orgs/acme/actions/secrets/ORG_TOKEN", 204).await;
         let plan = lapse::revoke::plan(&github_estate(), at("2025-06-01T00:00:00Z"));
-        let executors = Executors {
-            github: Some(GithubExecutor::new(
-                reqwest::Client::new(),
-                &server.uri(),
-                "test-token".into(),
-            )),
-            ..Executors::default()
-        };
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut journal = Journal::open(&dir.path().join("j.jsonl")).expect("journal");
-        let outcome = lapse::revoke::apply(&plan, &executors, &mut journal)
-            .await
-            .expect("apply");
+        let outcome = apply_against_github(&plan, &server).await;
         let failed: Vec<_> = outcome.failures().collect();
         assert_eq!(failed.len(), 1);
         assert!(matches!(
@@ -751,4 +727,24 @@ fn azure_deletes_the_expired_assignment_and_removes_the_expired_password() {
                 .all(|r| r.status == "pending")
         );
     });
+}
+
+/// Applies `plan` with only a GitHub executor pointed at `server`, journalling to a temp file.
+async fn apply_against_github(
+    plan: &lapse::revoke::Plan,
+    server: &MockServer,
+) -> lapse::revoke::Outcome {
+    let executors = Executors {
+        github: Some(GithubExecutor::new(
+            reqwest::Client::new(),
+            &server.uri(),
+            "test-token".into(),
+        )),
+        ..Executors::default()
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut journal = Journal::open(&dir.path().join("j.jsonl")).expect("journal");
+    lapse::revoke::apply(plan, &executors, &mut journal)
+        .await
+        .expect("apply")
 }
