@@ -21,6 +21,7 @@ use crate::plan::{self, EvalPlan, GatePlan, OutputPlan, SourcePlan};
 use crate::render;
 use crate::report::{CredentialRecord, InventorySummary, Report, ScanMeta};
 use crate::rules;
+use crate::{release, timed};
 
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -64,19 +65,6 @@ fn scan(args: ScanArgs) -> anyhow::Result<Code> {
     let code = finish(&report, &output, gate);
     release(report);
     code
-}
-
-/// Runs one stage and logs its duration at debug level (`RUST_LOG=lapse=debug`), so a slow
-/// scan shows where its time went.
-fn timed<T>(stage: &'static str, run: impl FnOnce() -> T) -> T {
-    let started = Instant::now();
-    let result = run();
-    tracing::debug!(
-        stage,
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "stage done"
-    );
-    result
 }
 
 fn collect_only(args: CollectArgs) -> anyhow::Result<Code> {
@@ -210,7 +198,15 @@ pub fn evaluate(inventory: Inventory, eval: &EvalPlan, started: Instant) -> anyh
         rules::loader::load(&eval.rule_dirs, &eval.config)
     })?;
     let ctx = AnalysisContext { as_of: eval.as_of };
-    let analysis = timed("analyze", || analyze::analyze(&inventory, &ctx));
+    // The revocation view reads the inventory too, in one pass: it runs beside the analysis.
+    let (analysis, revocations) = rayon::join(
+        || timed("analyze", || analyze::analyze(&inventory, &ctx)),
+        || {
+            timed("revocations", || {
+                crate::revoke::scan_view(&inventory, eval.as_of)
+            })
+        },
+    );
     // Take what the report needs from the inventory, then let it go before rules run: on a
     // large estate the inventory, the subjects and the findings do not fit in memory together.
     let summary = summarize(&inventory);
@@ -219,9 +215,6 @@ pub fn evaluate(inventory: Inventory, eval: &EvalPlan, started: Instant) -> anyh
         .iter()
         .map(CredentialRecord::from)
         .collect();
-    let revocations = timed("revocations", || {
-        crate::revoke::scan_view(&inventory, eval.as_of)
-    });
     let mut coverage_gaps = inventory.coverage_gaps.clone();
     let sources = inventory.sources.clone();
     let api_calls = inventory.api_calls();
@@ -259,21 +252,8 @@ pub fn evaluate(inventory: Inventory, eval: &EvalPlan, started: Instant) -> anyh
     Ok(report)
 }
 
-/// Frees a large structure on another thread: dropping a 100k-identity inventory takes a
-/// second or more, which the next stage need not wait for. A drop still running when the
-/// process exits is simply cut short (the memory goes back to the OS either way).
-pub fn release<T: Send + 'static>(value: T) {
-    let spawned = std::thread::Builder::new()
-        .name("lapse-release".into())
-        .spawn(move || drop(value));
-    // No thread available: drop here, which is only slower.
-    if let Err(e) = spawned {
-        tracing::debug!(error = %e, "release thread not started");
-    }
-}
-
 fn summarize(inventory: &Inventory) -> InventorySummary {
-    fn count<'a>(keys: impl Iterator<Item = String>) -> BTreeMap<String, u64> {
+    fn count(keys: impl Iterator<Item = String>) -> BTreeMap<String, u64> {
         let mut counts = BTreeMap::new();
         for key in keys {
             *counts.entry(key).or_insert(0) += 1;

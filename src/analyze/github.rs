@@ -8,7 +8,9 @@ use serde_json::Value;
 use super::Facts;
 use super::expiry::{self, ExpiryFacts};
 use super::{Analysis, AnalysisContext, Exposure, Privilege, RiskInputs, Subject, facts_of};
-use crate::inventory::{Credential, Grant, Inventory, LastUsed, Provider, ResourceRef, Timestamp};
+use crate::inventory::{
+    Credential, Document, Grant, Inventory, LastUsed, Provider, ResourceRef, Timestamp,
+};
 
 /// `github.actions_secret`, `github.dependabot_secret`.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -329,7 +331,7 @@ fn grant_subject(g: &Grant, kind: &str, name: String, facts: Facts, scope: Privi
 
 fn installation(g: &Grant, inventory: &Inventory) -> Subject {
     let principal = inventory.principals.iter().find(|p| p.id == g.principal_id);
-    let writes = write_permissions(g.document.as_ref());
+    let writes = write_permissions(g.document.as_ref().map(Document::value).as_ref());
     let selection = g.target.clone().unwrap_or_default();
     let facts = InstallationFacts {
         app_slug: principal.map(|p| p.name.clone()).unwrap_or_default(),

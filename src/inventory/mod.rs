@@ -146,14 +146,81 @@ pub struct Credential {
     pub attributes: Attributes,
 }
 
+/// A JSON document held by the inventory (a policy, a trust policy, a permission set), kept
+/// as its compact text: parsed maps cost about 2 KiB per small trust policy, a third of a large
+/// estate's inventory. Analyzers parse a document when they judge it ([`Document::value`]).
+/// In the inventory file it is the JSON value itself.
+#[derive(Clone)]
+pub struct Document(Box<serde_json::value::RawValue>);
+
+impl Document {
+    /// Checks that `text` is one JSON value and keeps it as it is.
+    pub fn from_text(text: impl Into<String>) -> Result<Self, serde_json::Error> {
+        serde_json::value::RawValue::from_string(text.into()).map(Document)
+    }
+
+    /// The document, parsed.
+    pub fn value(&self) -> serde_json::Value {
+        // Checked when made, so it parses back.
+        serde_json::from_str(self.0.get()).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// The JSON text.
+    pub fn as_str(&self) -> &str {
+        self.0.get()
+    }
+
+    pub fn is_null(&self) -> bool {
+        self.0.get().trim() == "null"
+    }
+}
+
+impl Default for Document {
+    fn default() -> Self {
+        Document(serde_json::value::RawValue::NULL.to_owned())
+    }
+}
+
+impl From<serde_json::Value> for Document {
+    fn from(value: serde_json::Value) -> Self {
+        serde_json::value::to_raw_value(&value).map_or_else(|_| Document::default(), Document)
+    }
+}
+
+impl PartialEq for Document {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str() || self.value() == other.value()
+    }
+}
+
+impl std::fmt::Debug for Document {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+// Through `Value` rather than `RawValue`'s own impls, which only serde_json understands: the
+// inventory must stay a plain serde type.
+impl Serialize for Document {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.value().serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Document {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        serde_json::Value::deserialize(deserializer).map(Document::from)
+    }
+}
+
 /// A shared permission document (AWS managed policy). Grants point at it by `id`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Policy {
     pub provider: Provider,
     pub id: String,
     pub name: String,
-    /// The default version's document, decoded to JSON.
-    pub document: serde_json::Value,
+    /// The default version's document, decoded to JSON (`null` when the details lack it).
+    pub document: Document,
     #[serde(default)]
     pub provider_managed: bool,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -179,7 +246,7 @@ pub struct Grant {
     pub policy_id: Option<String>,
     /// An inline document, decoded to JSON.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub document: Option<serde_json::Value>,
+    pub document: Option<Document>,
     /// Role name for role-based grants (Azure `Owner`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
@@ -205,7 +272,7 @@ pub struct Trust {
     pub kind: String,
     pub principal_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub document: Option<serde_json::Value>,
+    pub document: Option<Document>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuer: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -302,19 +369,21 @@ impl Inventory {
     pub fn merge(&mut self, other: Inventory) {
         let known: std::collections::HashSet<String> =
             self.policies.iter().map(|p| p.id.clone()).collect();
-        self.sources.extend(other.sources);
-        self.principals.extend(other.principals);
-        self.credentials.extend(other.credentials);
-        self.policies.extend(
+        append(&mut self.sources, other.sources);
+        append(&mut self.principals, other.principals);
+        append(&mut self.credentials, other.credentials);
+        append(
+            &mut self.policies,
             other
                 .policies
                 .into_iter()
-                .filter(|p| !known.contains(&p.id)),
+                .filter(|p| !known.contains(&p.id))
+                .collect(),
         );
-        self.grants.extend(other.grants);
-        self.trusts.extend(other.trusts);
-        self.ledger.extend(other.ledger);
-        self.coverage_gaps.extend(other.coverage_gaps);
+        append(&mut self.grants, other.grants);
+        append(&mut self.trusts, other.trusts);
+        append(&mut self.ledger, other.ledger);
+        append(&mut self.coverage_gaps, other.coverage_gaps);
     }
 
     /// Total API calls by operation across every source.
@@ -326,5 +395,37 @@ impl Inventory {
             }
         }
         calls
+    }
+}
+
+/// `into` then `more`; when `into` is empty, `more`'s buffer is taken as it is (merging a large
+/// fragment into an empty inventory must not copy it, nor hold it twice).
+fn append<T>(into: &mut Vec<T>, mut more: Vec<T>) {
+    if into.is_empty() {
+        *into = more;
+    } else {
+        into.append(&mut more);
+    }
+}
+
+#[cfg(test)]
+mod document_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn document_is_its_json_value_in_and_out() {
+        let value = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow"}]});
+        let from_text = Document::from_text(
+            r#"{ "Version": "2012-10-17", "Statement": [ {"Effect": "Allow"} ] }"#,
+        )
+        .unwrap();
+        assert_eq!(from_text.value(), value);
+        assert_eq!(from_text, Document::from(value.clone()));
+        assert_eq!(serde_json::to_value(&from_text).unwrap(), value);
+        let back: Document = serde_json::from_value(value.clone()).unwrap();
+        assert_eq!(back.value(), value);
+        assert!(Document::from_text("{not json").is_err());
+        assert!(Document::default().is_null());
     }
 }

@@ -42,7 +42,11 @@ const DATA_MARKER: &str = "<!--lapse:data-->";
 const BAR_WIDTH: f64 = 260.0;
 
 pub fn write(report: &Report, path: &Path) -> Result<(), RenderError> {
-    let page = render_page(report)?;
+    write_derived(&super::Derived::new(report), path)
+}
+
+pub(crate) fn write_derived(derived: &super::Derived, path: &Path) -> Result<(), RenderError> {
+    let page = render_derived(derived)?;
     let file = File::create(path).map_err(|e| RenderError::io(path, e))?;
     let mut out = BufWriter::new(file);
     out.write_all(page.as_bytes())
@@ -52,8 +56,13 @@ pub fn write(report: &Report, path: &Path) -> Result<(), RenderError> {
 
 /// The whole page as a string.
 pub fn render_page(report: &Report) -> Result<String, RenderError> {
-    let identities = json::identities(report);
-    let view = View::build(report, &identities);
+    render_derived(&super::Derived::new(report))
+}
+
+fn render_derived(derived: &super::Derived) -> Result<String, RenderError> {
+    let report = derived.report;
+    let identities = derived.identities();
+    let view = View::build(report, identities);
     let mut tera = tera::Tera::default();
     // Named `.html` so tera autoescapes every `{{ }}`.
     tera.add_raw_template("report.html", TEMPLATE)
@@ -63,7 +72,7 @@ pub fn render_page(report: &Report) -> Result<String, RenderError> {
     let shell = tera
         .render("report.html", &context)
         .map_err(|e| RenderError::Template(e.to_string()))?;
-    let data = data::encode(report, &identities);
+    let data = data::encode(report, identities);
     // In the order the markers appear in the template.
     splice(
         &shell,

@@ -97,11 +97,12 @@ pub fn write_all(
     }
     // Formats are independent and each is one sequential pass: write them side by side.
     use rayon::prelude::*;
+    let derived = Derived::new(report);
     unique
         .par_iter()
         .map(|format| {
             let started = std::time::Instant::now();
-            let path = write_one(report, *format, out)?;
+            let path = write_one(&derived, *format, out)?;
             let elapsed_ms = started.elapsed().as_millis() as u64;
             tracing::debug!(format = ?format, elapsed_ms, "report written");
             Ok(path)
@@ -109,16 +110,39 @@ pub fn write_all(
         .collect()
 }
 
-fn write_one(report: &Report, format: Format, out: &Path) -> Result<PathBuf, RenderError> {
+/// A report with what several formats derive from it, computed once, by whichever format
+/// asks first.
+pub struct Derived<'a> {
+    pub report: &'a Report,
+    identities: std::sync::OnceLock<Vec<v1::Identity>>,
+}
+
+impl<'a> Derived<'a> {
+    pub fn new(report: &'a Report) -> Self {
+        Derived {
+            report,
+            identities: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The per-identity view, with finding counts (see [`json::identities`]).
+    pub fn identities(&self) -> &[v1::Identity] {
+        self.identities
+            .get_or_init(|| json::identities(self.report))
+    }
+}
+
+fn write_one(derived: &Derived, format: Format, out: &Path) -> Result<PathBuf, RenderError> {
+    let report = derived.report;
     match format {
         Format::Json => {
             let path = out.join(json::FILE_NAME);
-            json::write(report, &path)?;
+            json::write_derived(derived, &path)?;
             Ok(path)
         }
         Format::Html => {
             let path = out.join(html::FILE_NAME);
-            html::write(report, &path)?;
+            html::write_derived(derived, &path)?;
             Ok(path)
         }
         Format::Sarif => written(out.join(sarif::FILE_NAME), |p| sarif::write(report, p)),

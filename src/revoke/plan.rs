@@ -9,8 +9,6 @@
 //! application's (or service principal's, `owner_kind` attribute) object id, with a `key_id`
 //! attribute.
 
-use std::collections::HashMap;
-
 use crate::analyze::AnalysisContext;
 use crate::analyze::expiry::{self, ExpiryFacts};
 use crate::inventory::{Credential, Grant, Inventory, LedgerEntry, Principal, Provider, Timestamp};
@@ -31,7 +29,7 @@ pub fn plan(inventory: &Inventory, as_of: Timestamp) -> Plan {
         },
     };
     // Indexed once: an estate of 200k principals and 400k grants must not be scanned per grant.
-    let mut aws_grants: HashMap<&str, Vec<&Grant>> = HashMap::new();
+    let mut aws_grants: crate::hash::FastMap<&str, Vec<&Grant>> = Default::default();
     for grant in inventory
         .grants
         .iter()

@@ -13,7 +13,7 @@ use rayon::prelude::*;
 
 use super::Rule;
 use super::condition::Reads;
-use crate::analyze::Subject;
+use crate::analyze::{FactsView, Subject};
 use crate::findings::{Finding, fingerprint, risk};
 use crate::inventory::{CoverageGap, Timestamp};
 
@@ -125,9 +125,10 @@ pub fn evaluate(rules: &RuleSet, subjects: &[Subject], as_of: Timestamp) -> Eval
     let now = Value::Timestamp(as_of.fixed_offset());
     // One context per worker, reused: `r` is replaced per subject and `params` per rule, which
     // costs no allocation, where a child context per subject and rule would cost two.
-    // Folded per worker rather than collected per subject: 300k small vectors (four slots
-    // each at least) would cost as much as the findings, at the peak of the run's memory.
-    let (findings, errors) = subjects
+    // Folded per piece of work rather than collected per subject: 300k small vectors (four
+    // slots each at least) would cost as much as the findings, at the peak of the run's memory.
+    // The pieces are joined once, in the subjects' order, at their final size.
+    let parts: Vec<(Vec<Finding>, Vec<CoverageGap>)> = subjects
         .par_iter()
         .map_init(
             || {
@@ -141,13 +142,14 @@ pub fn evaluate(rules: &RuleSet, subjects: &[Subject], as_of: Timestamp) -> Eval
             || (Vec::new(), Vec::new()),
             |(findings, gaps), (more, more_gaps)| (concat(findings, more), concat(gaps, more_gaps)),
         )
-        .reduce(
-            || (Vec::new(), Vec::new()),
-            |(findings, gaps), (more, more_gaps)| (concat(findings, more), concat(gaps, more_gaps)),
-        );
-    let mut evaluation = Evaluation { findings, errors };
-    evaluation.findings.shrink_to_fit();
-    evaluation.findings.sort_by(|a, b| {
+        .collect();
+    let (findings, errors): (Vec<_>, Vec<_>) = parts.into_iter().unzip();
+    let mut evaluation = Evaluation {
+        findings: flatten(findings),
+        errors: flatten(errors),
+    };
+    // Total: ties end at the fingerprint, so an unstable sort gives the same order.
+    evaluation.findings.par_sort_unstable_by(|a, b| {
         b.risk
             .cmp(&a.risk)
             .then_with(|| a.rule_id.cmp(&b.rule_id))
@@ -156,6 +158,15 @@ pub fn evaluate(rules: &RuleSet, subjects: &[Subject], as_of: Timestamp) -> Eval
     });
     evaluation.errors = cap_gaps(evaluation.errors);
     evaluation
+}
+
+/// The parts, in order, in one vector allocated at its final size.
+fn flatten<T>(parts: Vec<Vec<T>>) -> Vec<T> {
+    let mut all = Vec::with_capacity(parts.iter().map(Vec::len).sum());
+    for part in parts {
+        all.extend(part);
+    }
+    all
 }
 
 /// `first` then `rest`, reusing `first`'s buffer (or taking `rest`'s when `first` is empty).
@@ -177,27 +188,35 @@ fn evaluate_subject(
     let Some(kind) = rules.by_kind.get(&subject.kind) else {
         return (findings, gaps);
     };
-    // Parsed and built once per subject, shared by all its rules: the costly part of a CEL
-    // evaluation. The parsed facts also give the findings their evidence.
-    let json = subject.facts();
-    let facts = match &kind.facts {
-        Some(fields) => {
+    // Built once per subject, shared by all its rules: the costly part of a CEL evaluation.
+    // Only the facts the kind's rules read are parsed; they also give findings their evidence.
+    let read = match &kind.facts {
+        Some(_) => subject
+            .facts
+            .view()
+            .map_or_else(|| Read::All(subject.facts()), Read::Some),
+        None => Read::All(subject.facts()),
+    };
+    let facts = match (&kind.facts, &read) {
+        (Some(fields), _) => {
             let mut map = HashMap::with_capacity(fields.len());
             for (name, key) in fields {
-                if let Some(value) = json.get(name) {
-                    map.insert(key.clone(), json_to_cel(value));
+                if let Some(value) = read.get(name) {
+                    map.insert(key.clone(), json_to_cel(&value));
                 }
             }
             Value::Map(Map { map: Arc::new(map) })
         }
-        None => json_object_to_cel(json.iter()),
+        (None, Read::All(json)) => json_object_to_cel(json.iter()),
+        // Not built (a rule reading every fact gets them all parsed), but well defined.
+        (None, Read::Some(view)) => json_object_to_cel(view.to_map().iter()),
     };
     ctx.add_variable_from_value("r", facts);
     for &index in &kind.rules {
         let (rule, compiled) = (&rules.rules[index], &rules.compiled[index]);
         ctx.add_variable_from_value("params", compiled.params.clone());
         match compiled.program.execute(ctx) {
-            Ok(Value::Bool(true)) => findings.push(finding(rule, compiled, subject, &json)),
+            Ok(Value::Bool(true)) => findings.push(finding(rule, compiled, subject, &read)),
             Ok(Value::Bool(false)) => {}
             Ok(other) => gaps.push(gap(
                 rule,
@@ -208,6 +227,21 @@ fn evaluate_subject(
         }
     }
     (findings, gaps)
+}
+
+/// A subject's facts as evaluation reads them: the few its rules name, or all of them.
+enum Read<'a> {
+    Some(FactsView<'a>),
+    All(serde_json::Map<String, serde_json::Value>),
+}
+
+impl Read<'_> {
+    fn get(&self, name: &str) -> Option<serde_json::Value> {
+        match self {
+            Read::Some(view) => view.get(name),
+            Read::All(map) => map.get(name).cloned(),
+        }
+    }
 }
 
 /// The union of the facts `rules` read, or `None` when one of them needs them all.
@@ -230,17 +264,12 @@ fn facts_read(compiled: &[Compiled], rules: &[usize]) -> Option<Vec<(String, Key
     )
 }
 
-fn finding(
-    rule: &Rule,
-    compiled: &Compiled,
-    subject: &Subject,
-    facts: &serde_json::Map<String, serde_json::Value>,
-) -> Finding {
+fn finding(rule: &Rule, compiled: &Compiled, subject: &Subject, facts: &Read<'_>) -> Finding {
     let evidence: BTreeMap<String, serde_json::Value> = compiled
         .evidence
         .iter()
         .map(|name| {
-            let value = facts.get(name).cloned().unwrap_or(serde_json::Value::Null);
+            let value = facts.get(name).unwrap_or(serde_json::Value::Null);
             (name.clone(), value)
         })
         .collect();

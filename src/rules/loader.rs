@@ -1,7 +1,7 @@
 //! Rules, loading: reads rule TOML (built-in and `--rules DIR`), validates it with errors that
 //! name file and line, and applies lapse.toml overrides.
 //!
-//! Built-in rules are embedded by `build.rs` from `rules/**/*.toml`; a user's folders are read
+//! Built-in rules are embedded from `rules/**/*.toml` (`builtin.rs`); a user's folders are read
 //! at run time in the same format. Every condition is compiled here, once per run.
 
 use std::collections::BTreeMap;
@@ -17,7 +17,7 @@ use super::{KNOWN_SUBJECT_KINDS, Rule, RuleDocs, RuleStatus};
 use crate::config::{Config, ConfigError, RuleOverride, line_of, toml_error, toml_value_to_json};
 use crate::findings::{Family, Reference, Severity};
 
-include!(concat!(env!("OUT_DIR"), "/builtin_rules.rs"));
+use super::builtin::BUILTIN_RULES;
 
 /// The embedded catalogue: `(rules/<family>/<ID>.toml, text)`, sorted by path.
 pub fn builtin_files() -> &'static [(&'static str, &'static str)] {

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::findings::{Family, Reference, Severity};
 
+mod builtin;
 pub mod condition;
 pub mod engine;
 pub mod explain;

@@ -74,7 +74,8 @@ fn inventory_from_pages_and_report() {
         .find(|p| p.name == "AdministratorAccess")
         .unwrap();
     assert_eq!(
-        admin.document["Statement"][0]["Action"], "*",
+        admin.document.value()["Statement"][0]["Action"],
+        "*",
         "default version v2, decoded"
     );
     assert!(admin.provider_managed);
@@ -91,7 +92,7 @@ fn inventory_from_pages_and_report() {
         .collect();
     assert_eq!(via_group.len(), 1);
     assert_eq!(
-        via_group[0].document.as_ref().unwrap()["Statement"][0]["Action"],
+        via_group[0].document.as_ref().unwrap().value()["Statement"][0]["Action"],
         "s3:*"
     );
     assert!(
@@ -368,4 +369,39 @@ fn other_json_is_not_details() {
 fn missing_file_is_an_io_error() {
     let err = collect_files(&[fixture("nope.json")], &[]).unwrap_err();
     assert!(err.to_string().contains("nope.json: cannot read"), "{err}");
+}
+
+/// Entities are parsed in parallel, each from its own slice of the file: an error inside one
+/// must still name the line and column in the file, exactly where a whole-file parse puts it.
+#[test]
+fn entity_errors_point_into_the_file() {
+    #[derive(serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Whole {
+        #[serde(rename = "UserDetailList")]
+        users: Vec<lapse::collect::aws::details::UserDetail>,
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let good = json!({"UserName": "a", "Arn": "arn:aws:iam::123456789012:user/a"});
+    for (name, bad) in [
+        ("missing-field", json!({"UserName": "b"})),
+        (
+            "wrong-type",
+            json!({"UserName": "b", "Arn": "arn:aws:iam::123456789012:user/b", "Tags": 5}),
+        ),
+    ] {
+        let page = json!({"UserDetailList": [good, good, bad, good]});
+        let text = serde_json::to_string_pretty(&page).unwrap();
+        let path = dir.path().join(format!("{name}.json"));
+        std::fs::write(&path, &text).unwrap();
+        let whole = serde_json::from_str::<Whole>(&text).err().unwrap();
+        let err = collect_files(std::slice::from_ref(&path), &[]).unwrap_err();
+        match err {
+            AwsFilesError::Json { line, column, .. } => {
+                assert_eq!((line, column), (whole.line(), whole.column()), "{name}");
+                assert!(line > 10, "{name}: line {line} is inside the third user");
+            }
+            other => panic!("{name}: {other}"),
+        }
+    }
 }

@@ -320,7 +320,7 @@ async fn collects_graph_and_arm_over_tls_with_the_cli_credential() {
     assert_eq!(run.attributes["credential"], "cli");
     let az_log = std::fs::read_to_string(dir.path().join("az.log")).unwrap();
     assert!(
-        az_log.contains(&format!("--scope https://127.0.0.1:")) && az_log.contains(TENANT),
+        az_log.contains("--scope https://127.0.0.1:") && az_log.contains(TENANT),
         "{az_log}"
     );
 }

@@ -216,6 +216,47 @@ fn written_json(report: &Report) -> (tempfile::TempDir, PathBuf, serde_json::Val
     (dir, path, value)
 }
 
+/// Past `PRETTY_MAX_FINDINGS` the report is written compact, its findings serialized in
+/// parallel pieces and batches: it must still be one valid document, every finding in order.
+#[test]
+fn compact_json_report_is_the_same_document() {
+    let mut report = hostile_report();
+    let template = report.findings.clone();
+    // Crosses several batches of the parallel writer, and ends inside one.
+    let n = render::json::PRETTY_MAX_FINDINGS + 20_001;
+    report.findings = (0..n)
+        .map(|i| {
+            let mut finding = template[i % template.len()].clone();
+            finding.resource.id = format!("{}-{i}", finding.resource.id);
+            finding.fingerprint = format!("{i:032x}");
+            finding
+        })
+        .collect();
+    let (_dir, path, value) = written_json(&report);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(!text.contains("\n  "), "written compact");
+    let errors: Vec<String> = schema_validator()
+        .iter_errors(&value)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "schema errors: {:#?}",
+        &errors[..errors.len().min(5)]
+    );
+    let expected: Vec<v1::Finding> = report.findings.iter().map(v1::Finding::from).collect();
+    assert_eq!(value["findings"], serde_json::to_value(&expected).unwrap());
+    // The head is the document's own: every field, the findings last.
+    let revocations = text.find("\"revocations\":").unwrap();
+    assert!(text.find("\"findings\":[").unwrap() > revocations);
+    assert_eq!(
+        value["summary"]["total"].as_u64().unwrap()
+            + value["summary"]["suppressed"].as_u64().unwrap(),
+        n as u64
+    );
+    assert_eq!(render::json::read_report(&path).unwrap().findings.len(), n);
+}
+
 #[test]
 fn json_report_validates_against_its_schema() {
     let (_dir, _path, value) = written_json(&hostile_report());
@@ -512,7 +553,7 @@ fn past_the_cap_html_embeds_the_riskiest_and_says_so_while_json_keeps_all() {
     let cap = html::data::MAX_EMBEDDED_FINDINGS;
     let mut report = synthetic_report(cap + 7);
     // The report's order is riskiest first; the page must keep that head.
-    report.findings.sort_by(|a, b| b.risk.cmp(&a.risk));
+    report.findings.sort_by_key(|f| std::cmp::Reverse(f.risk));
     let page = html::render_page(&report).unwrap();
     let data: serde_json::Value = serde_json::from_str(data_block(&page)).unwrap();
     let risks = data["f"]["risk"].as_array().unwrap();

@@ -11,9 +11,9 @@
 //!   not a stored CI secret, so not `ci`); `internal` otherwise. Keys are `internal`: whether one
 //!   sits in CI is for the GitHub/repo sources to say, not the credential report.
 
-use std::collections::HashMap;
-
 use rayon::prelude::*;
+
+use crate::hash::FastMap;
 
 use super::{AccessKeyFacts, PrivilegeFacts, RoleFacts, RootFacts, UserFacts};
 use crate::analyze::expiry::{self, ExpiryFacts};
@@ -29,21 +29,21 @@ use crate::inventory::{
 
 /// Per-inventory indexes, built once: everything a principal needs, by its ARN.
 struct Index<'a> {
-    grants: HashMap<&'a str, Vec<&'a Grant>>,
-    credentials: HashMap<&'a str, Vec<&'a Credential>>,
-    trusts: HashMap<&'a str, &'a Trust>,
+    grants: FastMap<&'a str, Vec<&'a Grant>>,
+    credentials: FastMap<&'a str, Vec<&'a Credential>>,
+    trusts: FastMap<&'a str, &'a Trust>,
     /// Managed policies, compiled once however many principals hold them.
-    managed: HashMap<&'a str, CompiledPolicy>,
+    managed: FastMap<&'a str, CompiledPolicy>,
     /// Group inline policies, compiled once for all members: key `group ARN \0 policy name`.
-    group_inline: HashMap<String, CompiledPolicy>,
+    group_inline: FastMap<String, CompiledPolicy>,
 }
 
 pub(super) fn analyze(inventory: &Inventory, ctx: &AnalysisContext) -> Analysis {
     let index = Index::build(inventory);
-    // Folded per worker rather than collected per principal: a `Vec<Analysis>` of 200k small
-    // vectors (four slots each at least) cost more than the subjects themselves, at the peak of
-    // the run's memory. `reduce` keeps the principals' order.
-    let mut analysis = inventory
+    // Folded per piece of work rather than collected per principal: a `Vec<Analysis>` of 200k
+    // small vectors (four slots each at least) cost more than the subjects themselves, at the
+    // peak of the run's memory. The pieces are joined once, in the principals' order.
+    let parts: Vec<Analysis> = inventory
         .principals
         .par_iter()
         .filter(|p| p.provider == Provider::Aws)
@@ -56,27 +56,22 @@ pub(super) fn analyze(inventory: &Inventory, ctx: &AnalysisContext) -> Analysis 
             });
             acc
         })
-        .reduce(Analysis::default, |mut left, right| {
-            left.extend(right);
-            left
-        });
+        .collect();
     drop(index);
-    analysis.subjects.shrink_to_fit();
-    analysis.identities.shrink_to_fit();
-    analysis
+    Analysis::concat(parts)
 }
 
 impl<'a> Index<'a> {
     fn build(inventory: &'a Inventory) -> Self {
         let aws = |provider: Provider| provider == Provider::Aws;
-        let mut grants: HashMap<&str, Vec<&Grant>> = HashMap::new();
+        let mut grants: FastMap<&str, Vec<&Grant>> = FastMap::default();
         for grant in inventory.grants.iter().filter(|g| aws(g.provider)) {
             grants
                 .entry(grant.principal_id.as_str())
                 .or_default()
                 .push(grant);
         }
-        let mut credentials: HashMap<&str, Vec<&Credential>> = HashMap::new();
+        let mut credentials: FastMap<&str, Vec<&Credential>> = FastMap::default();
         for credential in inventory.credentials.iter().filter(|c| aws(c.provider)) {
             if let Some(owner) = &credential.principal_id {
                 credentials
@@ -91,7 +86,7 @@ impl<'a> Index<'a> {
             .filter(|t| aws(t.provider) && t.kind == "assume_role_policy")
             .map(|t| (t.principal_id.as_str(), t))
             .collect();
-        let referenced: std::collections::HashSet<&str> = grants
+        let referenced: crate::hash::FastSet<&str> = grants
             .values()
             .flatten()
             .filter(|g| g.kind == "managed_policy")
@@ -101,9 +96,14 @@ impl<'a> Index<'a> {
             .policies
             .par_iter()
             .filter(|p| aws(p.provider) && referenced.contains(p.id.as_str()))
-            .map(|p| (p.id.as_str(), CompiledPolicy::compile(&p.name, &p.document)))
+            .map(|p| {
+                (
+                    p.id.as_str(),
+                    CompiledPolicy::compile(&p.name, &p.document.value()),
+                )
+            })
             .collect();
-        let mut group_inline = HashMap::new();
+        let mut group_inline = FastMap::default();
         for grant in grants
             .values()
             .flatten()
@@ -112,7 +112,7 @@ impl<'a> Index<'a> {
             if let (Some(key), Some(document)) = (group_key(grant), &grant.document) {
                 group_inline
                     .entry(key)
-                    .or_insert_with(|| CompiledPolicy::compile(&grant.name, document));
+                    .or_insert_with(|| CompiledPolicy::compile(&grant.name, &document.value()));
             }
         }
         Index {
@@ -150,7 +150,7 @@ impl<'a> Index<'a> {
             .filter_map(|g| {
                 g.document
                     .as_ref()
-                    .map(|d| CompiledPolicy::compile(&g.name, d))
+                    .map(|d| CompiledPolicy::compile(&g.name, &d.value()))
             })
             .collect();
         let mut held: Vec<&CompiledPolicy> = own_inline.iter().collect();
@@ -293,7 +293,7 @@ fn role(principal: &Principal, index: &Index, ctx: &AnalysisContext) -> Analysis
         .trusts
         .get(principal.id.as_str())
         .and_then(|t| t.document.as_ref())
-        .map(|d| trust::analyze(d, &principal.scope))
+        .map(|d| trust::analyze(&d.value(), &principal.scope))
         .unwrap_or_default();
     let path = principal.path.clone().unwrap_or_else(|| "/".into());
     let service_linked = path.starts_with("/aws-service-role/");

@@ -5,7 +5,7 @@ use super::facts::{FederatedFacts, RoleAssignmentFacts};
 use super::{GITHUB_ISSUER, Index, rfc3339};
 use crate::analyze::expiry;
 use crate::analyze::{AnalysisContext, Exposure, Privilege, RiskInputs, Subject, facts_of};
-use crate::inventory::{Grant, Provider, ResourceRef, Trust};
+use crate::inventory::{Document, Grant, Provider, ResourceRef, Trust};
 
 /// What a role lets its holder do. User Access Administrator can grant itself Owner: admin.
 /// An unknown custom role counts as write: conservative, and visible in the evidence.
@@ -117,8 +117,8 @@ pub(super) fn federated_subject(t: &Trust, index: &Index) -> Subject {
         .name
         .clone()
         .unwrap_or_else(|| facts.subject_pattern.clone().unwrap_or_default());
-    let id = t
-        .document
+    let document = t.document.as_ref().map(Document::value);
+    let id = document
         .as_ref()
         .and_then(|d| d.get("id"))
         .and_then(|v| v.as_str())
@@ -155,8 +155,9 @@ pub(super) fn federated_subject(t: &Trust, index: &Index) -> Subject {
 }
 
 fn federated_facts(t: &Trust, index: &Index) -> FederatedFacts {
-    let doc = t.document.as_ref();
+    let doc = t.document.as_ref().map(Document::value);
     let expression = doc
+        .as_ref()
         .and_then(|d| d.get("claimsMatchingExpression"))
         .and_then(|e| e.get("value").or(Some(e)))
         .and_then(|v| v.as_str());
@@ -180,6 +181,7 @@ fn federated_facts(t: &Trust, index: &Index) -> FederatedFacts {
         .map(|rest| rest.split(':').next().unwrap_or(rest).to_string());
     FederatedFacts {
         name: doc
+            .as_ref()
             .and_then(|d| d.get("name"))
             .and_then(|v| v.as_str())
             .map(str::to_string),

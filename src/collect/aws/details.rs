@@ -6,11 +6,11 @@
 //! the file, line and field. Policy documents arrive URL-encoded from AWS and the SDK, and as
 //! plain JSON objects from some tools: [`PolicyDocument`] accepts both.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::inventory::Timestamp;
+use crate::inventory::{Document, Timestamp};
 
 /// One page, or several merged.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -63,8 +63,16 @@ impl AuthorizationDetails {
 }
 
 fn dedup_by_arn<T>(items: &mut Vec<T>, key: impl Fn(&T) -> &String) {
-    let mut seen: HashSet<String> = HashSet::with_capacity(items.len());
-    items.retain(|item| seen.insert(key(item).clone()));
+    let keep: Vec<bool> = {
+        let mut seen = crate::hash::FastSet::default();
+        seen.reserve(items.len());
+        items
+            .iter()
+            .map(|item| seen.insert(key(item).as_str()))
+            .collect()
+    };
+    let mut keep = keep.into_iter();
+    items.retain(|_| keep.next().unwrap_or(true));
 }
 
 // UserDetail, GroupDetail and RoleDetail look alike because AWS's three types do; they stay
@@ -248,7 +256,7 @@ pub struct Tag {
 /// URL-encoded (AWS, SDK) or plain JSON.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(transparent)]
-pub struct PolicyDocument(pub serde_json::Value);
+pub struct PolicyDocument(pub Document);
 
 impl<'de> Deserialize<'de> for PolicyDocument {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -256,7 +264,7 @@ impl<'de> Deserialize<'de> for PolicyDocument {
             serde_json::Value::String(text) => decode_policy_document(&text)
                 .map(PolicyDocument)
                 .map_err(serde::de::Error::custom),
-            value @ serde_json::Value::Object(_) => Ok(PolicyDocument(value)),
+            value @ serde_json::Value::Object(_) => Ok(PolicyDocument(Document::from(value))),
             _ => Err(serde::de::Error::custom(
                 "policy document: expected a JSON object or an (URL-encoded) JSON string",
             )),
@@ -269,18 +277,19 @@ impl<'de> Deserialize<'de> for PolicyDocument {
 pub struct PolicyDocumentError(String);
 
 /// Decodes a policy document as AWS returns it (URL-encoded JSON) or as plain JSON text.
-pub fn decode_policy_document(text: &str) -> Result<serde_json::Value, PolicyDocumentError> {
+/// The document is checked, not parsed: analysis parses it when it judges it.
+pub fn decode_policy_document(text: &str) -> Result<Document, PolicyDocumentError> {
     let trimmed = text.trim_start();
     if trimmed.starts_with('{')
-        && let Ok(value) = serde_json::from_str(trimmed)
+        && let Ok(document) = Document::from_text(trimmed)
     {
-        return Ok(value);
+        return Ok(document);
     }
     let decoded = percent_encoding::percent_decode_str(text)
         .decode_utf8()
         .map_err(|e| PolicyDocumentError(e.to_string()))?;
     // Only the position is reported: the document itself may be long and is provider data.
-    serde_json::from_str(&decoded).map_err(|e| PolicyDocumentError(e.to_string()))
+    Document::from_text(decoded).map_err(|e| PolicyDocumentError(e.to_string()))
 }
 
 /// Account id of an ARN (`arn:aws:iam::123456789012:user/x` → `123456789012`).
@@ -295,9 +304,11 @@ mod tests {
     #[test]
     fn decodes_url_encoded_and_plain_documents() {
         let encoded = "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%5D%7D";
-        let value = decode_policy_document(encoded).unwrap();
+        let value = decode_policy_document(encoded).unwrap().value();
         assert_eq!(value["Version"], "2012-10-17");
-        let plain = decode_policy_document(r#" {"Version":"2012-10-17"}"#).unwrap();
+        let plain = decode_policy_document(r#" {"Version":"2012-10-17"}"#)
+            .unwrap()
+            .value();
         assert_eq!(plain["Version"], "2012-10-17");
         assert!(decode_policy_document("%7Bnot json").is_err());
     }

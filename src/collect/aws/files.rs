@@ -5,7 +5,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use rayon::prelude::*;
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
 
 use super::AwsFilesError;
 use super::credential_report::{CredentialReport, parse_credential_report};
@@ -22,14 +25,23 @@ pub const SOURCE: &str = "aws-offline";
 /// One file as written by the CLI, told apart by content: GetAccountAuthorizationDetails has at
 /// least one of its four lists, ListRoles has `Roles`. A file of another kind (a credential
 /// report, `{}`) is refused rather than read as empty.
+///
+/// Read in two passes: the page with each entity left as raw JSON text (a quick scan that
+/// checks the syntax of the whole file), then the entities, in parallel: a 160 MB export of
+/// 200k identities took two seconds to parse on one core.
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct Page {
-    user_detail_list: Option<Vec<UserDetail>>,
-    group_detail_list: Option<Vec<GroupDetail>>,
-    role_detail_list: Option<Vec<RoleDetail>>,
-    policies: Option<Vec<ManagedPolicyDetail>>,
-    roles: Option<Vec<ListedRole>>,
+struct Page<'a> {
+    #[serde(borrow)]
+    user_detail_list: Option<Vec<&'a RawValue>>,
+    #[serde(borrow)]
+    group_detail_list: Option<Vec<&'a RawValue>>,
+    #[serde(borrow)]
+    role_detail_list: Option<Vec<&'a RawValue>>,
+    #[serde(borrow)]
+    policies: Option<Vec<&'a RawValue>>,
+    #[serde(borrow)]
+    roles: Option<Vec<&'a RawValue>>,
 }
 
 /// Reads the offline files into one inventory fragment (source `aws-offline`, scope the
@@ -42,7 +54,7 @@ pub fn collect_files(details: &[PathBuf], reports: &[PathBuf]) -> Result<Invento
     let mut merged = AuthorizationDetails::default();
     let mut list_roles = ListRoles::default();
     for file in &files {
-        let (details, roles) = read_details(file)?;
+        let (details, roles) = crate::timed("parse details", || read_details(file))?;
         merged.merge(details);
         list_roles.roles.extend(roles.roles);
     }
@@ -50,7 +62,9 @@ pub fn collect_files(details: &[PathBuf], reports: &[PathBuf]) -> Result<Invento
     let mut report = CredentialReport::default();
     for file in expand(reports)? {
         let origin = file.display().to_string();
-        let part = parse_credential_report(&read(&file)?, &origin)?;
+        let part = crate::timed("parse credential report", || {
+            parse_credential_report(&read(&file)?, &origin)
+        })?;
         report.generated_at = report.generated_at.max(part.generated_at);
         report.rows.extend(part.rows);
     }
@@ -70,7 +84,9 @@ pub fn collect_files(details: &[PathBuf], reports: &[PathBuf]) -> Result<Invento
         .filter_map(|r| super::details::account_of_arn(&r.arn).map(str::to_string))
         .collect();
     let user_accounts = accounts_with_users(&merged);
-    let mut inventory = to_inventory(merged, have_report.then_some(report), source);
+    let mut inventory = crate::timed("translate", || {
+        to_inventory(merged, have_report.then_some(report), source)
+    });
     for account in user_accounts.difference(&report_accounts) {
         inventory.coverage_gaps.push(gap(account, "credential report", "no --aws-credential-report covers this account: access keys, passwords and MFA were not assessed"));
     }
@@ -95,8 +111,8 @@ pub fn collect_files(details: &[PathBuf], reports: &[PathBuf]) -> Result<Invento
 /// Parses one GetAccountAuthorizationDetails or ListRoles file.
 pub fn read_details(path: &Path) -> Result<(AuthorizationDetails, ListRoles), AwsFilesError> {
     let origin = path.display().to_string();
-    let page: Page =
-        serde_json::from_slice(&read(path)?).map_err(|e| AwsFilesError::json(&origin, &e))?;
+    let text = read(path)?;
+    let page: Page = serde_json::from_slice(&text).map_err(|e| AwsFilesError::json(&origin, &e))?;
     if page.user_detail_list.is_none()
         && page.group_detail_list.is_none()
         && page.role_detail_list.is_none()
@@ -108,16 +124,78 @@ pub fn read_details(path: &Path) -> Result<(AuthorizationDetails, ListRoles), Aw
             "neither GetAccountAuthorizationDetails output (UserDetailList, GroupDetailList, RoleDetailList, Policies) nor ListRoles output (Roles)",
         ));
     }
+    let entities = Entities {
+        text: &text,
+        origin: &origin,
+    };
     let details = AuthorizationDetails {
-        user_detail_list: page.user_detail_list.unwrap_or_default(),
-        group_detail_list: page.group_detail_list.unwrap_or_default(),
-        role_detail_list: page.role_detail_list.unwrap_or_default(),
-        policies: page.policies.unwrap_or_default(),
+        user_detail_list: entities.parse::<UserDetail>(page.user_detail_list)?,
+        group_detail_list: entities.parse::<GroupDetail>(page.group_detail_list)?,
+        role_detail_list: entities.parse::<RoleDetail>(page.role_detail_list)?,
+        policies: entities.parse::<ManagedPolicyDetail>(page.policies)?,
     };
     let roles = ListRoles {
-        roles: page.roles.unwrap_or_default(),
+        roles: entities.parse::<ListedRole>(page.roles)?,
     };
     Ok((details, roles))
+}
+
+/// The entities of one file, as raw JSON text within it.
+struct Entities<'a> {
+    text: &'a [u8],
+    origin: &'a str,
+}
+
+impl Entities<'_> {
+    /// Parses each entity of a list, in parallel, in order. An error names the file, and the
+    /// line and column in it, of the first entity in order that fails.
+    fn parse<T: DeserializeOwned + Send>(
+        &self,
+        items: Option<Vec<&RawValue>>,
+    ) -> Result<Vec<T>, AwsFilesError> {
+        let Some(items) = items else {
+            return Ok(Vec::new());
+        };
+        let parsed: Result<Vec<T>, ()> = items
+            .par_iter()
+            .map(|raw| serde_json::from_str(raw.get()).map_err(|_| ()))
+            .collect();
+        parsed.or_else(|()| {
+            let (raw, error) = items
+                .iter()
+                .find_map(|raw| serde_json::from_str::<T>(raw.get()).err().map(|e| (raw, e)))
+                .ok_or_else(|| AwsFilesError::invalid(self.origin, "an entity failed to parse"))?;
+            Err(self.located(raw, &error))
+        })
+    }
+
+    /// An entity's error, at its place in the file rather than in the entity's own text.
+    fn located(&self, raw: &RawValue, error: &serde_json::Error) -> AwsFilesError {
+        let offset = (raw.get().as_ptr() as usize)
+            .saturating_sub(self.text.as_ptr() as usize)
+            .min(self.text.len());
+        let before = &self.text[..offset];
+        let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
+        let column = offset
+            - before
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |at| at + 1)
+            + 1;
+        let mut located = AwsFilesError::json(self.origin, error);
+        if let AwsFilesError::Json {
+            line: at_line,
+            column: at_column,
+            ..
+        } = &mut located
+        {
+            if *at_line <= 1 {
+                *at_column += column - 1;
+            }
+            *at_line += line - 1;
+        }
+        located
+    }
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, AwsFilesError> {

@@ -6,9 +6,12 @@
 //! principal tags. Report rows join users by ARN; a report row without a user in the details
 //! (or the `<root_account>` row) is still a principal, with what the report says.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use serde_json::{Value, json};
+use rayon::prelude::*;
+
+use crate::hash::{FastMap, FastSet};
+use serde_json::json;
 
 use super::attr;
 use super::credential_report::{CredentialReport, CredentialReportRow};
@@ -17,8 +20,8 @@ use super::details::{
     PermissionsBoundary, RoleDetail, Tag, UserDetail, account_of_arn,
 };
 use crate::inventory::{
-    Attributes, CoverageGap, Credential, Grant, Inventory, LastUsed, Policy, Principal, Provider,
-    SourceRun,
+    Attributes, CoverageGap, Credential, Document, Grant, Inventory, LastUsed, Policy, Principal,
+    Provider, SourceRun,
 };
 
 /// Builds the inventory fragment of one or more accounts. `source` is recorded as is (its
@@ -31,49 +34,82 @@ pub fn to_inventory(
     details.dedup();
     // Documents move into the inventory rather than being copied: on a large estate the
     // parsed details and the inventory would otherwise both hold every document at once.
-    let documents: Vec<Option<Value>> = details
+    let documents: Vec<Option<Document>> = details
         .policies
         .iter_mut()
         .map(take_default_document)
         .collect();
-    let mut out = Builder {
-        inventory: Inventory::new(source.started_at),
-        source: source.source.clone(),
-        gap_keys: HashSet::new(),
-    };
-    let known_policies: HashSet<&str> = details.policies.iter().map(|p| p.arn.as_str()).collect();
-    let groups: HashMap<&str, &GroupDetail> = details
+    let builder = || Builder::new(source.started_at, &source.source);
+    let known_policies: FastSet<&str> = details.policies.iter().map(|p| p.arn.as_str()).collect();
+    let groups: FastMap<&str, &GroupDetail> = details
         .group_detail_list
         .iter()
         .map(|g| (g.group_name.as_str(), g))
         .collect();
     let rows = report.map(|r| r.rows).unwrap_or_default();
-    let mut rows_by_arn: HashMap<&str, &CredentialReportRow> =
+    // The last row of an ARN, as a map built in report order keeps it.
+    let rows_by_arn: FastMap<&str, &CredentialReportRow> =
         rows.iter().map(|r| (r.arn.as_str(), r)).collect();
 
+    let mut policies = builder();
     for (policy, document) in details.policies.iter().zip(documents) {
-        out.policy(policy, document);
+        policies.policy(policy, document);
     }
-    for user in &details.user_detail_list {
-        let row = rows_by_arn.remove(user.arn.as_str());
-        out.user(user, row, &groups, &known_policies);
-    }
-    for role in &mut details.role_detail_list {
-        out.role(role, &known_policies);
-    }
+    // Principals are independent of each other: translated in parallel, in pieces that are
+    // joined in order, so the inventory is the same as a sequential pass would make.
+    let users: Vec<Builder> = details
+        .user_detail_list
+        .par_chunks(CHUNK)
+        .map(|chunk| {
+            let mut out = builder();
+            for user in chunk {
+                let row = rows_by_arn.get(user.arn.as_str()).copied();
+                out.user(user, row, &groups, &known_policies);
+            }
+            out
+        })
+        .collect();
+    let roles: Vec<Builder> = details
+        .role_detail_list
+        .par_chunks_mut(CHUNK)
+        .map(|chunk| {
+            let mut out = builder();
+            for role in chunk {
+                out.role(role, &known_policies);
+            }
+            out
+        })
+        .collect();
     // Report rows left over, in report order: the root account and users the details lack.
+    let mut rest = builder();
+    let user_arns: FastSet<&str> = details
+        .user_detail_list
+        .iter()
+        .map(|u| u.arn.as_str())
+        .collect();
+    let mut seen = FastSet::default();
     for row in &rows {
-        if rows_by_arn.remove(row.arn.as_str()).is_some() {
-            out.report_only(row);
+        if !user_arns.contains(row.arn.as_str()) && seen.insert(row.arn.as_str()) {
+            rest.report_only(row);
         }
     }
-    let mut inventory = out.inventory;
+    let parts = std::iter::once(policies)
+        .chain(users)
+        .chain(roles)
+        .chain(std::iter::once(rest))
+        .collect();
+    let mut inventory = Builder::join(parts, source.started_at);
     inventory.sources.push(source);
+    // Hundreds of thousands of small allocations: freed beside the next stage.
+    crate::release((details, rows));
     inventory
 }
 
+/// Principals per piece of parallel translation.
+const CHUNK: usize = 4096;
+
 /// Takes the default version's document out of a managed policy (see `default_version`).
-fn take_default_document(policy: &mut ManagedPolicyDetail) -> Option<Value> {
+fn take_default_document(policy: &mut ManagedPolicyDetail) -> Option<Document> {
     let default = policy.default_version()?;
     let at = policy
         .policy_version_list
@@ -89,6 +125,43 @@ struct Builder {
 }
 
 impl Builder {
+    fn new(started_at: crate::inventory::Timestamp, source: &str) -> Self {
+        Builder {
+            inventory: Inventory::new(started_at),
+            source: source.to_string(),
+            gap_keys: HashSet::new(),
+        }
+    }
+
+    /// The pieces' inventories, in order, each list allocated once at its final size; a gap
+    /// found by several pieces is kept once, where it was first found.
+    fn join(parts: Vec<Builder>, started_at: crate::inventory::Timestamp) -> Inventory {
+        fn join_list<T>(
+            parts: &mut [Builder],
+            list: impl Fn(&mut Inventory) -> &mut Vec<T>,
+        ) -> Vec<T> {
+            let total = parts.iter_mut().map(|p| list(&mut p.inventory).len()).sum();
+            let mut all = Vec::with_capacity(total);
+            for part in parts.iter_mut() {
+                all.append(list(&mut part.inventory));
+            }
+            all
+        }
+        let mut parts = parts;
+        let mut inventory = Inventory::new(started_at);
+        inventory.policies = join_list(&mut parts, |i| &mut i.policies);
+        inventory.principals = join_list(&mut parts, |i| &mut i.principals);
+        inventory.credentials = join_list(&mut parts, |i| &mut i.credentials);
+        inventory.grants = join_list(&mut parts, |i| &mut i.grants);
+        inventory.trusts = join_list(&mut parts, |i| &mut i.trusts);
+        let mut seen = HashSet::new();
+        inventory.coverage_gaps = join_list(&mut parts, |i| &mut i.coverage_gaps);
+        inventory
+            .coverage_gaps
+            .retain(|gap| seen.insert(gap.what.clone()));
+        inventory
+    }
+
     fn gap(&mut self, arn: &str, what: String, reason: &str) {
         if self.gap_keys.insert(what.clone()) {
             self.inventory.coverage_gaps.push(CoverageGap {
@@ -101,7 +174,7 @@ impl Builder {
         }
     }
 
-    fn policy(&mut self, policy: &ManagedPolicyDetail, document: Option<Value>) {
+    fn policy(&mut self, policy: &ManagedPolicyDetail, document: Option<Document>) {
         if document.is_none() {
             let what = format!("policy document of {}", policy.arn);
             self.gap(
@@ -125,7 +198,7 @@ impl Builder {
             provider: Provider::Aws,
             id: policy.arn.clone(),
             name: policy.name().to_string(),
-            document: document.unwrap_or(Value::Null),
+            document: document.unwrap_or_default(),
             provider_managed: is_aws_managed(&policy.arn),
             attributes,
         });
@@ -135,8 +208,8 @@ impl Builder {
         &mut self,
         user: &UserDetail,
         row: Option<&CredentialReportRow>,
-        groups: &HashMap<&str, &GroupDetail>,
-        known: &HashSet<&str>,
+        groups: &FastMap<&str, &GroupDetail>,
+        known: &FastSet<&str>,
     ) {
         let mut principal = principal(
             "user",
@@ -190,7 +263,7 @@ impl Builder {
         self.inventory.principals.push(principal);
     }
 
-    fn role(&mut self, role: &mut RoleDetail, known: &HashSet<&str>) {
+    fn role(&mut self, role: &mut RoleDetail, known: &FastSet<&str>) {
         let mut principal = principal(
             "role",
             &role.arn,
@@ -305,7 +378,7 @@ impl Builder {
         managed: &[AttachedPolicy],
         inline: &[InlinePolicy],
         via: Option<&GroupDetail>,
-        known: &HashSet<&str>,
+        known: &FastSet<&str>,
     ) {
         let prefix = match via {
             Some(group) => format!("{principal_arn}|group:{}", group.group_name),

@@ -249,12 +249,15 @@ fn trust(app_object_id: &str, item: Value) -> Option<Trust> {
         provider: Provider::Azure,
         kind: "federated_credential".into(),
         principal_id: app_object_id.to_string(),
-        document: Some(json!({
-            "id": fic.id,
-            "name": fic.name,
-            "description": fic.description,
-            "claimsMatchingExpression": fic.claims_matching_expression,
-        })),
+        document: Some(
+            json!({
+                "id": fic.id,
+                "name": fic.name,
+                "description": fic.description,
+                "claimsMatchingExpression": fic.claims_matching_expression,
+            })
+            .into(),
+        ),
         issuer: fic.issuer,
         subject: fic.subject,
         audiences: fic.audiences,

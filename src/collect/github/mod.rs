@@ -361,7 +361,7 @@ async fn collect_scope(api: &Arc<Api>, opts: &GithubOptions, scope: &Scope) -> I
         .collect()
         .await;
     let mut fragments = fragments;
-    fragments.sort_by(|a, b| first_id(a).cmp(&first_id(b)));
+    fragments.sort_by_key(first_id);
     for fragment in fragments {
         inventory.merge(fragment);
     }

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::inventory::{Attributes, Credential, Grant, LastUsed, Principal, Provider, Timestamp};
+use crate::inventory::{
+    Attributes, Credential, Document, Grant, LastUsed, Principal, Provider, Timestamp,
+};
 
 /// A path segment, percent-encoded (names are attacker-controlled).
 pub fn seg(name: &str) -> String {
@@ -298,7 +300,7 @@ pub fn installation(org: &str, body: &Value) -> Option<(Principal, Grant)> {
         name: format!("{slug} permissions"),
         via: None,
         policy_id: None,
-        document: body.get("permissions").cloned(),
+        document: body.get("permissions").cloned().map(Document::from),
         role: None,
         target: selection,
         starts_at: None,

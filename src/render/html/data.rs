@@ -14,8 +14,6 @@
 //!   `exp*` (-1 none), `cred`, `age` (-1 unknown), `idle` (-1 unknown), `grants` (array of `*`),
 //!   `n` (active findings), `max` (worst severity, -1 none).
 
-use std::collections::HashMap;
-
 use serde::Serialize;
 use serde_json::Value;
 
@@ -78,7 +76,7 @@ struct Data {
 #[derive(Default)]
 struct Interner {
     table: Vec<String>,
-    index: HashMap<String, u32>,
+    index: crate::hash::FastMap<String, u32>,
 }
 
 impl Interner {
