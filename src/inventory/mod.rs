@@ -169,10 +169,6 @@ impl Document {
     pub fn as_str(&self) -> &str {
         self.0.get()
     }
-
-    pub fn is_null(&self) -> bool {
-        self.0.get().trim() == "null"
-    }
 }
 
 impl Default for Document {
@@ -426,6 +422,6 @@ mod document_tests {
         let back: Document = serde_json::from_value(value.clone()).unwrap();
         assert_eq!(back.value(), value);
         assert!(Document::from_text("{not json").is_err());
-        assert!(Document::default().is_null());
+        assert_eq!(Document::default().value(), serde_json::Value::Null);
     }
 }
