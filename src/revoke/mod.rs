@@ -20,6 +20,7 @@ pub mod github;
 pub mod journal;
 pub mod ledger;
 pub mod lock;
+pub mod pin;
 pub mod plan;
 pub mod print;
 

@@ -560,6 +560,19 @@ fn github_estate() -> Inventory {
     inventory
 }
 
+/// The deploy key read again before its deletion: still there, with the planned title.
+async fn mock_key_42(server: &MockServer) {
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/api/keys/42"))
+        .and(header("authorization", "Bearer test-token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "id": 42, "title": format!("deploy [lapse:expires-at={PAST}]"), "read_only": true
+        })))
+        .expect(1)
+        .mount(server)
+        .await;
+}
+
 async fn mock_delete(server: &MockServer, route: &str, status: u16) {
     Mock::given(method("DELETE"))
         .and(path(route))
@@ -575,6 +588,7 @@ fn github_deletes_exactly_the_expired_deploy_key_and_secrets() {
     let rt = runtime();
     rt.block_on(async {
         let server = MockServer::start().await;
+        mock_key_42(&server).await;
         mock_delete(&server, "/repos/acme/api/keys/42", 204).await;
         mock_delete(&server, "/repos/acme/api/actions/secrets/DEPLOY_TOKEN", 204).await;
         // Already gone: 404 counts as done, "already absent".
@@ -595,7 +609,7 @@ fn github_deletes_exactly_the_expired_deploy_key_and_secrets() {
         );
         assert_eq!(outcome.exit_code(), lapse::exit::Code::Clean);
         let requests = server.received_requests().await.expect("recorded");
-        assert_eq!(requests.len(), 3, "no other request: {requests:?}");
+        assert_eq!(requests.len(), 4, "no other request: {requests:?}");
         server.verify().await;
     });
 }
@@ -605,6 +619,7 @@ fn a_permission_error_stops_its_grant_and_exits_1_while_others_go_on() {
     let rt = runtime();
     rt.block_on(async {
         let server = MockServer::start().await;
+        mock_key_42(&server).await;
         mock_delete(&server, "/repos/acme/api/keys/42", 403).await;
         mock_delete(&server, "/repos/acme/api/actions/secrets/DEPLOY_TOKEN", 204).await;
         mock_delete(&server, "/orgs/acme/actions/secrets/ORG_TOKEN", 204).await;

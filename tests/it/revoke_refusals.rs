@@ -236,3 +236,39 @@ fn an_azure_grant_in_another_tenant_is_refused_before_any_request() {
         assert!(requests.is_empty(), "no request may be sent: {requests:?}");
     });
 }
+
+#[test]
+fn a_deploy_key_whose_marker_changed_since_the_plan_is_skipped_without_a_delete() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, ResponseTemplate};
+    let rt = runtime();
+    rt.block_on(async {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/repos/acme/api/keys/42"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "id": 42, "title": "deploy [lapse:expires-at=2099-01-01T00:00:00Z]"
+            })))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let mut inventory = Inventory::new(Utc::now());
+        inventory.credentials = vec![deploy_key("acme/api", 42)];
+        let plan = lapse::revoke::plan(&inventory, Utc::now());
+        let executors = Executors {
+            github: Some(
+                GithubExecutor::new(reqwest::Client::new(), &server.uri(), "t".into())
+                    .for_owners(&["acme"]),
+            ),
+            ..Executors::default()
+        };
+        let outcome = apply(&plan, &executors).await;
+        assert!(
+            matches!(&outcome.results[0].status, ActionStatus::Skipped { reason } if reason.contains("changed")),
+            "{outcome:#?}"
+        );
+        let requests = server.received_requests().await.expect("recorded");
+        assert_eq!(requests.len(), 1, "only the read, no DELETE: {requests:?}");
+        server.verify().await;
+    });
+}
