@@ -11,5 +11,7 @@ mod github;
 mod render;
 mod repo;
 mod revoke;
+mod revoke_accounts;
+mod revoke_refusals;
 mod rules;
 mod support;
