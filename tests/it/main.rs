@@ -10,6 +10,8 @@ mod formats;
 mod github;
 mod render;
 mod repo;
+mod repo_files;
+mod repo_workflows;
 mod revoke;
 mod rules;
 mod support;
