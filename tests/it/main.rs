@@ -10,6 +10,7 @@ mod formats;
 mod github;
 mod render;
 mod repo;
+mod repo_audits;
 mod repo_files;
 mod repo_workflows;
 mod revoke;
