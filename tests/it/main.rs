@@ -1,4 +1,5 @@
 //! Integration tests, compiled into one binary (linking aws-sdk and polars once, not per file).
+mod action;
 mod aws_live;
 mod aws_offline;
 mod azure;
@@ -12,4 +13,5 @@ mod render;
 mod repo;
 mod revoke;
 mod rules;
+mod self_scan;
 mod support;
