@@ -247,7 +247,7 @@ fn missing_release_asset_builds_from_the_action_checkout() {
     assert_eq!(
         log.trim(),
         format!(
-            "build --release --locked --bin lapse --manifest-path {}",
+            "build --release --locked --no-default-features --bin lapse --manifest-path {}",
             manifest.display()
         )
     );
