@@ -15,7 +15,7 @@ use crate::cli::{
 use crate::collect;
 use crate::config::Config;
 use crate::exit::Code;
-use crate::findings::suppress;
+use crate::findings::{fixtures, suppress};
 use crate::inventory::{self, Inventory};
 use crate::plan::{self, EvalPlan, GatePlan, OutputPlan, SourcePlan};
 use crate::render;
@@ -255,7 +255,13 @@ pub fn evaluate(inventory: Inventory, eval: &EvalPlan, started: Instant) -> anyh
     release(analysis.subjects);
     let mut findings = evaluation.findings;
     let suppression_issues = timed("suppress", || {
-        suppress::apply(&mut findings, &eval.config.suppressions, eval.as_of)
+        let mut issues = fixtures::apply(&mut findings, &eval.config.fixtures);
+        issues.extend(suppress::apply(
+            &mut findings,
+            &eval.config.suppressions,
+            eval.as_of,
+        ));
+        issues
     });
     coverage_gaps.extend(evaluation.errors);
     let scan = ScanMeta {

@@ -1,4 +1,5 @@
 //! Integration tests, compiled into one binary (linking aws-sdk and polars once, not per file).
+mod action;
 mod aws_live;
 mod aws_offline;
 mod azure;
@@ -17,4 +18,5 @@ mod revoke;
 mod revoke_accounts;
 mod revoke_refusals;
 mod rules;
+mod self_scan;
 mod support;
