@@ -15,7 +15,7 @@ use crate::cli::{
 use crate::collect;
 use crate::config::Config;
 use crate::exit::Code;
-use crate::findings::suppress;
+use crate::findings::{fixtures, suppress};
 use crate::inventory::{self, Inventory};
 use crate::plan::{self, EvalPlan, GatePlan, OutputPlan, SourcePlan};
 use crate::render;
@@ -210,7 +210,10 @@ pub fn collect_sources(
         inventory.merge(collect::github::collect(options));
     }
     if let Some(path) = &sources.repo {
-        inventory.merge(collect::repo::collect(path)?);
+        let options = collect::repo::RepoOptions {
+            untracked: sources.args.untracked,
+        };
+        inventory.merge(collect::repo::collect_with(path, &options)?);
     }
     if let Some(path) = &sources.args.ledger {
         inventory.ledger.extend(crate::revoke::ledger::load(path)?);
@@ -242,6 +245,7 @@ pub fn evaluate(inventory: Inventory, eval: &EvalPlan, started: Instant) -> anyh
         .map(CredentialRecord::from)
         .collect();
     let mut coverage_gaps = inventory.coverage_gaps.clone();
+    coverage_gaps.extend(analysis.gaps.iter().cloned());
     let sources = inventory.sources.clone();
     let api_calls = inventory.api_calls();
     release(inventory);
@@ -251,7 +255,13 @@ pub fn evaluate(inventory: Inventory, eval: &EvalPlan, started: Instant) -> anyh
     release(analysis.subjects);
     let mut findings = evaluation.findings;
     let suppression_issues = timed("suppress", || {
-        suppress::apply(&mut findings, &eval.config.suppressions, eval.as_of)
+        let mut issues = fixtures::apply(&mut findings, &eval.config.fixtures);
+        issues.extend(suppress::apply(
+            &mut findings,
+            &eval.config.suppressions,
+            eval.as_of,
+        ));
+        issues
     });
     coverage_gaps.extend(evaluation.errors);
     let scan = ScanMeta {

@@ -141,6 +141,9 @@ pub struct SourceArgs {
     /// Scan a local repository checkout (workflows, tracked files) with no network.
     #[arg(long, value_name = "PATH", help_heading = "Repository")]
     pub repo: Option<PathBuf>,
+    /// Also scan untracked files that no ignore rule excludes (git's index decides otherwise).
+    #[arg(long, help_heading = "Repository")]
+    pub untracked: bool,
 
     #[arg(long, value_name = "TENANT", help_heading = "Azure")]
     pub azure_tenant: Option<String>,
