@@ -249,7 +249,11 @@ impl Run<'_> {
                 Some(github) => github.check(grant).await,
                 None => Ok(Verdict::Proceed),
             },
-            _ => Ok(Verdict::Proceed),
+            Provider::Azure => match &self.executors.azure {
+                Some(azure) => azure.check(grant).await,
+                None => Ok(Verdict::Proceed),
+            },
+            Provider::Repo => Ok(Verdict::Proceed),
         }
     }
 

@@ -699,6 +699,19 @@ fn azure_deletes_the_expired_assignment_and_removes_the_expired_password() {
     let rt = runtime();
     rt.block_on(async {
         let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path(expired))
+            .and(header("authorization", "Bearer arm-token"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "id": expired,
+                "properties": {
+                    "principalId": "sp-1",
+                    "description": format!("temporary lapse:expires-at={PAST} INC-7")
+                }
+            })))
+            .expect(1)
+            .mount(&server)
+            .await;
         Mock::given(method("DELETE"))
             .and(path(expired))
             .and(query_param("api-version", "2022-04-01"))
@@ -739,7 +752,7 @@ fn azure_deletes_the_expired_assignment_and_removes_the_expired_password() {
             lapse::exit::Code::Clean,
             "{outcome:#?}"
         );
-        assert_eq!(server.received_requests().await.expect("recorded").len(), 2);
+        assert_eq!(server.received_requests().await.expect("recorded").len(), 3);
         server.verify().await;
         drop(journal);
 

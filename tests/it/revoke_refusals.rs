@@ -191,49 +191,86 @@ fn github_targets_of_another_owner_or_with_dot_segments_are_refused_before_any_r
     });
 }
 
+const ASSIGNMENT: &str = "/subscriptions/s1/providers/Microsoft.Authorization/roleAssignments/ra-1";
+
+/// An expired Owner assignment of `sp-1`, read in `tenant`.
+fn role_assignment(tenant: &str) -> Grant {
+    Grant {
+        provider: Provider::Azure,
+        kind: "role_assignment".into(),
+        id: ASSIGNMENT.into(),
+        principal_id: "sp-1".into(),
+        name: "Owner".into(),
+        via: None,
+        policy_id: None,
+        document: None,
+        role: Some("Owner".into()),
+        target: Some("/subscriptions/s1".into()),
+        starts_at: None,
+        ends_at: None,
+        description: Some(format!("lapse:expires-at={PAST}")),
+        attributes: BTreeMap::from([("tenant".to_string(), Value::from(tenant))]),
+    }
+}
+
+/// An executor writing to tenant contoso only, against `server`.
+fn azure_executors(server: &MockServer) -> Executors {
+    let auth = AzureAuth::Fixed {
+        graph: "g".into(),
+        arm: "a".into(),
+    };
+    let executor = AzureExecutor::new(reqwest::Client::new(), &server.uri(), &server.uri(), auth)
+        .in_tenant("contoso.onmicrosoft.com", &[]);
+    Executors {
+        azure: Some(executor),
+        ..Executors::default()
+    }
+}
+
 #[test]
 fn an_azure_grant_in_another_tenant_is_refused_before_any_request() {
     let rt = runtime();
     rt.block_on(async {
         let server = MockServer::start().await;
-        let id = "/subscriptions/s1/providers/Microsoft.Authorization/roleAssignments/ra-1";
-        let grant = Grant {
-            provider: Provider::Azure,
-            kind: "role_assignment".into(),
-            id: id.into(),
-            principal_id: "sp-1".into(),
-            name: "Owner".into(),
-            via: None,
-            policy_id: None,
-            document: None,
-            role: Some("Owner".into()),
-            target: Some("/subscriptions/s1".into()),
-            starts_at: None,
-            ends_at: None,
-            description: Some(format!("lapse:expires-at={PAST}")),
-            attributes: BTreeMap::from([("tenant".to_string(), Value::from("other-tenant"))]),
-        };
         let mut inventory = Inventory::new(Utc::now());
-        inventory.grants = vec![grant];
+        inventory.grants = vec![role_assignment("other-tenant")];
         let plan = lapse::revoke::plan(&inventory, Utc::now());
         assert_eq!(plan.action_count(), 1, "{plan:#?}");
-        let auth = AzureAuth::Fixed {
-            graph: "g".into(),
-            arm: "a".into(),
-        };
-        let executor =
-            AzureExecutor::new(reqwest::Client::new(), &server.uri(), &server.uri(), auth)
-                .in_tenant("contoso.onmicrosoft.com", &[]);
-        let executors = Executors {
-            azure: Some(executor),
-            ..Executors::default()
-        };
-        let outcome = apply(&plan, &executors).await;
+        let outcome = apply(&plan, &azure_executors(&server)).await;
         let failed: Vec<_> = outcome.failures().collect();
         assert_eq!(failed.len(), 1, "{outcome:#?}");
         assert!(format!("{:?}", failed[0].status).contains("other-tenant"));
         let requests = server.received_requests().await.expect("recorded");
         assert!(requests.is_empty(), "no request may be sent: {requests:?}");
+    });
+}
+
+#[test]
+fn an_azure_assignment_now_held_by_another_principal_is_skipped_without_a_delete() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, ResponseTemplate};
+    let rt = runtime();
+    rt.block_on(async {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path(ASSIGNMENT))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "id": ASSIGNMENT,
+                "properties": { "principalId": "sp-2", "description": format!("lapse:expires-at={PAST}") }
+            })))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let mut inventory = Inventory::new(Utc::now());
+        inventory.grants = vec![role_assignment("contoso.onmicrosoft.com")];
+        let plan = lapse::revoke::plan(&inventory, Utc::now());
+        let outcome = apply(&plan, &azure_executors(&server)).await;
+        assert!(
+            matches!(&outcome.results[0].status, ActionStatus::Skipped { reason } if reason.contains("sp-2")),
+            "{outcome:#?}"
+        );
+        let requests = server.received_requests().await.expect("recorded");
+        assert_eq!(requests.len(), 1, "only the read, no DELETE: {requests:?}");
     });
 }
 
