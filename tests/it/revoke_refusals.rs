@@ -146,25 +146,29 @@ fn a_principal_re_created_between_plan_and_apply_is_skipped() {
 }
 
 fn deploy_key(owner_repo: &str, id: u64) -> Credential {
-    Credential {
-        provider: Provider::Github,
-        kind: "deploy_key".into(),
-        id: format!("{owner_repo}/keys/{id}"),
-        name: format!("deploy [lapse:expires-at={PAST}]"),
-        principal_id: None,
-        scope: owner_repo.into(),
-        active: true,
-        created_at: None,
-        rotated_at: None,
-        expires_at: None,
-        last_used: LastUsed::Unknown,
-        hint: None,
-        location: None,
-        attributes: BTreeMap::from([
-            ("repository".to_string(), Value::from(owner_repo)),
-            ("key_id".to_string(), Value::from(id)),
-        ]),
+    let title = format!("deploy [lapse:expires-at={PAST}]");
+    crate::support::grants::deploy_key(owner_repo, id, &title)
+}
+
+/// Executors writing to GitHub owner `acme` only, against `server`.
+fn github_executors(server: &MockServer) -> Executors {
+    let executor = GithubExecutor::new(reqwest::Client::new(), &server.uri(), "t".into());
+    Executors {
+        github: Some(executor.for_owners(&["acme"])),
+        ..Executors::default()
     }
+}
+
+/// The one read the executor makes before acting: `GET route` answers `body`.
+async fn mount_read(server: &MockServer, route: &str, body: Value) {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, ResponseTemplate};
+    Mock::given(method("GET"))
+        .and(path(route))
+        .respond_with(ResponseTemplate::new(200).set_body_json(body))
+        .expect(1)
+        .mount(server)
+        .await;
 }
 
 #[test]
@@ -176,14 +180,7 @@ fn github_targets_of_another_owner_or_with_dot_segments_are_refused_before_any_r
         inventory.credentials = vec![deploy_key("evil/api", 42), deploy_key("acme/..", 43)];
         let plan = lapse::revoke::plan(&inventory, Utc::now());
         assert_eq!(plan.action_count(), 2, "{plan:#?}");
-        let executors = Executors {
-            github: Some(
-                GithubExecutor::new(reqwest::Client::new(), &server.uri(), "t".into())
-                    .for_owners(&["acme"]),
-            ),
-            ..Executors::default()
-        };
-        let outcome = apply(&plan, &executors).await;
+        let outcome = apply(&plan, &github_executors(&server)).await;
         let failed: Vec<_> = outcome.failures().collect();
         assert_eq!(failed.len(), 2, "{outcome:#?}");
         let requests = server.received_requests().await.expect("recorded");
@@ -247,20 +244,14 @@ fn an_azure_grant_in_another_tenant_is_refused_before_any_request() {
 
 #[test]
 fn an_azure_assignment_now_held_by_another_principal_is_skipped_without_a_delete() {
-    use wiremock::matchers::{method, path};
-    use wiremock::{Mock, ResponseTemplate};
     let rt = runtime();
     rt.block_on(async {
         let server = MockServer::start().await;
-        Mock::given(method("GET"))
-            .and(path(ASSIGNMENT))
-            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
-                "id": ASSIGNMENT,
-                "properties": { "principalId": "sp-2", "description": format!("lapse:expires-at={PAST}") }
-            })))
-            .expect(1)
-            .mount(&server)
-            .await;
+        let body = serde_json::json!({
+            "id": ASSIGNMENT,
+            "properties": { "principalId": "sp-2", "description": format!("lapse:expires-at={PAST}") }
+        });
+        mount_read(&server, ASSIGNMENT, body).await;
         let mut inventory = Inventory::new(Utc::now());
         inventory.grants = vec![role_assignment("contoso.onmicrosoft.com")];
         let plan = lapse::revoke::plan(&inventory, Utc::now());
@@ -276,30 +267,17 @@ fn an_azure_assignment_now_held_by_another_principal_is_skipped_without_a_delete
 
 #[test]
 fn a_deploy_key_whose_marker_changed_since_the_plan_is_skipped_without_a_delete() {
-    use wiremock::matchers::{method, path};
-    use wiremock::{Mock, ResponseTemplate};
     let rt = runtime();
     rt.block_on(async {
         let server = MockServer::start().await;
-        Mock::given(method("GET"))
-            .and(path("/repos/acme/api/keys/42"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
-                "id": 42, "title": "deploy [lapse:expires-at=2099-01-01T00:00:00Z]"
-            })))
-            .expect(1)
-            .mount(&server)
-            .await;
+        let body = serde_json::json!({
+            "id": 42, "title": "deploy [lapse:expires-at=2099-01-01T00:00:00Z]"
+        });
+        mount_read(&server, "/repos/acme/api/keys/42", body).await;
         let mut inventory = Inventory::new(Utc::now());
         inventory.credentials = vec![deploy_key("acme/api", 42)];
         let plan = lapse::revoke::plan(&inventory, Utc::now());
-        let executors = Executors {
-            github: Some(
-                GithubExecutor::new(reqwest::Client::new(), &server.uri(), "t".into())
-                    .for_owners(&["acme"]),
-            ),
-            ..Executors::default()
-        };
-        let outcome = apply(&plan, &executors).await;
+        let outcome = apply(&plan, &github_executors(&server)).await;
         assert!(
             matches!(&outcome.results[0].status, ActionStatus::Skipped { reason } if reason.contains("changed")),
             "{outcome:#?}"
