@@ -46,7 +46,8 @@ fn marker(tags: &[Tag]) -> Option<String> {
 impl AwsExecutor {
     /// Re-reads the grant's principal; see the module header for the verdicts.
     pub async fn check(&self, grant: &ExpiredGrant) -> Result<Verdict, ActionError> {
-        let Some((kind, name)) = principal_of(grant) else {
+        // A group is not a principal that holds credentials; its ledger entries are not pinned.
+        let Some((kind @ (IamKind::User | IamKind::Role), name)) = principal_of(grant) else {
             return Ok(Verdict::Proceed);
         };
         let Some(pinned) = grant.principal_unique_id.as_deref() else {
