@@ -19,16 +19,16 @@ use lapse::revoke::azure::{AzureAuth, AzureExecutor};
 use lapse::revoke::github::GithubExecutor;
 use lapse::revoke::{Executors, Journal, JournalState};
 
-use crate::support::iam::{
-    READ_ONLY, attached, expiry, has_login_profile, inline, key_states, managed_policy, user,
-};
+// Re-exported for the grant tests, which prove their changes with the same list calls.
+use crate::support::iam::{READ_ONLY, expiry, has_login_profile, key_states, managed_policy, user};
+pub(crate) use crate::support::iam::{attached, inline};
 use crate::support::moto::Moto;
 
 const PAST: &str = "2020-01-01T00:00:00Z";
 const FUTURE: &str = "2099-01-01T00:00:00Z";
 const ROLE_TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
 
-fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
