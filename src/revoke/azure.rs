@@ -268,3 +268,28 @@ fn arm_path(id: &str) -> Result<String, ActionError> {
         .collect::<Result<Vec<_>, _>>()?;
     Ok(format!("/{}", segments.join("/")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arm_paths_are_encoded_and_dot_segments_refused() {
+        let id = "/subscriptions/s1/resourceGroups/r g/providers/Microsoft.Authorization/roleAssignments/ra-1";
+        assert_eq!(
+            arm_path(id).unwrap(),
+            "/subscriptions/s1/resourceGroups/r%20g/providers/Microsoft.Authorization/roleAssignments/ra-1"
+        );
+        for bad in [
+            "/subscriptions/s1/../resourceGroups/x",
+            "/subscriptions/s1/%2e%2e/x",
+            "/subscriptions//x",
+            "subscriptions/s1",
+            "/subscriptions/s1/\nx",
+        ] {
+            assert!(arm_path(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(subscription_of("/subscriptions/s1/x"), Some("s1"));
+        assert_eq!(subscription_of("/providers/x"), None);
+    }
+}

@@ -252,3 +252,20 @@ fn repo_path(repo: &str) -> Result<String, ActionError> {
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_are_encoded_and_traversal_refused() {
+        assert_eq!(segment("MY SECRET").unwrap(), "MY%20SECRET");
+        assert_eq!(repo_path("acme/api.v2").unwrap(), "acme/api.v2");
+        for bad in ["", ".", "..", "%2e%2e", "a\u{7}b"] {
+            assert!(segment(bad).is_err(), "{bad:?}");
+        }
+        assert!(repo_path("acme/../x").is_err());
+        assert!(repo_path("acme").is_err());
+        assert_eq!(owner_of("acme/api"), "acme");
+    }
+}
