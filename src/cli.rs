@@ -31,6 +31,11 @@ pub enum Command {
     Diff(DiffArgs),
     /// Plan (default) or apply the revocation of provisional grants whose expiry has passed.
     Revoke(RevokeArgs),
+    /// Check and read the journal that `revoke` writes: its hash chain, its head.
+    Journal {
+        #[command(subcommand)]
+        command: JournalCommand,
+    },
     /// Join the JSON reports of several shards into one report.
     Merge(MergeArgs),
     /// List and explain rules.
@@ -55,6 +60,10 @@ pub struct ScanArgs {
     /// Compare with an earlier JSON report: the gate then counts only new findings.
     #[arg(long, value_name = "OLD.json")]
     pub baseline: Option<PathBuf>,
+    /// The `lapse revoke` journal whose records show revocations as performed (default
+    /// lapse.toml `[scan] journal`; none: every expired grant shows as pending).
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -82,6 +91,9 @@ pub struct EvaluateArgs {
     pub gate: GateArgs,
     #[arg(long, value_name = "OLD.json")]
     pub baseline: Option<PathBuf>,
+    /// The `lapse revoke` journal to read for the revocation view (as for `scan`).
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
 }
 
 /// Where to collect from. Several sources can be combined in one run.
@@ -252,12 +264,42 @@ pub struct RevokeArgs {
     /// Append-only journal of every action (JSONL).
     #[arg(long, value_name = "FILE", default_value = "lapse-journal.jsonl")]
     pub journal: PathBuf,
-    /// Days between deactivating an AWS access key and deleting it.
-    #[arg(long, value_name = "DAYS", default_value_t = 7)]
+    /// Days between deactivating an AWS access key and deleting it (0 to 365).
+    #[arg(long, value_name = "DAYS", default_value_t = 7,
+          value_parser = clap::value_parser!(u32).range(0..=365))]
     pub grace: u32,
     /// Write the plan as JSON here as well.
     #[arg(long, value_name = "FILE")]
     pub plan_json: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JournalCommand {
+    /// Exit 0 when the hash chain holds, 1 naming the first broken line.
+    Verify {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// A head printed earlier by `lapse journal head`: it must still be in the chain, so a
+        /// journal cut short is caught too.
+        #[arg(long, value_name = "HASH")]
+        head: Option<String>,
+    },
+    /// Print the hash of the last record, to keep elsewhere (a CI artifact, a ticket).
+    Head {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Each grant's lifecycle: requested, approved, issued, extended, expired, revoked.
+    Show {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Only the grants of this principal (ARN, object id, repository).
+        #[arg(long, value_name = "ID")]
+        principal: Option<String>,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]

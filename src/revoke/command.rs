@@ -17,13 +17,17 @@ use crate::cli::{RevokeArgs, SourceArgs};
 use crate::collect::aws::accounts::DEFAULT_MAX_ATTEMPTS;
 use crate::collect::aws::client::{ClientSettings, sdk_config};
 use crate::exit::Code;
-use crate::inventory::{Inventory, Provider, Timestamp};
+use crate::inventory::{Inventory, Provider};
 
 const GITHUB_API: &str = "https://api.github.com";
 
 /// Runs `lapse revoke` on an inventory collected with the command's source flags.
-pub fn run(args: &RevokeArgs, inventory: &Inventory, as_of: Timestamp) -> anyhow::Result<Code> {
-    let plan = super::plan(inventory, as_of);
+pub fn run(
+    args: &RevokeArgs,
+    inventory: &Inventory,
+    ctx: &crate::analyze::AnalysisContext,
+) -> anyhow::Result<Code> {
+    let plan = super::plan::plan_in(inventory, ctx);
     print!("{}", super::print::plan_text(&plan, args.apply));
     for gap in &inventory.coverage_gaps {
         eprintln!(

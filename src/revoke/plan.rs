@@ -17,9 +17,15 @@ use super::action::{Action, IamKind};
 use super::ledger::iam_principal;
 use super::{DENY_OLDER_SESSIONS, ExpiredGrant, MarkerIssue, Plan, resource};
 
-/// Computes what `lapse revoke` does at `as_of`. Pure: reads the inventory, calls nothing.
+/// Computes what `lapse revoke` does at `as_of`, with the default marker horizon.
 pub fn plan(inventory: &Inventory, as_of: Timestamp) -> Plan {
-    let ctx = AnalysisContext { as_of };
+    plan_in(inventory, &AnalysisContext::at(as_of))
+}
+
+/// Computes what `lapse revoke` does in `ctx` (its instant and lapse.toml's marker horizon).
+/// Pure: reads the inventory, calls nothing.
+pub fn plan_in(inventory: &Inventory, ctx: &AnalysisContext) -> Plan {
+    let (ctx, as_of) = (*ctx, ctx.as_of);
     let mut builder = Builder {
         plan: Plan {
             as_of,
@@ -85,7 +91,7 @@ impl Builder {
         actions: impl FnOnce() -> Planned,
     ) {
         match facts.expiry_marker.as_str() {
-            "invalid" => self.plan.issues.push(MarkerIssue {
+            "invalid" | "too_far" => self.plan.issues.push(MarkerIssue {
                 resource: what,
                 marker_source: facts.expiry_source.clone().unwrap_or_default(),
                 value: facts.expiry_marker_value.clone().unwrap_or_default(),
@@ -149,6 +155,11 @@ impl Builder {
                     && let Some(end) = credential.expires_at
                 {
                     facts = expiry::read_marker(Some(&rfc3339(end)), "end_date", ctx);
+                    // A secret's own lifetime is not a claim to be temporary: a distant end
+                    // date is simply not a provisional grant.
+                    if facts.expiry_marker == "too_far" {
+                        return;
+                    }
                 }
                 self.consider(what(), &credential.scope, &facts, || {
                     azure_password(credential)
@@ -184,7 +195,7 @@ fn principal_ref(principal: &Principal) -> crate::inventory::ResourceRef {
 }
 
 fn rfc3339(t: Timestamp) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
 /// A user: keys off first (the most direct way in), then the console, then every policy; key

@@ -256,7 +256,7 @@ async fn org_scan_inventory_gaps_and_findings() {
         "token or more than four characters leaked"
     );
 
-    let ctx = AnalysisContext { as_of: Utc::now() };
+    let ctx = AnalysisContext::at(Utc::now());
     let analysis = analyze(&inventory, &ctx);
     let set = rules::load(&[], &Config::default()).unwrap();
     let eval = rules::evaluate(&set, &analysis.subjects, ctx.as_of);
