@@ -43,6 +43,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Code> {
         Command::Revoke(args) => revoke(args),
         Command::Merge(args) => merge(args),
         Command::Journal { command } => journal(command),
+        Command::Grant(args) => crate::grant::command::run(&args),
     }
 }
 

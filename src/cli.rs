@@ -31,6 +31,8 @@ pub enum Command {
     Diff(DiffArgs),
     /// Plan (default) or apply the revocation of provisional grants whose expiry has passed.
     Revoke(RevokeArgs),
+    /// Plan (default) or issue a provisional grant that ends by itself: a ledger line, journalled.
+    Grant(GrantArgs),
     /// Check and read the journal that `revoke` writes: its hash chain, its head.
     Journal {
         #[command(subcommand)]
@@ -271,6 +273,71 @@ pub struct RevokeArgs {
     /// Write the plan as JSON here as well.
     #[arg(long, value_name = "FILE")]
     pub plan_json: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct GrantArgs {
+    /// The IAM user or role ARN that receives the grant.
+    #[arg(long, value_name = "ARN", help_heading = "What")]
+    pub principal: String,
+    /// Attach this managed policy for the TTL.
+    #[arg(
+        long,
+        value_name = "POLICY_ARN",
+        help_heading = "What",
+        conflicts_with = "inline_policy",
+        required_unless_present = "inline_policy"
+    )]
+    pub attach_policy: Option<String>,
+    /// Write this policy document as an inline policy for the TTL (with --policy-name).
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "What",
+        requires = "policy_name"
+    )]
+    pub inline_policy: Option<PathBuf>,
+    #[arg(
+        long,
+        value_name = "NAME",
+        help_heading = "What",
+        requires = "inline_policy"
+    )]
+    pub policy_name: Option<String>,
+    /// How long the grant lasts: 90m, 2h, 1d (at most lapse.toml [grant] max_ttl, default 24h).
+    #[arg(long, value_name = "DURATION", help_heading = "Why and how long")]
+    pub ttl: String,
+    #[arg(long, value_name = "TEXT", help_heading = "Why and how long")]
+    pub reason: String,
+    #[arg(long, value_name = "NAME", help_heading = "Why and how long")]
+    pub requested_by: String,
+    /// Who approved it: declared, not verified by lapse.
+    #[arg(long, value_name = "NAME", help_heading = "Why and how long")]
+    pub approved_by: Option<String>,
+    #[arg(long, value_name = "ID", help_heading = "Why and how long")]
+    pub ticket: Option<String>,
+    /// Grant even when what is granted makes the principal admin.
+    #[arg(long)]
+    pub allow_admin: bool,
+    /// The grants ledger `lapse revoke --ledger` reads.
+    #[arg(long, value_name = "FILE")]
+    pub ledger: PathBuf,
+    /// The journal (shared with `lapse revoke`).
+    #[arg(long, value_name = "FILE", default_value = "lapse-journal.jsonl")]
+    pub journal: PathBuf,
+    /// Execute the plan. Without it, lapse prints the plan and changes nothing.
+    #[arg(long)]
+    pub apply: bool,
+    /// Read lapse.toml from here (default: ./lapse.toml when present).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[arg(long, value_name = "NAME", help_heading = "AWS")]
+    pub aws_profile: Option<String>,
+    #[arg(long, value_name = "REGION", help_heading = "AWS")]
+    pub aws_region: Option<String>,
+    /// Send AWS API calls here (moto, LocalStack). Also read from AWS_ENDPOINT_URL.
+    #[arg(long, value_name = "URL", help_heading = "AWS")]
+    pub aws_endpoint_url: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -13,7 +13,8 @@ use crate::revoke::journal::{Event, Record};
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Step {
     pub ts: Timestamp,
-    /// `requested | approved | issued | extended | expired | revoking | revoked | deferred | failed`.
+    /// `requested | approved | issued | extended | expired | revoking | revoked | deferred |
+    /// failed` (and `run_started`/`run_finished` when a run record names a grant).
     pub stage: String,
     pub run_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -97,14 +98,42 @@ fn step(record: &Record) -> Step {
         ),
         Event::RunStarted => ("run_started", None),
         Event::RunFinished => ("run_finished", None),
+        Event::Requested => ("requested", grant_detail(record)),
+        Event::Approved => ("approved", grant_detail(record)),
+        Event::Issued => ("issued", grant_detail(record)),
+        Event::Extended => ("extended", grant_detail(record)),
     };
     Step {
         ts: record.ts,
         stage: stage.into(),
         run_id: record.run_id.clone(),
-        actor: None,
+        actor: record.actor.clone(),
         detail,
     }
+}
+
+/// A grant event's particulars on one line: `until …`, `reason …`, `ticket …`, the calls.
+fn grant_detail(record: &Record) -> Option<String> {
+    let mut parts = Vec::new();
+    if let Some(until) = record.expires_at {
+        parts.push(format!("until {}", rfc3339(until)));
+    }
+    let detail = record.detail.as_ref();
+    for key in ["reason", "ticket", "note"] {
+        if let Some(value) = detail.and_then(|d| d.get(key)).and_then(|v| v.as_str()) {
+            parts.push(format!("{key} {value}"));
+        }
+    }
+    if let Some(calls) = detail
+        .and_then(|d| d.get("calls"))
+        .and_then(|v| v.as_array())
+    {
+        let calls: Vec<&str> = calls.iter().filter_map(|c| c.as_str()).collect();
+        if !calls.is_empty() {
+            parts.push(calls.join("; "));
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
 }
 
 /// The human view: one block per grant, one line per step, every string escaped.

@@ -2,7 +2,9 @@
 //! and after each one, with the state it replaced. Read back, it tells a re-run what an
 //! interrupted run already did and when each access key was deactivated.
 //!
-//! Record events: `run_started`, `started`, `done`, `deferred`, `failed`, `run_finished`.
+//! Record events: `run_started`, `started`, `done`, `deferred`, `failed`, `run_finished`; and
+//! for `lapse grant`, in the same chain: `requested`, `approved`, `issued`, `extended` (a
+//! provisioning that fails is `failed` with its error).
 //! A run without `run_finished` was interrupted; the `done` actions of interrupted runs since
 //! the last finished run are skipped by the next run (it resumes them).
 //!
@@ -56,6 +58,10 @@ pub enum Event {
     Deferred,
     Failed,
     RunFinished,
+    Requested,
+    Approved,
+    Issued,
+    Extended,
 }
 
 /// One line of the journal.
@@ -84,6 +90,12 @@ pub struct Record {
     pub replaced: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Who asked for or approved a grant (`requested`, `approved`; declared, not verified).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+    /// A grant event's particulars: reason, ticket, the API calls, the ledger line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<serde_json::Value>,
 }
 
 /// What the journal says so far.
@@ -145,7 +157,11 @@ impl JournalState {
                     self.deactivated_keys.insert(id, record.ts);
                 }
             }
-            Event::RunStarted => {}
+            Event::RunStarted
+            | Event::Requested
+            | Event::Approved
+            | Event::Issued
+            | Event::Extended => {}
         }
     }
 
@@ -282,6 +298,8 @@ impl Journal {
             action: None,
             replaced: None,
             error: None,
+            actor: None,
+            detail: None,
         }
     }
 

@@ -89,6 +89,47 @@ pub fn load(path: &Path) -> Result<Vec<LedgerEntry>, LedgerError> {
     })
 }
 
+/// Appends one entry as a line and syncs it to disk; returns the file's length before, so a
+/// provisioning that fails afterwards can take the line back (`truncate`).
+pub fn append(path: &Path, entry: &LedgerEntry) -> Result<u64, LedgerError> {
+    use std::io::Write;
+    let io = |source| LedgerError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(io)?;
+    let before = file.metadata().map_err(io)?.len();
+    let mut line = serde_json::to_string(entry).map_err(|e| io(std::io::Error::other(e)))?;
+    // A last line without its newline must not be joined to this one.
+    if before > 0 && !std::fs::read(path).map_err(io)?.ends_with(b"\n") {
+        line.insert(0, '\n');
+    }
+    line.push('\n');
+    file.write_all(line.as_bytes())
+        .and_then(|()| file.sync_data())
+        .map_err(io)?;
+    Ok(before)
+}
+
+/// Cuts the ledger back to `len` bytes: the rollback of an `append` whose grant failed.
+pub fn truncate(path: &Path, len: u64) -> Result<(), LedgerError> {
+    let io = |source| LedgerError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(io)?;
+    file.set_len(len)
+        .and_then(|()| file.sync_data())
+        .map_err(io)
+}
+
 /// Parses ledger text; an error is `(1-based line, message)`. Of several lines naming the same
 /// grant, the latest is kept (in the place of the first).
 pub fn parse(text: &str) -> Result<Vec<LedgerEntry>, (usize, String)> {

@@ -8,6 +8,7 @@ mod config;
 mod drift;
 mod formats;
 mod github;
+mod grant;
 mod journal;
 mod ledger;
 mod markers;

@@ -26,7 +26,7 @@ const FUTURE: &str = "2099-01-01T00:00:00Z";
 const READ_ONLY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:Get*","Resource":"*"}]}"#;
 const ROLE_TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
 
-fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -159,7 +159,7 @@ async fn key_states(iam: &aws_sdk_iam::Client, user: &str) -> Vec<StatusType> {
         .collect()
 }
 
-async fn attached(iam: &aws_sdk_iam::Client, kind: &str, name: &str) -> Vec<String> {
+pub(crate) async fn attached(iam: &aws_sdk_iam::Client, kind: &str, name: &str) -> Vec<String> {
     let arns: Vec<String> = if kind == "user" {
         let out = iam
             .list_attached_user_policies()
@@ -186,7 +186,7 @@ async fn attached(iam: &aws_sdk_iam::Client, kind: &str, name: &str) -> Vec<Stri
     arns
 }
 
-async fn inline(iam: &aws_sdk_iam::Client, kind: &str, name: &str) -> Vec<String> {
+pub(crate) async fn inline(iam: &aws_sdk_iam::Client, kind: &str, name: &str) -> Vec<String> {
     if kind == "user" {
         let out = iam
             .list_user_policies()
