@@ -277,16 +277,22 @@ pub struct RevokeArgs {
 
 #[derive(Debug, Args)]
 pub struct GrantArgs {
-    /// The IAM user or role ARN that receives the grant.
-    #[arg(long, value_name = "ARN", help_heading = "What")]
-    pub principal: String,
-    /// Attach this managed policy for the TTL.
+    /// AWS: the IAM user or role ARN that receives the grant.
+    #[arg(
+        long,
+        value_name = "ARN",
+        help_heading = "What",
+        required_unless_present = "deploy_key_repo",
+        conflicts_with = "deploy_key_repo"
+    )]
+    pub principal: Option<String>,
+    /// AWS: attach this managed policy for the TTL.
     #[arg(
         long,
         value_name = "POLICY_ARN",
         help_heading = "What",
         conflicts_with = "inline_policy",
-        required_unless_present = "inline_policy"
+        requires = "principal"
     )]
     pub attach_policy: Option<String>,
     /// Write this policy document as an inline policy for the TTL (with --policy-name).
@@ -304,6 +310,28 @@ pub struct GrantArgs {
         requires = "inline_policy"
     )]
     pub policy_name: Option<String>,
+    /// GitHub: add a deploy key to this repository for the TTL.
+    #[arg(long, value_name = "OWNER/NAME", help_heading = "What", requires_all = ["public_key", "title"])]
+    pub deploy_key_repo: Option<String>,
+    /// GitHub: the SSH public key (.pub) of the deploy key.
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "What",
+        requires = "deploy_key_repo"
+    )]
+    pub public_key: Option<PathBuf>,
+    /// GitHub: the deploy key's title (lapse appends the expiry marker).
+    #[arg(
+        long,
+        value_name = "TEXT",
+        help_heading = "What",
+        requires = "deploy_key_repo"
+    )]
+    pub title: Option<String>,
+    /// GitHub: a read-write key (default read-only).
+    #[arg(long, help_heading = "What", requires = "deploy_key_repo")]
+    pub write: bool,
     /// How long the grant lasts: 90m, 2h, 1d (at most lapse.toml [grant] max_ttl, default 24h).
     #[arg(long, value_name = "DURATION", help_heading = "Why and how long")]
     pub ttl: String,
@@ -338,6 +366,12 @@ pub struct GrantArgs {
     /// Send AWS API calls here (moto, LocalStack). Also read from AWS_ENDPOINT_URL.
     #[arg(long, value_name = "URL", help_heading = "AWS")]
     pub aws_endpoint_url: Option<String>,
+    /// GitHub API root, for GitHub Enterprise Server and tests (token: GITHUB_TOKEN or GH_TOKEN).
+    #[arg(long, value_name = "URL", help_heading = "GitHub")]
+    pub github_api_url: Option<String>,
+    /// Trust these CA certificates (PEM) in addition to the system's; SSL_CERT_FILE also works.
+    #[arg(long, value_name = "PEM")]
+    pub ca_bundle: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

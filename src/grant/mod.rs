@@ -18,7 +18,9 @@ use crate::revoke::action::IamKind;
 
 pub mod aws;
 pub mod command;
+pub mod github;
 pub mod print;
+pub mod record;
 pub mod ttl;
 
 /// A request refused before anything changes (exit 2).
@@ -49,14 +51,9 @@ impl Granted {
     }
 }
 
-/// A validated `lapse grant` request: every user input checked here, once.
+/// What every grant carries, whatever the provider: validated once against `[grant]`.
 #[derive(Debug, Clone)]
-pub struct Request {
-    pub principal_arn: String,
-    pub kind: IamKind,
-    pub name: String,
-    pub account: String,
-    pub granted: Granted,
+pub struct Common {
     pub ttl: chrono::Duration,
     pub now: Timestamp,
     pub reason: String,
@@ -64,33 +61,37 @@ pub struct Request {
     /// Declared by the caller, not verified by lapse.
     pub approved_by: Option<String>,
     pub ticket: Option<String>,
-    pub allow_admin: bool,
     pub ledger: PathBuf,
 }
 
-/// The raw inputs of a request, as the command line gives them.
+/// The raw inputs shared by every kind of grant, as the command line gives them.
 #[derive(Debug, Clone)]
-pub struct RawRequest<'a> {
-    pub principal: &'a str,
-    pub attach_policy: Option<&'a str>,
-    pub inline_policy: Option<(String, &'a str)>,
+pub struct RawCommon<'a> {
     pub ttl: &'a str,
     pub reason: &'a str,
     pub requested_by: &'a str,
     pub approved_by: Option<&'a str>,
     pub ticket: Option<&'a str>,
-    pub allow_admin: bool,
     pub ledger: PathBuf,
 }
 
-impl Request {
-    /// Checks a request against `[grant]`: TTL within `max_ttl`, approval when required (and
-    /// by someone other than the requester), well-formed principal and policy.
+/// Non-empty text without control characters (it goes into ledgers, journals and titles).
+pub fn text(flag: &str, value: &str) -> Result<String, Refused> {
+    let value = value.trim();
+    if value.is_empty() || value.chars().any(char::is_control) {
+        return Err(Refused(format!("{flag} must be non-empty text")));
+    }
+    Ok(value.to_string())
+}
+
+impl Common {
+    /// Checks the TTL against `max_ttl` and the approval when `[grant]` requires one (by
+    /// someone other than the requester).
     pub fn validate(
-        raw: RawRequest<'_>,
+        raw: RawCommon<'_>,
         policy: &GrantPolicy,
         now: Timestamp,
-    ) -> Result<Request, Refused> {
+    ) -> Result<Common, Refused> {
         let ttl = ttl::parse(raw.ttl).map_err(|e| Refused(format!("--ttl {e}")))?;
         if ttl > policy.max_ttl {
             return Err(Refused(format!(
@@ -99,13 +100,6 @@ impl Request {
                 ttl::show(policy.max_ttl)
             )));
         }
-        let text = |flag: &str, value: &str| -> Result<String, Refused> {
-            let value = value.trim();
-            if value.is_empty() || value.chars().any(char::is_control) {
-                return Err(Refused(format!("{flag} must be non-empty text")));
-            }
-            Ok(value.to_string())
-        };
         let reason = text("--reason", raw.reason)?;
         let requested_by = text("--requested-by", raw.requested_by)?;
         let approved_by = raw
@@ -130,6 +124,55 @@ impl Request {
                 Some(_) => {}
             }
         }
+        Ok(Common {
+            ttl,
+            now,
+            reason,
+            requested_by,
+            approved_by,
+            ticket,
+            ledger: raw.ledger,
+        })
+    }
+
+    pub fn expires_at(&self) -> Timestamp {
+        self.now + self.ttl
+    }
+
+    /// Who, why and the ticket, on a ledger line.
+    pub fn stamp(&self, entry: &mut LedgerEntry) {
+        entry.owner = Some(self.requested_by.clone());
+        entry.reason = Some(self.reason.clone());
+        entry.requested_by = Some(self.requested_by.clone());
+        entry.approved_by = self.approved_by.clone();
+        entry.ticket = self.ticket.clone();
+    }
+}
+
+/// A validated AWS `lapse grant` request.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub common: Common,
+    pub principal_arn: String,
+    pub kind: IamKind,
+    pub name: String,
+    pub account: String,
+    pub granted: Granted,
+    pub allow_admin: bool,
+}
+
+/// The raw AWS inputs of a request, as the command line gives them.
+#[derive(Debug, Clone)]
+pub struct RawRequest<'a> {
+    pub principal: &'a str,
+    pub attach_policy: Option<&'a str>,
+    pub inline_policy: Option<(String, &'a str)>,
+    pub allow_admin: bool,
+}
+
+impl Request {
+    /// Checks the principal and what is granted.
+    pub fn validate(raw: RawRequest<'_>, common: Common) -> Result<Request, Refused> {
         let (kind, name) = crate::revoke::ledger::iam_principal(raw.principal).map_err(Refused)?;
         crate::revoke::target::iam_arn_path(raw.principal).map_err(Refused)?;
         if kind == IamKind::Group {
@@ -175,24 +218,18 @@ impl Request {
             }
         };
         Ok(Request {
+            common,
             principal_arn: raw.principal.to_string(),
             kind,
             name,
             account,
             granted,
-            ttl,
-            now,
-            reason,
-            requested_by,
-            approved_by,
-            ticket,
             allow_admin: raw.allow_admin,
-            ledger: raw.ledger,
         })
     }
 
     pub fn expires_at(&self) -> Timestamp {
-        self.now + self.ttl
+        self.common.expires_at()
     }
 
     /// The ledger line that records this grant, pinned to the principal's unique id.
@@ -202,11 +239,7 @@ impl Request {
         entry.principal_id = Some(self.principal_arn.clone());
         entry.account = Some(self.account.clone());
         entry.principal_unique_id = Some(unique_id.to_string());
-        entry.owner = Some(self.requested_by.clone());
-        entry.reason = Some(self.reason.clone());
-        entry.requested_by = Some(self.requested_by.clone());
-        entry.approved_by = self.approved_by.clone();
-        entry.ticket = self.ticket.clone();
+        self.common.stamp(&mut entry);
         entry
     }
 

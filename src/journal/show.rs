@@ -34,10 +34,22 @@ pub struct Lifecycle {
 /// The lifecycles in a journal's records, in order of first appearance. `principal` keeps the
 /// grants of that principal only (its ARN, object id or repository, as the grant id begins).
 pub fn lifecycles(records: &[Record], principal: Option<&str>) -> Vec<Lifecycle> {
+    // A grant whose id exists only once provisioned (a deploy key's) is requested under a
+    // provisional id; its issuance names that id (`requested_as`) to join the two.
+    let aliases: BTreeMap<(&str, &str), &str> = records
+        .iter()
+        .filter_map(|r| {
+            let alias = r.detail.as_ref()?.get("requested_as")?.as_str()?;
+            Some(((alias, r.run_id.as_str()), r.grant.as_deref()?))
+        })
+        .collect();
     let mut order: Vec<String> = Vec::new();
     let mut by_grant: BTreeMap<String, Vec<Step>> = BTreeMap::new();
     for record in records {
         let Some(grant) = &record.grant else { continue };
+        let grant = &aliases
+            .get(&(grant.as_str(), record.run_id.as_str()))
+            .map_or_else(|| grant.clone(), |g| g.to_string());
         if principal.is_some_and(|p| !about(grant, p)) {
             continue;
         }

@@ -366,3 +366,68 @@ fn refused_grants_exit_2_and_change_nothing() {
             .contains(&estate.admin)
     );
 }
+
+/// The deploy-key grant's requests (GET the repository, GET its keys, POST the key), checked
+/// against GitHub's published description by Prism, which answers 4xx to anything it does not
+/// allow; the ledger then holds the key id Prism's example gave, the title carries the marker.
+#[test]
+fn a_deploy_key_grant_is_allowed_by_the_published_description() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_prism, port) = crate::github::start_prism(&dir.path().join("prism.log"));
+    let key = dir.path().join("ci.pub");
+    std::fs::write(
+        &key,
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGrantTestKeyGrantTestKeyGrantTestKey0 ci@example\n",
+    )
+    .unwrap();
+    let ledger = dir.path().join("grants.jsonl");
+    let journal = dir.path().join("journal.jsonl");
+    let run = |extra: &[&str]| {
+        let mut cmd = Command::cargo_bin("lapse").unwrap();
+        cmd.env_remove("RUST_LOG")
+            .env("GITHUB_TOKEN", "ghp_granttest")
+            .current_dir(dir.path())
+            .args(["grant", "--deploy-key-repo", "acme/api", "--public-key"])
+            .arg(&key)
+            .args(["--title", "ci deploy", "--ttl", "90m", "--reason", "INC-9"])
+            .args(["--requested-by", "alice", "--ledger"])
+            .arg(&ledger)
+            .arg("--journal")
+            .arg(&journal)
+            .args(["--github-api-url", &format!("http://127.0.0.1:{port}")])
+            .args(extra);
+        cmd.assert()
+    };
+    let plan = run(&[]).code(0);
+    let text = out(&plan);
+    assert!(text.contains("POST /repos/acme/api/keys"), "{text}");
+    assert!(text.contains("[lapse:expires-at="), "{text}");
+    assert!(!ledger.exists());
+
+    let applied = run(&["--apply"]);
+    let text = out(&applied);
+    applied.code(0);
+    let lines = read_lines(&ledger);
+    assert_eq!(lines.len(), 1, "{text}");
+    let line: Value = serde_json::from_str(&lines[0]).unwrap();
+    assert_eq!(line["kind"], "deploy_key");
+    assert!(
+        line["target"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("acme/api/")),
+        "{line}"
+    );
+    assert_eq!(events(dir.path()), ["requested", "issued"]);
+    let show = Command::cargo_bin("lapse")
+        .unwrap()
+        .args(["journal", "show", "--json"])
+        .arg(&journal)
+        .assert()
+        .code(0);
+    let view: Value = serde_json::from_slice(&show.get_output().stdout).unwrap();
+    assert_eq!(
+        view.as_array().map(Vec::len),
+        Some(1),
+        "one lifecycle: {view}"
+    );
+}
