@@ -164,18 +164,20 @@ impl Client {
     }
 }
 
-fn repo_path(request: &DeployKeyRequest) -> String {
+/// `/repos/OWNER/NAME`, each segment percent-encoded (both were checked at validation).
+fn repo_path(request: &DeployKeyRequest) -> Result<String, Refused> {
     use crate::revoke::github::segment;
-    format!(
+    let encode = |s: &str| segment(s).map_err(|e| Refused(e.message));
+    Ok(format!(
         "/repos/{}/{}",
-        segment(&request.owner),
-        segment(&request.repo)
-    )
+        encode(&request.owner)?,
+        encode(&request.repo)?
+    ))
 }
 
 /// The repository must exist, and must not hold this key already.
 async fn inspect(client: &Client, request: &DeployKeyRequest) -> Result<(), Refused> {
-    let repo = repo_path(request);
+    let repo = repo_path(request)?;
     let response = client.get(&repo).await?;
     match response.status().as_u16() {
         200 => {}
@@ -269,7 +271,7 @@ pub async fn run(args: &GrantArgs, request: &DeployKeyRequest) -> anyhow::Result
         "key": request.public_key,
         "read_only": !request.write,
     });
-    let path = format!("{}/keys", repo_path(request));
+    let path = format!("{}/keys", repo_path(request)?);
     let posted = client
         .request(reqwest::Method::POST, &path)
         .json(&body)

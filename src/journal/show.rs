@@ -98,6 +98,17 @@ fn step(record: &Record) -> Step {
         Event::Started => ("revoking", action),
         Event::Done => ("revoked", action),
         Event::Deferred => ("deferred", action),
+        Event::KeyClaimed => ("key_claimed", action),
+        Event::Skipped => (
+            "skipped",
+            Some(
+                [action, record.error.clone()]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(": "),
+            ),
+        ),
         Event::Failed => (
             "failed",
             Some(

@@ -20,8 +20,8 @@ fn delete_secret() -> Action {
     }
 }
 
-/// A journal of `n` chained records; with `grant`, the last one is the `done` of
-/// `delete_secret` for that grant.
+/// A journal of `n` chained records; with `grant` (its owner), the last one is the `done` of
+/// `delete_secret` for the grant of that owner.
 fn write_journal(path: &Path, n: usize, grant: Option<&str>) {
     let mut journal = lapse::revoke::Journal::open(path).unwrap();
     for i in 0..n {
@@ -30,7 +30,9 @@ fn write_journal(path: &Path, n: usize, grant: Option<&str>) {
         } else {
             Event::Started
         });
-        record.grant = grant.map(str::to_string);
+        record.grant = Some("acme/api/DEPLOY".into());
+        record.provider = Some(lapse::inventory::Provider::Github);
+        record.account = grant.map(str::to_string);
         record.action = Some(delete_secret());
         journal.append(&record).unwrap();
     }
@@ -69,7 +71,7 @@ fn stdout(assert: &assert_cmd::assert::Assert) -> String {
 fn verify_names_the_edited_removed_or_swapped_line_and_head_catches_a_cut() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("journal.jsonl");
-    write_journal(&path, 5, Some("acme/api/DEPLOY"));
+    write_journal(&path, 5, Some("acme"));
     let ok = journal_cmd(&["verify"], &path).code(0);
     assert!(
         stdout(&ok).contains("chain intact, 5 records"),
@@ -173,11 +175,7 @@ fn scan_trusts_a_journal_only_when_named_and_only_for_its_grant() {
     let ledger: PathBuf = dir.path().join("grants.jsonl");
     std::fs::write(&ledger, format!("{EXPIRED_SECRET}\n")).unwrap();
     // A journal committed to the checkout claims the revocation was performed.
-    write_journal(
-        &dir.path().join("lapse-journal.jsonl"),
-        2,
-        Some("acme/api/DEPLOY"),
-    );
+    write_journal(&dir.path().join("lapse-journal.jsonl"), 2, Some("acme"));
     assert_eq!(
         status(&scan_revocations(dir.path(), &ledger, None)),
         ["pending"]
@@ -187,9 +185,9 @@ fn scan_trusts_a_journal_only_when_named_and_only_for_its_grant() {
         status(&scan_revocations(dir.path(), &ledger, Some(&named))),
         ["performed"]
     );
-    // The same action done for another grant does not count for this one.
+    // The same action done in another account does not count for this grant.
     let other = dir.path().join("other.jsonl");
-    write_journal(&other, 2, Some("elsewhere/api/DEPLOY"));
+    write_journal(&other, 2, Some("elsewhere"));
     assert_eq!(
         status(&scan_revocations(dir.path(), &ledger, Some(&other))),
         ["pending"]
