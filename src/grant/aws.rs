@@ -97,45 +97,44 @@ pub async fn inspect(iam: &Client, request: &Request) -> Result<Inspection, Refu
     })
 }
 
+/// One page of `iam:ListAttached{Role,User}Policies`: the ARNs and the next marker.
+macro_rules! attached_page {
+    ($request:expr, $name:ident, $op:literal, $principal:expr, $marker:expr) => {{
+        let out = $request
+            .$name($principal)
+            .set_marker($marker)
+            .send()
+            .await
+            .map_err(|e| Refused(format!("iam:{}: {}", $op, message(&e))))?;
+        let arns: Vec<String> = out
+            .attached_policies()
+            .iter()
+            .filter_map(|p| p.policy_arn().map(str::to_string))
+            .collect();
+        (arns, out.is_truncated.then(|| out.marker.clone()).flatten())
+    }};
+}
+
 async fn attached(iam: &Client, request: &Request) -> Result<Vec<String>, Refused> {
     let mut arns = Vec::new();
     let mut marker: Option<String> = None;
     loop {
+        let name = &request.name;
         let (page, next) = match request.kind {
-            IamKind::Role => {
-                let out = iam
-                    .list_attached_role_policies()
-                    .role_name(&request.name)
-                    .set_marker(marker.clone())
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        Refused(format!("iam:ListAttachedRolePolicies: {}", message(&e)))
-                    })?;
-                let page: Vec<String> = out
-                    .attached_policies()
-                    .iter()
-                    .filter_map(|p| p.policy_arn().map(str::to_string))
-                    .collect();
-                (page, out.is_truncated.then(|| out.marker.clone()).flatten())
-            }
-            _ => {
-                let out = iam
-                    .list_attached_user_policies()
-                    .user_name(&request.name)
-                    .set_marker(marker.clone())
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        Refused(format!("iam:ListAttachedUserPolicies: {}", message(&e)))
-                    })?;
-                let page: Vec<String> = out
-                    .attached_policies()
-                    .iter()
-                    .filter_map(|p| p.policy_arn().map(str::to_string))
-                    .collect();
-                (page, out.is_truncated.then(|| out.marker.clone()).flatten())
-            }
+            IamKind::Role => attached_page!(
+                iam.list_attached_role_policies(),
+                role_name,
+                "ListAttachedRolePolicies",
+                name,
+                marker.clone()
+            ),
+            _ => attached_page!(
+                iam.list_attached_user_policies(),
+                user_name,
+                "ListAttachedUserPolicies",
+                name,
+                marker.clone()
+            ),
         };
         arns.extend(page);
         match next {

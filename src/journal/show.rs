@@ -99,26 +99,8 @@ fn step(record: &Record) -> Step {
         Event::Done => ("revoked", action),
         Event::Deferred => ("deferred", action),
         Event::KeyClaimed => ("key_claimed", action),
-        Event::Skipped => (
-            "skipped",
-            Some(
-                [action, record.error.clone()]
-                    .into_iter()
-                    .flatten()
-                    .collect::<Vec<_>>()
-                    .join(": "),
-            ),
-        ),
-        Event::Failed => (
-            "failed",
-            Some(
-                [action, record.error.clone()]
-                    .into_iter()
-                    .flatten()
-                    .collect::<Vec<_>>()
-                    .join(": "),
-            ),
-        ),
+        Event::Skipped => ("skipped", with_error(action, record)),
+        Event::Failed => ("failed", with_error(action, record)),
         Event::RunStarted => ("run_started", None),
         Event::RunFinished => ("run_finished", None),
         Event::Requested => ("requested", grant_detail(record)),
@@ -133,6 +115,15 @@ fn step(record: &Record) -> Step {
         actor: record.actor.clone(),
         detail,
     }
+}
+
+/// The action and why it did not happen, as `ACTION: ERROR`.
+fn with_error(action: Option<String>, record: &Record) -> Option<String> {
+    let parts: Vec<String> = [action, record.error.clone()]
+        .into_iter()
+        .flatten()
+        .collect();
+    Some(parts.join(": "))
 }
 
 /// A grant event's particulars on one line: `until …`, `reason …`, `ticket …`, the calls.
