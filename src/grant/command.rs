@@ -104,7 +104,15 @@ async fn aws(args: &GrantArgs, request: &Request, ledger: &[LedgerEntry]) -> any
         "arn": request.principal_arn,
         "unique_id": inspection.unique_id,
     });
-    record::request_and_approval(&mut journal, &grant_id, common, principal)?;
+    let mut log = record::Log {
+        journal: &mut journal,
+        common,
+        grant_id,
+        provider: crate::inventory::Provider::Aws,
+        account: Some(request.account.clone()),
+        unique_id: Some(inspection.unique_id.clone()),
+    };
+    log.request_and_approval(principal)?;
     let calls = super::calls(request, &decision);
     let before = crate::revoke::ledger::append(&common.ledger, &entry)?;
     if matches!(decision, Decision::Issue)
@@ -112,15 +120,7 @@ async fn aws(args: &GrantArgs, request: &Request, ledger: &[LedgerEntry]) -> any
     {
         crate::revoke::ledger::truncate(&common.ledger, before)?;
         let detail = serde_json::json!({ "calls": calls });
-        record::append(
-            &mut journal,
-            &grant_id,
-            common,
-            Event::Failed,
-            None,
-            detail,
-            Some(error.clone()),
-        )?;
+        log.failed(detail, &error)?;
         eprintln!(
             "error: the grant was not provisioned ({}); its ledger line was taken back",
             crate::render::terminal::clean(&error)
@@ -132,8 +132,8 @@ async fn aws(args: &GrantArgs, request: &Request, ledger: &[LedgerEntry]) -> any
         Decision::Extend { .. } => (Event::Extended, "extended"),
     };
     let detail = serde_json::json!({ "calls": calls, "ledger": entry });
-    record::append(&mut journal, &grant_id, common, event, None, detail, None)?;
-    print_done(said, common, &journal);
+    log.append(event, None, detail, None)?;
+    print_done(said, common, log.journal);
     Ok(Code::Clean)
 }
 

@@ -264,7 +264,15 @@ pub async fn run(args: &GrantArgs, request: &DeployKeyRequest) -> anyhow::Result
     let common = &request.common;
     let requested_as = request.full_name();
     let principal = serde_json::json!({ "repository": requested_as });
-    record::request_and_approval(&mut journal, &requested_as, common, principal)?;
+    let mut log = record::Log {
+        journal: &mut journal,
+        common,
+        grant_id: requested_as.clone(),
+        provider: Provider::Github,
+        account: Some(request.owner.clone()),
+        unique_id: None,
+    };
+    log.request_and_approval(principal)?;
     let calls = vec![request.call()];
     let body = serde_json::json!({
         "title": request.marked_title(),
@@ -289,15 +297,7 @@ pub async fn run(args: &GrantArgs, request: &DeployKeyRequest) -> anyhow::Result
         Ok(key) => key,
         Err(error) => {
             let detail = serde_json::json!({ "calls": calls });
-            record::append(
-                &mut journal,
-                &requested_as,
-                common,
-                Event::Failed,
-                None,
-                detail,
-                Some(error.clone()),
-            )?;
+            log.failed(detail, &error)?;
             eprintln!(
                 "error: the deploy key was not added ({}); nothing was recorded as granted",
                 clean(&error)
@@ -306,7 +306,8 @@ pub async fn run(args: &GrantArgs, request: &DeployKeyRequest) -> anyhow::Result
         }
     };
     let entry = request.ledger_entry(key.id);
-    let grant_id = entry.target.clone();
+    log.grant_id = entry.target.clone();
+    log.unique_id = Some(key.id.to_string());
     if let Err(e) = crate::revoke::ledger::append(&common.ledger, &entry) {
         let executor = crate::revoke::github::GithubExecutor::new(http, &api, token);
         let undo = Action::GithubDeleteDeployKey {
@@ -319,15 +320,7 @@ pub async fn run(args: &GrantArgs, request: &DeployKeyRequest) -> anyhow::Result
             if undone { "" } else { "NOT " }
         );
         let detail = serde_json::json!({ "calls": calls, "requested_as": requested_as });
-        record::append(
-            &mut journal,
-            &grant_id,
-            common,
-            Event::Failed,
-            None,
-            detail,
-            Some(error.clone()),
-        )?;
+        log.failed(detail, &error)?;
         anyhow::bail!(error);
     }
     let detail = serde_json::json!({
@@ -335,15 +328,7 @@ pub async fn run(args: &GrantArgs, request: &DeployKeyRequest) -> anyhow::Result
         "ledger": entry,
         "requested_as": requested_as,
     });
-    record::append(
-        &mut journal,
-        &grant_id,
-        common,
-        Event::Issued,
-        None,
-        detail,
-        None,
-    )?;
-    super::command::print_done("granted", common, &journal);
+    log.append(Event::Issued, None, detail, None)?;
+    super::command::print_done("granted", common, log.journal);
     Ok(Code::Clean)
 }
