@@ -42,6 +42,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Code> {
         Command::Diff(args) => crate::drift::command::diff(&args),
         Command::Revoke(args) => revoke(args),
         Command::Merge(args) => merge(args),
+        Command::Journal { command } => journal(command),
+        Command::Grant(args) => crate::grant::command::run(&args),
     }
 }
 
@@ -57,9 +59,10 @@ fn scan(args: ScanArgs) -> anyhow::Result<Code> {
         .as_deref()
         .map(render::read_report)
         .transpose()?;
+    let journal = plan::journal_path(args.journal.as_deref(), &eval.config);
     let options = ProviderOptions::build(&sources, false)?;
     let inventory = timed("collect", || collect_sources(&sources, &options))?;
-    let mut report = evaluate(inventory, &eval, started)?;
+    let mut report = evaluate(inventory, &eval, journal.as_deref(), started)?;
     timed("drift", || {
         crate::drift::command::enrich(&mut report, baseline.as_ref(), output.history.as_deref())
     })?;
@@ -109,7 +112,8 @@ fn evaluate_saved(args: EvaluateArgs) -> anyhow::Result<Code> {
     for path in &args.inventory {
         inventory.merge(inventory::io::load(path)?);
     }
-    let mut report = evaluate(inventory, &eval, started)?;
+    let journal = plan::journal_path(args.journal.as_deref(), &eval.config);
+    let mut report = evaluate(inventory, &eval, journal.as_deref(), started)?;
     crate::drift::command::enrich(&mut report, baseline.as_ref(), output.history.as_deref())?;
     let code = finish(&report, &output, gate);
     release(report);
@@ -122,7 +126,21 @@ fn revoke(args: crate::cli::RevokeArgs) -> anyhow::Result<Code> {
     let sources = plan::source_plan(&args.sources, &eval.config)?;
     let options = ProviderOptions::build(&sources, true)?;
     let inventory = collect_sources(&sources, &options)?;
-    crate::revoke::command::run(&args, &options, &inventory, eval.as_of)
+    let ctx = AnalysisContext::from_config(eval.as_of, &eval.config);
+    crate::revoke::command::run(&args, &options, &inventory, &ctx)
+}
+
+fn journal(command: crate::cli::JournalCommand) -> anyhow::Result<Code> {
+    use crate::cli::JournalCommand;
+    match command {
+        JournalCommand::Verify { file, head } => crate::journal::verify(&file, head.as_deref()),
+        JournalCommand::Head { file } => crate::journal::head(&file),
+        JournalCommand::Show {
+            file,
+            principal,
+            json,
+        } => crate::journal::show(&file, principal.as_deref(), json),
+    }
 }
 
 /// Joins shard reports into one JSON report; exits 3 when a shard left a coverage gap.
@@ -222,20 +240,27 @@ pub fn collect_sources(
 }
 
 /// Analyze, evaluate and suppress: the offline half of a scan, shared by `scan` and `evaluate`.
-pub fn evaluate(inventory: Inventory, eval: &EvalPlan, started: Instant) -> anyhow::Result<Report> {
+/// `journal` is the revoke journal the revocation view trusts, when one was named.
+pub fn evaluate(
+    inventory: Inventory,
+    eval: &EvalPlan,
+    journal: Option<&std::path::Path>,
+    started: Instant,
+) -> anyhow::Result<Report> {
     let rules = timed("load rules", || {
         rules::loader::load(&eval.rule_dirs, &eval.config)
     })?;
-    let ctx = AnalysisContext { as_of: eval.as_of };
+    let ctx = AnalysisContext::from_config(eval.as_of, &eval.config);
     // The revocation view reads the inventory too, in one pass: it runs beside the analysis.
     let (analysis, revocations) = rayon::join(
         || timed("analyze", || analyze::analyze(&inventory, &ctx)),
         || {
             timed("revocations", || {
-                crate::revoke::scan_view(&inventory, eval.as_of)
+                crate::revoke::scan_view(&inventory, &ctx, journal)
             })
         },
     );
+    let revocations = revocations?;
     // Take what the report needs from the inventory, then let it go before rules run: on a
     // large estate the inventory, the subjects and the findings do not fit in memory together.
     let summary = summarize(&inventory);

@@ -31,6 +31,13 @@ pub enum Command {
     Diff(DiffArgs),
     /// Plan (default) or apply the revocation of provisional grants whose expiry has passed.
     Revoke(RevokeArgs),
+    /// Plan (default) or issue a provisional grant that ends by itself: a ledger line, journalled.
+    Grant(GrantArgs),
+    /// Check and read the journal that `revoke` writes: its hash chain, its head.
+    Journal {
+        #[command(subcommand)]
+        command: JournalCommand,
+    },
     /// Join the JSON reports of several shards into one report.
     Merge(MergeArgs),
     /// List and explain rules.
@@ -55,6 +62,10 @@ pub struct ScanArgs {
     /// Compare with an earlier JSON report: the gate then counts only new findings.
     #[arg(long, value_name = "OLD.json")]
     pub baseline: Option<PathBuf>,
+    /// The `lapse revoke` journal whose records show revocations as performed (default
+    /// lapse.toml `[scan] journal`; none: every expired grant shows as pending).
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -82,6 +93,9 @@ pub struct EvaluateArgs {
     pub gate: GateArgs,
     #[arg(long, value_name = "OLD.json")]
     pub baseline: Option<PathBuf>,
+    /// The `lapse revoke` journal to read for the revocation view (as for `scan`).
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
 }
 
 /// Where to collect from. Several sources can be combined in one run.
@@ -260,12 +274,141 @@ pub struct RevokeArgs {
     /// Append-only journal of every action (JSONL).
     #[arg(long, value_name = "FILE", default_value = "lapse-journal.jsonl")]
     pub journal: PathBuf,
-    /// Days between deactivating an AWS access key and deleting it.
-    #[arg(long, value_name = "DAYS", default_value_t = 7)]
+    /// Days between deactivating an AWS access key and deleting it (0 to 365).
+    #[arg(long, value_name = "DAYS", default_value_t = 7,
+          value_parser = clap::value_parser!(u32).range(0..=365))]
     pub grace: u32,
     /// Write the plan as JSON here as well.
     #[arg(long, value_name = "FILE")]
     pub plan_json: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct GrantArgs {
+    /// AWS: the IAM user or role ARN that receives the grant.
+    #[arg(
+        long,
+        value_name = "ARN",
+        help_heading = "What",
+        required_unless_present = "deploy_key_repo",
+        conflicts_with = "deploy_key_repo"
+    )]
+    pub principal: Option<String>,
+    /// AWS: attach this managed policy for the TTL.
+    #[arg(
+        long,
+        value_name = "POLICY_ARN",
+        help_heading = "What",
+        conflicts_with = "inline_policy",
+        requires = "principal"
+    )]
+    pub attach_policy: Option<String>,
+    /// Write this policy document as an inline policy for the TTL (with --policy-name).
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "What",
+        requires = "policy_name"
+    )]
+    pub inline_policy: Option<PathBuf>,
+    #[arg(
+        long,
+        value_name = "NAME",
+        help_heading = "What",
+        requires = "inline_policy"
+    )]
+    pub policy_name: Option<String>,
+    /// GitHub: add a deploy key to this repository for the TTL.
+    #[arg(long, value_name = "OWNER/NAME", help_heading = "What", requires_all = ["public_key", "title"])]
+    pub deploy_key_repo: Option<String>,
+    /// GitHub: the SSH public key (.pub) of the deploy key.
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "What",
+        requires = "deploy_key_repo"
+    )]
+    pub public_key: Option<PathBuf>,
+    /// GitHub: the deploy key's title (lapse appends the expiry marker).
+    #[arg(
+        long,
+        value_name = "TEXT",
+        help_heading = "What",
+        requires = "deploy_key_repo"
+    )]
+    pub title: Option<String>,
+    /// GitHub: a read-write key (default read-only).
+    #[arg(long, help_heading = "What", requires = "deploy_key_repo")]
+    pub write: bool,
+    /// How long the grant lasts: 90m, 2h, 1d (at most lapse.toml [grant] max_ttl, default 24h).
+    #[arg(long, value_name = "DURATION", help_heading = "Why and how long")]
+    pub ttl: String,
+    #[arg(long, value_name = "TEXT", help_heading = "Why and how long")]
+    pub reason: String,
+    #[arg(long, value_name = "NAME", help_heading = "Why and how long")]
+    pub requested_by: String,
+    /// Who approved it: declared, not verified by lapse.
+    #[arg(long, value_name = "NAME", help_heading = "Why and how long")]
+    pub approved_by: Option<String>,
+    #[arg(long, value_name = "ID", help_heading = "Why and how long")]
+    pub ticket: Option<String>,
+    /// Grant even when what is granted makes the principal admin.
+    #[arg(long)]
+    pub allow_admin: bool,
+    /// The grants ledger `lapse revoke --ledger` reads.
+    #[arg(long, value_name = "FILE")]
+    pub ledger: PathBuf,
+    /// The journal (shared with `lapse revoke`).
+    #[arg(long, value_name = "FILE", default_value = "lapse-journal.jsonl")]
+    pub journal: PathBuf,
+    /// Execute the plan. Without it, lapse prints the plan and changes nothing.
+    #[arg(long)]
+    pub apply: bool,
+    /// Read lapse.toml from here (default: ./lapse.toml when present).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[arg(long, value_name = "NAME", help_heading = "AWS")]
+    pub aws_profile: Option<String>,
+    #[arg(long, value_name = "REGION", help_heading = "AWS")]
+    pub aws_region: Option<String>,
+    /// Send AWS API calls here (moto, LocalStack). Also read from AWS_ENDPOINT_URL.
+    #[arg(long, value_name = "URL", help_heading = "AWS")]
+    pub aws_endpoint_url: Option<String>,
+    /// GitHub API root, for GitHub Enterprise Server and tests (token: GITHUB_TOKEN or GH_TOKEN).
+    #[arg(long, value_name = "URL", help_heading = "GitHub")]
+    pub github_api_url: Option<String>,
+    /// Trust these CA certificates (PEM) in addition to the system's; SSL_CERT_FILE also works.
+    #[arg(long, value_name = "PEM")]
+    pub ca_bundle: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JournalCommand {
+    /// Exit 0 when the hash chain holds, 1 naming the first broken line.
+    Verify {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// A head printed earlier by `lapse journal head`: it must still be in the chain, so a
+        /// journal cut short is caught too.
+        #[arg(long, value_name = "HASH")]
+        head: Option<String>,
+    },
+    /// Print the hash of the last record, to keep elsewhere (a CI artifact, a ticket).
+    Head {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Each grant's lifecycle: requested, approved, issued, extended, expired, revoked.
+    Show {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Only the grants of this principal (ARN, object id, repository).
+        #[arg(long, value_name = "ID")]
+        principal: Option<String>,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]

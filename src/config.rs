@@ -59,6 +59,34 @@ struct RawConfig {
     github: Option<toml::Table>,
     #[serde(default)]
     azure: Option<toml::Table>,
+    #[serde(default)]
+    grant: RawGrant,
+}
+
+/// `[grant]`: the policy `lapse grant` issues under.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGrant {
+    max_ttl: Option<toml::Spanned<String>>,
+    require_approval: Option<bool>,
+}
+
+/// `[grant]`, validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GrantPolicy {
+    /// The longest `--ttl` accepted (default 24 hours).
+    pub max_ttl: chrono::Duration,
+    /// `--approved-by` required, and distinct from `--requested-by`.
+    pub require_approval: bool,
+}
+
+impl Default for GrantPolicy {
+    fn default() -> Self {
+        GrantPolicy {
+            max_ttl: chrono::Duration::hours(24),
+            require_approval: false,
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -70,6 +98,8 @@ struct RawScan {
     formats: Option<Vec<String>>,
     rules: Option<Vec<PathBuf>>,
     history: Option<PathBuf>,
+    journal: Option<PathBuf>,
+    max_provisional_days: Option<toml::Spanned<i64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -113,7 +143,12 @@ pub struct SuppressionConfig {
     pub line: usize,
 }
 
-#[derive(Debug, Clone, Default)]
+/// `[scan] max_provisional_days` when unset: a marker further ahead is not provisional.
+pub const DEFAULT_MAX_PROVISIONAL_DAYS: i64 = 90;
+/// Bounds of `max_provisional_days` (ten years at most: beyond that nothing is temporary).
+pub const MAX_PROVISIONAL_DAYS_RANGE: std::ops::RangeInclusive<i64> = 1..=3650;
+
+#[derive(Debug, Clone)]
 pub struct Config {
     /// The file it came from, for messages; `None` when no lapse.toml was read.
     pub path: Option<PathBuf>,
@@ -123,6 +158,12 @@ pub struct Config {
     pub formats: Vec<Format>,
     pub rule_dirs: Vec<PathBuf>,
     pub history: Option<PathBuf>,
+    /// `[scan] journal`: the revoke journal `scan` reads for its revocation view (none unless named).
+    pub journal: Option<PathBuf>,
+    /// `[scan] max_provisional_days`.
+    pub max_provisional_days: i64,
+    /// `[grant]`.
+    pub grant: GrantPolicy,
     pub rules: BTreeMap<String, RuleOverride>,
     pub suppressions: Vec<SuppressionConfig>,
     /// `[[fixtures]]`: files that hold test data on purpose.
@@ -131,6 +172,29 @@ pub struct Config {
     pub aws: Option<ProviderTable>,
     pub github: Option<ProviderTable>,
     pub azure: Option<ProviderTable>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            path: None,
+            fail_on: None,
+            allow_incomplete: None,
+            out: None,
+            formats: Vec::new(),
+            rule_dirs: Vec::new(),
+            history: None,
+            journal: None,
+            max_provisional_days: DEFAULT_MAX_PROVISIONAL_DAYS,
+            grant: GrantPolicy::default(),
+            fixtures: Vec::new(),
+            rules: BTreeMap::new(),
+            suppressions: Vec::new(),
+            aws: None,
+            github: None,
+            azure: None,
+        }
+    }
 }
 
 fn toml_to_json(value: toml::Value) -> serde_json::Value {
@@ -255,8 +319,36 @@ impl Config {
                 line,
             });
         }
+        let max_provisional_days = match raw.scan.max_provisional_days {
+            None => DEFAULT_MAX_PROVISIONAL_DAYS,
+            Some(days) if MAX_PROVISIONAL_DAYS_RANGE.contains(days.get_ref()) => *days.get_ref(),
+            Some(days) => {
+                return Err(invalid(
+                    line_of(text, days.span().start),
+                    format!(
+                        "scan.max_provisional_days must be between {} and {} days, got {}",
+                        MAX_PROVISIONAL_DAYS_RANGE.start(),
+                        MAX_PROVISIONAL_DAYS_RANGE.end(),
+                        days.get_ref()
+                    ),
+                ));
+            }
+        };
+        let mut grant = GrantPolicy::default();
+        if let Some(max_ttl) = raw.grant.max_ttl {
+            grant.max_ttl = crate::grant::ttl::parse(max_ttl.get_ref()).map_err(|e| {
+                invalid(
+                    line_of(text, max_ttl.span().start),
+                    format!("grant.max_ttl: {e}"),
+                )
+            })?;
+        }
+        grant.require_approval = raw.grant.require_approval.unwrap_or(false);
         Ok(Config {
             path: Some(path.to_path_buf()),
+            journal: raw.scan.journal,
+            grant,
+            max_provisional_days,
             fail_on: raw.scan.fail_on,
             allow_incomplete: raw.scan.allow_incomplete,
             out: raw.scan.out,
@@ -295,6 +387,20 @@ mod tests {
             .to_string();
         assert!(err.starts_with("lapse.toml:3:"), "{err}");
         assert!(err.contains("fial_on"), "{err}");
+    }
+
+    #[test]
+    fn max_provisional_days_is_bounded() {
+        let config = Config::parse(Path::new("l.toml"), "[scan]\nmax_provisional_days = 30\n");
+        assert_eq!(config.unwrap().max_provisional_days, 30);
+        assert_eq!(Config::default().max_provisional_days, 90);
+        for bad in ["0", "-1", "100000000"] {
+            let text = format!("[scan]\nmax_provisional_days = {bad}\n");
+            let err = Config::parse(Path::new("l.toml"), &text)
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with("l.toml:2:"), "{err}");
+        }
     }
 
     #[test]

@@ -114,6 +114,19 @@ pub fn parse_as_of(value: Option<&str>) -> Result<(Timestamp, bool), PlanError> 
     }
 }
 
+/// The revoke journal `scan` reads: `--journal`, else lapse.toml's `[scan] journal` (relative
+/// to the file), else none. Never a file that merely sits in the working directory.
+pub fn journal_path(flag: Option<&Path>, config: &Config) -> Option<PathBuf> {
+    if let Some(path) = flag {
+        return Some(path.to_path_buf());
+    }
+    let base = config.path.as_deref().and_then(Path::parent);
+    config
+        .journal
+        .as_deref()
+        .map(|j| base.map(|b| b.join(j)).unwrap_or_else(|| j.to_path_buf()))
+}
+
 /// Reads lapse.toml: the one named, else ./lapse.toml when present.
 pub fn load_config(explicit: Option<&Path>) -> Result<Config, PlanError> {
     Ok(match explicit {

@@ -4,7 +4,10 @@
 //! A marker is provider-neutral: an AWS tag value, the text after `lapse:expires-at=` in an
 //! Azure role assignment's description or in a GitHub deploy key's title (`[lapse:expires-at=…]`),
 //! or a ledger entry. The value must be RFC 3339; anything else is an *invalid* marker, which is
-//! a finding and never a reason to revoke.
+//! a finding and never a reason to revoke. A readable marker further ahead than
+//! `max_provisional_days` is *too far*: standing access in all but name, a finding too, and
+//! judged as standing by every other rule. A tag key that is `lapse:expires-at` in another case
+//! is an invalid marker: whoever wrote it meant an expiry that nothing would enforce.
 
 use std::collections::BTreeMap;
 
@@ -23,7 +26,7 @@ pub const REASON: &str = "lapse:reason";
 /// Expiry-marker facts, flattened into the facts of every subject that can carry a marker.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ExpiryFacts {
-    /// `none | valid | invalid`.
+    /// `none | valid | invalid | too_far`.
     pub expiry_marker: String,
     /// The raw marker text when present (attacker-controlled: shown, never interpreted further).
     pub expiry_marker_value: Option<String>,
@@ -77,11 +80,17 @@ pub fn read_marker(raw: Option<&str>, source: &str, ctx: &AnalysisContext) -> Ex
     };
     match parse_timestamp(raw) {
         Some(expires_at) => {
-            facts.expiry_marker = "valid".into();
-            facts.provisional = true;
-            facts.expires_at = Some(expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-            facts.expired = expires_at <= ctx.as_of;
-            facts.expires_in_days = Some((expires_at - ctx.as_of).num_days());
+            let ahead = expires_at - ctx.as_of;
+            facts.expires_at =
+                Some(expires_at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true));
+            facts.expires_in_days = Some(ahead.num_days());
+            if ahead > chrono::Duration::days(ctx.max_provisional_days) {
+                facts.expiry_marker = "too_far".into();
+            } else {
+                facts.expiry_marker = "valid".into();
+                facts.provisional = true;
+                facts.expired = expires_at <= ctx.as_of;
+            }
         }
         None => facts.expiry_marker = "invalid".into(),
     }
@@ -90,7 +99,19 @@ pub fn read_marker(raw: Option<&str>, source: &str, ctx: &AnalysisContext) -> Ex
 
 /// Reads the marker from tags (AWS): `lapse:expires-at`, `lapse:owner`, `lapse:reason`.
 pub fn from_tags(tags: &BTreeMap<String, String>, ctx: &AnalysisContext) -> ExpiryFacts {
-    let mut facts = read_marker(tags.get(EXPIRES_AT).map(String::as_str), "tag", ctx);
+    let look_alike = tags
+        .iter()
+        .find(|(key, _)| key.as_str() != EXPIRES_AT && key.eq_ignore_ascii_case(EXPIRES_AT));
+    let mut facts = match look_alike {
+        // Even beside the exact key: two markers that disagree in case are not one expiry.
+        Some((key, value)) => ExpiryFacts {
+            expiry_marker: "invalid".into(),
+            expiry_marker_value: Some(format!("{key}={value}")),
+            expiry_source: Some("tag".into()),
+            ..ExpiryFacts::default()
+        },
+        None => read_marker(tags.get(EXPIRES_AT).map(String::as_str), "tag", ctx),
+    };
     facts.owner = tags.get(OWNER).cloned();
     facts.reason = tags.get(REASON).cloned();
     facts
@@ -136,9 +157,7 @@ mod tests {
     use super::*;
 
     fn ctx() -> AnalysisContext {
-        AnalysisContext {
-            as_of: parse_timestamp("2025-06-01T00:00:00Z").unwrap(),
-        }
+        AnalysisContext::at(parse_timestamp("2025-06-01T00:00:00Z").unwrap())
     }
 
     #[test]
@@ -189,6 +208,37 @@ mod tests {
             assert!(!facts.provisional && !facts.expired, "{raw}");
             assert_eq!(facts.expiry_marker_value.as_deref(), Some(raw));
         }
+    }
+
+    #[test]
+    fn a_marker_beyond_the_horizon_is_too_far_not_provisional() {
+        let facts = read_marker(Some("9999-12-31T00:00:00Z"), "tag", &ctx());
+        assert_eq!(facts.expiry_marker, "too_far");
+        assert!(!facts.provisional && !facts.expired);
+        assert_eq!(facts.window(), "standing");
+        let facts = read_marker(Some("2025-08-30T00:00:00Z"), "tag", &ctx());
+        assert_eq!(facts.expiry_marker, "valid", "90 days is still provisional");
+        let facts = read_marker(Some("2025-08-30T00:00:00.001Z"), "tag", &ctx());
+        assert_eq!(facts.expiry_marker, "too_far");
+        assert_eq!(
+            facts.expires_at.as_deref(),
+            Some("2025-08-30T00:00:00.001Z")
+        );
+    }
+
+    #[test]
+    fn a_marker_key_in_another_case_is_invalid() {
+        let tags = BTreeMap::from([(
+            "Lapse:Expires-At".to_string(),
+            "2025-06-02T00:00:00Z".to_string(),
+        )]);
+        let facts = from_tags(&tags, &ctx());
+        assert_eq!(facts.expiry_marker, "invalid");
+        assert!(!facts.provisional);
+        assert_eq!(
+            facts.expiry_marker_value.as_deref(),
+            Some("Lapse:Expires-At=2025-06-02T00:00:00Z")
+        );
     }
 
     #[test]

@@ -26,9 +26,27 @@ pub mod trust;
 pub struct AnalysisContext {
     /// The instant the estate is judged at (`--as-of`, default now).
     pub as_of: Timestamp,
+    /// A marker further ahead than this is standing access in all but name (`too_far`).
+    pub max_provisional_days: i64,
 }
 
 impl AnalysisContext {
+    /// Judged at `as_of` with the default horizon.
+    pub fn at(as_of: Timestamp) -> AnalysisContext {
+        AnalysisContext {
+            as_of,
+            max_provisional_days: crate::config::DEFAULT_MAX_PROVISIONAL_DAYS,
+        }
+    }
+
+    /// Judged at `as_of` with lapse.toml's `[scan]` settings.
+    pub fn from_config(as_of: Timestamp, config: &crate::config::Config) -> AnalysisContext {
+        AnalysisContext {
+            as_of,
+            max_provisional_days: config.max_provisional_days,
+        }
+    }
+
     /// Whole days from `then` to `as_of` (negative if `then` is later).
     pub fn days_since(&self, then: Timestamp) -> i64 {
         (self.as_of - then).num_days()

@@ -320,6 +320,39 @@ pub struct LedgerEntry {
     pub owner: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The account (tenant, owner) holding the grant, when the ledger names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// The principal's unique id when the grant was issued (AWS `RoleId`/`UserId`, Azure object id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal_unique_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_by: Option<String>,
+    /// Declared by whoever wrote the line, not verified by lapse.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
+}
+
+impl LedgerEntry {
+    /// An entry with only its required fields (callers set the optional ones they know).
+    pub fn new(provider: Provider, kind: &str, target: &str, expires_at: Timestamp) -> LedgerEntry {
+        LedgerEntry {
+            provider,
+            kind: kind.to_string(),
+            target: target.to_string(),
+            principal_id: None,
+            expires_at,
+            owner: None,
+            reason: None,
+            account: None,
+            principal_unique_id: None,
+            requested_by: None,
+            approved_by: None,
+            ticket: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

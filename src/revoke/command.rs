@@ -19,17 +19,18 @@ use crate::app::ProviderOptions;
 use crate::cli::RevokeArgs;
 use crate::collect::aws::AwsSessions;
 use crate::exit::Code;
-use crate::inventory::{Inventory, Provider, Timestamp};
+use crate::inventory::{Inventory, Provider};
 
 /// Runs `lapse revoke` on an inventory collected with the command's source flags; `options`
-/// are the validated provider options the collectors used.
+/// are the validated provider options the collectors used, `ctx` the instant and lapse.toml's
+/// marker horizon.
 pub fn run(
     args: &RevokeArgs,
     options: &ProviderOptions,
     inventory: &Inventory,
-    as_of: Timestamp,
+    ctx: &crate::analyze::AnalysisContext,
 ) -> anyhow::Result<Code> {
-    let plan = super::plan(inventory, as_of);
+    let plan = super::plan::plan_in(inventory, ctx);
     print!("{}", super::print::plan_text(&plan, args.apply));
     for gap in &inventory.coverage_gaps {
         eprintln!(

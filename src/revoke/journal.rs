@@ -3,13 +3,19 @@
 //! interrupted run already did and when each access key was deactivated.
 //!
 //! Record events: `run_started`, `started`, `key_claimed`, `done`, `deferred`, `failed`,
-//! `skipped`, `run_finished`. A run without `run_finished` was interrupted; the `done` actions of
-//! interrupted runs since the last finished run are skipped by the next run (it resumes them).
+//! `skipped`, `run_finished`; and for `lapse grant`, in the same chain: `requested`, `approved`,
+//! `issued`, `extended` (a provisioning that fails is `failed` with its error). A run without
+//! `run_finished` was interrupted; the `done` actions of interrupted runs since the last finished
+//! run are skipped by the next run (it resumes them).
 //!
 //! An action is known by its key: provider, account (tenant, owner), the principal's unique id,
 //! the action and its target. The same user name in two accounts, or a principal re-created
 //! under its old name, is another key. Records of the earlier format carry no account or id, so
 //! their unfinished actions match no key of a new plan: the grant is planned again, not resumed.
+//!
+//! Every record is a link of a hash chain (`seq`, `prev_sha256`; see `crate::journal::chain`),
+//! filled in by `Journal::append`. A journal whose chain is broken is refused: what it says was
+//! done cannot be trusted to skip anything.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{File, OpenOptions};
@@ -31,6 +37,15 @@ pub enum JournalError {
     },
     #[error(transparent)]
     Lock(#[from] super::lock::LockError),
+    #[error(
+        "{}:{line}: the hash chain is broken ({reason}); see `lapse journal verify`",
+        path.display()
+    )]
+    Chain {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
     #[error("{}:{line}: not a lapse journal record: {message}", path.display())]
     Corrupt {
         path: PathBuf,
@@ -52,11 +67,21 @@ pub enum Event {
     /// A grant left alone: its principal or marker changed, or its executor refused it.
     Skipped,
     RunFinished,
+    Requested,
+    Approved,
+    Issued,
+    Extended,
 }
 
 /// One line of the journal.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Record {
+    /// Position of this record in the file (1-based); absent in journals older than the chain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+    /// SHA-256 (hex) of the previous record's line; absent on the first record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev_sha256: Option<String>,
     pub ts: Timestamp,
     pub run_id: String,
     pub event: Event,
@@ -82,6 +107,12 @@ pub struct Record {
     pub replaced: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Who asked for or approved a grant (`requested`, `approved`; declared, not verified).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+    /// A grant event's particulars: reason, ticket, the API calls, the ledger line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<serde_json::Value>,
 }
 
 /// What the journal says so far.
@@ -97,6 +128,8 @@ pub struct JournalState {
     /// flight, so it may or may not have happened.
     pub interrupted: BTreeMap<String, Timestamp>,
     pub records: usize,
+    /// SHA-256 of the last record's line: the `prev_sha256` of the next one.
+    pub last_sha256: Option<String>,
 }
 
 impl JournalState {
@@ -157,13 +190,19 @@ impl JournalState {
         };
         let complete = text.ends_with('\n');
         let lines: Vec<&str> = text.lines().collect();
+        let mut chained_len = text.len();
         for (index, line) in lines.iter().enumerate() {
             if line.trim().is_empty() {
                 continue;
             }
             match serde_json::from_str::<Record>(line) {
-                Ok(record) => state.absorb(&record),
-                Err(_) if !complete && index + 1 == lines.len() => {}
+                Ok(record) => {
+                    state.absorb(&record);
+                    state.last_sha256 = Some(crate::journal::chain::line_sha256(line));
+                }
+                Err(_) if !complete && index + 1 == lines.len() => {
+                    chained_len = text.len() - line.len();
+                }
                 Err(e) => {
                     return Err(JournalError::Corrupt {
                         path: path.to_path_buf(),
@@ -173,7 +212,26 @@ impl JournalState {
                 }
             }
         }
+        check_chain(path, &text[..chained_len])?;
         Ok(state)
+    }
+}
+
+/// Refuses a journal whose chain does not hold (journals without a chain are fine).
+fn check_chain(path: &Path, text: &str) -> Result<(), JournalError> {
+    use crate::journal::chain::{Verdict, verify};
+    match verify(text, None) {
+        Ok(Verdict::Broken { line, reason }) => Err(JournalError::Chain {
+            path: path.to_path_buf(),
+            line,
+            reason,
+        }),
+        Ok(_) => Ok(()),
+        Err(e) => Err(JournalError::Corrupt {
+            path: path.to_path_buf(),
+            line: e.line,
+            message: e.message,
+        }),
     }
 }
 
@@ -259,6 +317,8 @@ impl Journal {
     /// A record for this run at `now`, to fill in and `append`.
     pub fn record(&self, event: Event) -> Record {
         Record {
+            seq: None,
+            prev_sha256: None,
             ts: chrono::Utc::now(),
             run_id: self.run_id.clone(),
             event,
@@ -271,20 +331,28 @@ impl Journal {
             action: None,
             replaced: None,
             error: None,
+            actor: None,
+            detail: None,
         }
     }
 
-    /// Writes one record and syncs it to disk before returning: a record written is a record
-    /// that survives a crash.
+    /// Writes one record as the next link of the chain (its `seq` and `prev_sha256` are set
+    /// here, whatever the caller put there) and syncs it to disk before returning: a record
+    /// written is a record that survives a crash.
     pub fn append(&mut self, record: &Record) -> Result<(), JournalError> {
-        let mut line = serde_json::to_vec(record)
+        let mut record = record.clone();
+        record.seq = Some(self.state.records as u64 + 1);
+        record.prev_sha256 = self.state.last_sha256.clone();
+        let text = serde_json::to_string(&record)
             .map_err(|e| io_error(&self.path, std::io::Error::other(e)))?;
+        let mut line = text.clone().into_bytes();
         line.push(b'\n');
         self.file
             .write_all(&line)
             .and_then(|()| self.file.sync_data())
             .map_err(|e| io_error(&self.path, e))?;
-        self.state.absorb(record);
+        self.state.absorb(&record);
+        self.state.last_sha256 = Some(crate::journal::chain::line_sha256(&text));
         Ok(())
     }
 }
@@ -393,5 +461,42 @@ mod tests {
         std::fs::write(&path, "{}\n{\"ts\":1}\n").unwrap();
         let err = JournalState::load(&path).unwrap_err();
         assert!(err.to_string().contains(":1:"), "{err}");
+    }
+
+    #[test]
+    fn appended_records_form_a_chain_that_continues_an_old_journal() {
+        use crate::journal::chain::{Verdict, verify};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        let old = "{\"ts\":\"2025-01-01T00:00:00Z\",\"run_id\":\"a\",\"event\":\"run_finished\"}\n";
+        std::fs::write(&path, old).unwrap();
+        for _ in 0..2 {
+            let mut journal = Journal::open(&path).unwrap();
+            let record = done(&journal, "bob", &["AKIA1"]);
+            journal.append(&record).unwrap();
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let verdict = verify(&text, None).unwrap();
+        assert!(
+            matches!(
+                verdict,
+                Verdict::Intact {
+                    records: 3,
+                    chained_from: 2,
+                    ..
+                }
+            ),
+            "{verdict:?}"
+        );
+        let lines: Vec<&str> = text.lines().collect();
+        let tampered = format!(
+            "{}\n{}\n{}\n",
+            lines[0],
+            lines[1].replace("AKIA1", "AKIA2"),
+            lines[2]
+        );
+        std::fs::write(&path, tampered).unwrap();
+        let err = Journal::open(&path).unwrap_err().to_string();
+        assert!(err.contains(":2: the hash chain is broken"), "{err}");
     }
 }

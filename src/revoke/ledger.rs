@@ -17,8 +17,16 @@
 //! | azure | `role_assignment` | role assignment id (`/subscriptions/…/roleAssignments/…`) | — |
 //! | azure | `application_password` | `APPLICATION_OBJECT_ID/KEY_ID` | — |
 //!
+//! Optional on every line: `owner`, `reason`, `account` (the account, tenant or owner that
+//! holds the grant), `principal_unique_id` (AWS `RoleId`/`UserId`, Azure object id),
+//! `requested_by`, `approved_by` (declared, not verified), `ticket`. Any other field is an
+//! error. When several lines name the same (provider, principal, kind, target), the latest line
+//! wins: `lapse grant` extends a grant by appending a line.
+//!
 //! Every error names the file and line. `expires_at` is strict RFC 3339, parsed by
-//! `analyze::expiry` like every other marker.
+//! `analyze::expiry` like every other marker, and kept to its full precision. A target is split
+//! into the segments its kind expects and each is checked (`revoke::target`) before anything
+//! is planned from it.
 
 use std::path::{Path, PathBuf};
 
@@ -56,6 +64,16 @@ struct RawEntry {
     owner: Option<String>,
     #[serde(default)]
     reason: Option<String>,
+    #[serde(default)]
+    account: Option<String>,
+    #[serde(default)]
+    principal_unique_id: Option<String>,
+    #[serde(default)]
+    requested_by: Option<String>,
+    #[serde(default)]
+    approved_by: Option<String>,
+    #[serde(default)]
+    ticket: Option<String>,
 }
 
 /// Reads and validates a ledger file.
@@ -71,9 +89,52 @@ pub fn load(path: &Path) -> Result<Vec<LedgerEntry>, LedgerError> {
     })
 }
 
-/// Parses ledger text; an error is `(1-based line, message)`.
+/// Appends one entry as a line and syncs it to disk; returns the file's length before, so a
+/// provisioning that fails afterwards can take the line back (`truncate`).
+pub fn append(path: &Path, entry: &LedgerEntry) -> Result<u64, LedgerError> {
+    use std::io::Write;
+    let io = |source| LedgerError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(io)?;
+    let before = file.metadata().map_err(io)?.len();
+    let mut line = serde_json::to_string(entry).map_err(|e| io(std::io::Error::other(e)))?;
+    // A last line without its newline must not be joined to this one.
+    if before > 0 && !std::fs::read(path).map_err(io)?.ends_with(b"\n") {
+        line.insert(0, '\n');
+    }
+    line.push('\n');
+    file.write_all(line.as_bytes())
+        .and_then(|()| file.sync_data())
+        .map_err(io)?;
+    Ok(before)
+}
+
+/// Cuts the ledger back to `len` bytes: the rollback of an `append` whose grant failed.
+pub fn truncate(path: &Path, len: u64) -> Result<(), LedgerError> {
+    let io = |source| LedgerError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(io)?;
+    file.set_len(len)
+        .and_then(|()| file.sync_data())
+        .map_err(io)
+}
+
+/// Parses ledger text; an error is `(1-based line, message)`. Of several lines naming the same
+/// grant, the latest is kept (in the place of the first).
 pub fn parse(text: &str) -> Result<Vec<LedgerEntry>, (usize, String)> {
-    let mut entries = Vec::new();
+    let mut entries: Vec<LedgerEntry> = Vec::new();
+    let mut seen: std::collections::HashMap<GrantKey, usize> = Default::default();
     for (index, line) in text.lines().enumerate() {
         let trimmed = line.trim();
         if trimmed.is_empty() || trimmed.starts_with('#') {
@@ -81,9 +142,28 @@ pub fn parse(text: &str) -> Result<Vec<LedgerEntry>, (usize, String)> {
         }
         let raw: RawEntry =
             serde_json::from_str(trimmed).map_err(|e| (index + 1, e.to_string()))?;
-        entries.push(validate(raw).map_err(|message| (index + 1, message))?);
+        let entry = validate(raw).map_err(|message| (index + 1, message))?;
+        match seen.entry(grant_key(&entry)) {
+            std::collections::hash_map::Entry::Occupied(at) => entries[*at.get()] = entry,
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(entries.len());
+                entries.push(entry);
+            }
+        }
     }
     Ok(entries)
+}
+
+type GrantKey = (Provider, Option<String>, String, String);
+
+/// What makes two ledger lines the same grant.
+pub fn grant_key(entry: &LedgerEntry) -> GrantKey {
+    (
+        entry.provider,
+        entry.principal_id.clone(),
+        entry.kind.clone(),
+        entry.target.clone(),
+    )
 }
 
 fn validate(raw: RawEntry) -> Result<LedgerEntry, String> {
@@ -107,6 +187,11 @@ fn validate(raw: RawEntry) -> Result<LedgerEntry, String> {
         expires_at,
         owner: raw.owner,
         reason: raw.reason,
+        account: raw.account,
+        principal_unique_id: raw.principal_unique_id,
+        requested_by: raw.requested_by,
+        approved_by: raw.approved_by,
+        ticket: raw.ticket,
     })
 }
 
@@ -116,33 +201,35 @@ fn check_shape(
     target: &str,
     principal: Option<&str>,
 ) -> Result<(), String> {
-    let segments = target.split('/').filter(|s| !s.is_empty()).count();
+    use super::target::{check_segment, iam_arn_path, role_assignment_id, split};
     match (provider, kind) {
         (Provider::Aws, "policy_attachment" | "inline_policy") => {
             let principal =
                 principal.ok_or("principal_id (the user, role or group ARN) is required")?;
             iam_principal(principal)?;
-            if kind == "policy_attachment" && !target.starts_with("arn:") {
+            iam_arn_path(principal)?;
+            if kind == "inline_policy" {
+                return check_segment(target).map_err(|e| format!("target {target:?}: {e}"));
+            }
+            if !target.starts_with("arn:") || !target.contains(":policy/") {
                 return Err(format!("target {target:?} must be a policy ARN"));
             }
-            Ok(())
+            iam_arn_path(target)
         }
-        (Provider::Github, "actions_secret") if segments == 2 || segments == 3 => Ok(()),
-        (Provider::Github, "actions_secret") => Err(format!(
-            "target {target:?} must be OWNER/REPO/NAME or ORG/NAME"
-        )),
-        (Provider::Github, "deploy_key") => match target.rsplit_once('/') {
-            Some((repo, id)) if repo.contains('/') && id.parse::<u64>().is_ok() => Ok(()),
-            _ => Err(format!("target {target:?} must be OWNER/REPO/KEY_ID")),
-        },
-        (Provider::Azure, "role_assignment") if target.contains("/roleAssignments/") => Ok(()),
-        (Provider::Azure, "role_assignment") => Err(format!(
-            "target {target:?} must be a role assignment id (…/providers/Microsoft.Authorization/roleAssignments/…)"
-        )),
-        (Provider::Azure, "application_password") if segments == 2 => Ok(()),
-        (Provider::Azure, "application_password") => Err(format!(
-            "target {target:?} must be APPLICATION_OBJECT_ID/KEY_ID"
-        )),
+        (Provider::Github, "actions_secret") => {
+            split(target, &[2, 3], "OWNER/REPO/NAME or ORG/NAME").map(drop)
+        }
+        (Provider::Github, "deploy_key") => {
+            let segments = split(target, &[3], "OWNER/REPO/KEY_ID")?;
+            match segments[2].parse::<u64>() {
+                Ok(_) => Ok(()),
+                Err(_) => Err(format!("target {target:?} must be OWNER/REPO/KEY_ID")),
+            }
+        }
+        (Provider::Azure, "role_assignment") => role_assignment_id(target),
+        (Provider::Azure, "application_password") => {
+            split(target, &[2], "APPLICATION_OBJECT_ID/KEY_ID").map(drop)
+        }
         _ => Err(format!(
             "kind {kind:?} is not supported for provider {provider} (aws: policy_attachment, \
              inline_policy; github: actions_secret, deploy_key; azure: role_assignment, \
@@ -214,6 +301,57 @@ mod tests {
 
         let unknown = "{\"provider\":\"github\",\"kind\":\"pat\",\"target\":\"x\",\"expires_at\":\"2025-07-01T00:00:00Z\"}";
         assert!(parse(unknown).unwrap_err().1.contains("not supported"));
+    }
+
+    fn secret_line(target: &str, expires: &str, extra: &str) -> String {
+        format!(
+            "{{\"provider\":\"github\",\"kind\":\"actions_secret\",\"target\":\"{target}\",\"expires_at\":\"{expires}\"{extra}}}\n"
+        )
+    }
+
+    #[test]
+    fn targets_are_split_into_checked_segments() {
+        for bad in [
+            "acme/../X",
+            "acme/%2e%2e/X",
+            "acme//X",
+            "acme/api/X/extra",
+            "/X",
+        ] {
+            let text = format!("# c\n{}", secret_line(bad, "2025-07-01T00:00:00Z", ""));
+            let (line, message) = parse(&text).unwrap_err();
+            assert_eq!(line, 2, "{bad}");
+            assert!(message.contains("OWNER/REPO/NAME"), "{bad}: {message}");
+        }
+        let key = "{\"provider\":\"github\",\"kind\":\"deploy_key\",\"target\":\"acme/../7\",\"expires_at\":\"2025-07-01T00:00:00Z\"}";
+        assert!(parse(key).is_err());
+        let inline = "{\"provider\":\"aws\",\"kind\":\"inline_policy\",\"principal_id\":\"arn:aws:iam::1:user/../u\",\"target\":\"p\",\"expires_at\":\"2025-07-01T00:00:00Z\"}";
+        assert!(parse(inline).is_err());
+    }
+
+    #[test]
+    fn the_latest_line_wins_and_the_new_fields_are_read() {
+        let extra = ",\"requested_by\":\"alice\",\"approved_by\":\"bob\",\"ticket\":\"INC-1\",\"account\":\"acme\"";
+        let text = secret_line("acme/api/X", "2025-07-01T00:00:00Z", "")
+            + &secret_line("acme/api/Y", "2025-07-01T00:00:00Z", "")
+            + &secret_line("acme/api/X", "2025-08-01T00:00:00.900Z", extra);
+        let entries = parse(&text).unwrap();
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[0].target, "acme/api/X");
+        assert_eq!(
+            entries[0]
+                .expires_at
+                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+            "2025-08-01T00:00:00.900Z"
+        );
+        assert_eq!(entries[0].approved_by.as_deref(), Some("bob"));
+        assert_eq!(entries[0].ticket.as_deref(), Some("INC-1"));
+        let typo = secret_line(
+            "acme/api/X",
+            "2025-07-01T00:00:00Z",
+            ",\"aproved_by\":\"b\"",
+        );
+        assert!(parse(&typo).unwrap_err().1.contains("aproved_by"));
     }
 
     #[test]

@@ -28,6 +28,7 @@ pub mod lock;
 pub mod pin;
 pub mod plan;
 pub mod print;
+pub mod target;
 
 pub use action::Action;
 pub use apply::{ActionResult, ActionStatus, Executors, Outcome, Verdict, apply};
@@ -123,7 +124,8 @@ pub struct Revocation {
 }
 
 /// The report's view of a plan: every expired grant with its state from the journal (when one
-/// exists). Used by `scan` to show revocations pending and performed.
+/// was named). A record counts only for the grant's key: provider, account, principal unique
+/// id and action.
 pub fn revocations(plan: &Plan, journal: Option<&JournalState>) -> Vec<Revocation> {
     plan.grants
         .iter()
@@ -152,25 +154,23 @@ pub fn revocations(plan: &Plan, journal: Option<&JournalState>) -> Vec<Revocatio
         .collect()
 }
 
-/// Default journal of `lapse revoke` (`--journal`), read by `scan` for the report's view.
+/// Default journal of `lapse revoke` (`--journal`). `scan` never reads it unless named.
 pub const DEFAULT_JOURNAL: &str = "lapse-journal.jsonl";
 
-/// What `scan` puts in `Report::revocations`: the plan at `as_of`, with what the default
-/// journal says was performed. An unreadable journal is reported on stderr and ignored here
-/// (the view then shows everything as pending), never a reason to fail a scan.
-pub fn scan_view(inventory: &crate::inventory::Inventory, as_of: Timestamp) -> Vec<Revocation> {
-    let plan = plan(inventory, as_of);
+/// What `scan` puts in `Report::revocations`: the plan in `ctx`, with what `journal` (only when
+/// one was named: a journal lying in the working directory proves nothing) says was performed.
+/// A named journal that cannot be read, or whose chain is broken, is an input error.
+pub fn scan_view(
+    inventory: &crate::inventory::Inventory,
+    ctx: &crate::analyze::AnalysisContext,
+    journal: Option<&std::path::Path>,
+) -> Result<Vec<Revocation>, journal::JournalError> {
+    let plan = plan::plan_in(inventory, ctx);
     if plan.grants.is_empty() {
-        return Vec::new();
+        return Ok(Vec::new());
     }
-    let journal = match JournalState::load(std::path::Path::new(DEFAULT_JOURNAL)) {
-        Ok(state) => Some(state),
-        Err(e) => {
-            tracing::warn!(error = %e, "revoke journal not read");
-            None
-        }
-    };
-    revocations(&plan, journal.as_ref())
+    let state = journal.map(JournalState::load).transpose()?;
+    Ok(revocations(&plan, state.as_ref()))
 }
 
 /// Errors that stop `revoke` before any action runs (exit 2).

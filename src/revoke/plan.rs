@@ -26,9 +26,15 @@ struct Pin {
     unique_id: Option<String>,
 }
 
-/// Computes what `lapse revoke` does at `as_of`. Pure: reads the inventory, calls nothing.
+/// Computes what `lapse revoke` does at `as_of`, with the default marker horizon.
 pub fn plan(inventory: &Inventory, as_of: Timestamp) -> Plan {
-    let ctx = AnalysisContext { as_of };
+    plan_in(inventory, &AnalysisContext::at(as_of))
+}
+
+/// Computes what `lapse revoke` does in `ctx` (its instant and lapse.toml's marker horizon).
+/// Pure: reads the inventory, calls nothing.
+pub fn plan_in(inventory: &Inventory, ctx: &AnalysisContext) -> Plan {
+    let (ctx, as_of) = (*ctx, ctx.as_of);
     let mut builder = Builder {
         aws_principals: Default::default(),
         plan: Plan {
@@ -125,7 +131,7 @@ impl Builder<'_> {
         actions: impl FnOnce() -> Planned,
     ) {
         match facts.expiry_marker.as_str() {
-            "invalid" => self.plan.issues.push(MarkerIssue {
+            "invalid" | "too_far" => self.plan.issues.push(MarkerIssue {
                 resource: what,
                 marker_source: facts.expiry_source.clone().unwrap_or_default(),
                 value: facts.expiry_marker_value.clone().unwrap_or_default(),
@@ -206,6 +212,11 @@ impl Builder<'_> {
                     && let Some(end) = credential.expires_at
                 {
                     facts = expiry::read_marker(Some(&rfc3339(end)), "end_date", ctx);
+                    // A secret's own lifetime is not a claim to be temporary: a distant end
+                    // date is simply not a provisional grant.
+                    if facts.expiry_marker == "too_far" {
+                        return;
+                    }
                 }
                 let pin = Pin {
                     account: Some(credential.scope.clone()),
@@ -260,7 +271,7 @@ fn principal_ref(principal: &Principal) -> crate::inventory::ResourceRef {
 }
 
 fn rfc3339(t: Timestamp) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
 /// The owner of `owner/...` (a GitHub repository or target path).

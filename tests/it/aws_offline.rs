@@ -22,9 +22,7 @@ fn arn(rest: &str) -> String {
 }
 
 fn ctx() -> AnalysisContext {
-    AnalysisContext {
-        as_of: "2025-06-01T00:00:00Z".parse().unwrap(),
-    }
+    AnalysisContext::at("2025-06-01T00:00:00Z".parse().unwrap())
 }
 
 fn collect(report: &str) -> Inventory {

@@ -357,7 +357,7 @@ fn rule_hits(inv: &Inventory, as_of: &str) -> Vec<(String, String)> {
     let as_of = lapse::analyze::expiry::parse_timestamp(as_of).unwrap();
     let rules =
         lapse::rules::load(&[], &lapse::config::Config::default()).expect("built-in rules load");
-    let analysis = analyze(inv, &AnalysisContext { as_of });
+    let analysis = analyze(inv, &AnalysisContext::at(as_of));
     let evaluation = lapse::rules::evaluate(&rules, &analysis.subjects, as_of);
     assert!(evaluation.errors.is_empty(), "{:?}", evaluation.errors);
     evaluation

@@ -256,7 +256,7 @@ async fn org_scan_inventory_gaps_and_findings() {
         "token or more than four characters leaked"
     );
 
-    let ctx = AnalysisContext { as_of: Utc::now() };
+    let ctx = AnalysisContext::at(Utc::now());
     let analysis = analyze(&inventory, &ctx);
     let set = rules::load(&[], &Config::default()).unwrap();
     let eval = rules::evaluate(&set, &analysis.subjects, ctx.as_of);
@@ -363,7 +363,7 @@ fn unauthenticated_listing_of_pats_says_an_app_is_needed() {
 }
 
 /// Prism serving GitHub's description; killed when dropped.
-struct Prism(std::process::Child);
+pub(crate) struct Prism(std::process::Child);
 
 impl Drop for Prism {
     fn drop(&mut self) {
@@ -399,7 +399,7 @@ fn drop_external_refs(value: &mut Value) {
     }
 }
 
-fn start_prism(log: &std::path::Path) -> (Prism, u16) {
+pub(crate) fn start_prism(log: &std::path::Path) -> (Prism, u16) {
     let (Ok(prism), Ok(dir)) = (
         std::env::var("LAPSE_PRISM"),
         std::env::var("LAPSE_GITHUB_OPENAPI_DIR"),

@@ -42,7 +42,7 @@ pub fn git(dir: &Path, args: &[&str]) {
 
 pub fn scan(root: &Path) -> (Inventory, Vec<Finding>) {
     let inventory = lapse::collect::repo::collect(root).expect("scan");
-    let ctx = AnalysisContext { as_of: Utc::now() };
+    let ctx = AnalysisContext::at(Utc::now());
     let analysis = analyze(&inventory, &ctx);
     let set = rules::load(&[], &Config::default()).expect("rules");
     let eval = rules::evaluate(&set, &analysis.subjects, ctx.as_of);

@@ -393,22 +393,16 @@ fn deploy_key(id: u64, title: &str) -> Credential {
 }
 
 fn ledger(provider: Provider, kind: &str, target: &str, expires: &str) -> LedgerEntry {
-    LedgerEntry {
-        provider,
-        kind: kind.into(),
-        target: target.into(),
-        principal_id: None,
-        expires_at: at(expires),
-        owner: None,
-        reason: None,
-    }
+    LedgerEntry::new(provider, kind, target, at(expires))
 }
 
 fn github_estate() -> Inventory {
+    // Within max_provisional_days of the estate's instant: still provisional, not too far.
+    const SOON: &str = "2025-07-01T00:00:00Z";
     let mut inventory = Inventory::new(Utc.with_ymd_and_hms(2025, 6, 1, 0, 0, 0).unwrap());
     inventory.credentials = vec![
         deploy_key(42, &format!("deploy [lapse:expires-at={PAST}]")),
-        deploy_key(43, &format!("deploy [lapse:expires-at={FUTURE}]")),
+        deploy_key(43, &format!("deploy [lapse:expires-at={SOON}]")),
         deploy_key(44, "deploy [lapse:expires-at=whenever]"),
         deploy_key(45, "deploy, standing"),
     ];
@@ -420,7 +414,7 @@ fn github_estate() -> Inventory {
             PAST,
         ),
         ledger(Provider::Github, "actions_secret", "acme/ORG_TOKEN", PAST),
-        ledger(Provider::Github, "actions_secret", "acme/api/LATER", FUTURE),
+        ledger(Provider::Github, "actions_secret", "acme/api/LATER", SOON),
     ];
     inventory
 }

@@ -105,7 +105,7 @@ fn catalogue_is_complete() {
 #[test]
 fn every_rule_fires_on_its_fixture_and_not_on_the_clean_one() {
     let set = builtin();
-    let ctx = AnalysisContext { as_of: as_of() };
+    let ctx = AnalysisContext::at(as_of());
     let mut failures = Vec::new();
     let mut checked = 0;
     for rule in set.rules().iter().filter(|r| r.is_active()) {
@@ -140,7 +140,7 @@ fn every_rule_fires_on_its_fixture_and_not_on_the_clean_one() {
 fn finding_carries_evidence_and_rendered_title() {
     let set = builtin();
     let inventory = lapse::inventory::io::load(&fixtures().join("AWS-001/fires.json")).unwrap();
-    let analysis = analyze(&inventory, &AnalysisContext { as_of: as_of() });
+    let analysis = analyze(&inventory, &AnalysisContext::at(as_of()));
     let eval = rules::evaluate(&set, &analysis.subjects, as_of());
     let finding = eval
         .findings
@@ -168,7 +168,7 @@ fn unknown_max_session_duration_is_not_judged() {
                 .is_some()
         );
     }
-    let analysis = analyze(&inventory, &AnalysisContext { as_of: as_of() });
+    let analysis = analyze(&inventory, &AnalysisContext::at(as_of()));
     let eval = rules::evaluate(&set, &analysis.subjects, as_of());
     assert!(eval.errors.is_empty(), "{:?}", eval.errors);
     assert!(!eval.findings.iter().any(|f| f.rule_id == "AWS-014"));

@@ -539,9 +539,7 @@ mod tests {
     use super::*;
 
     fn ctx() -> AnalysisContext {
-        AnalysisContext {
-            as_of: "2025-06-01T00:00:00Z".parse().unwrap(),
-        }
+        AnalysisContext::at("2025-06-01T00:00:00Z".parse().unwrap())
     }
 
     #[test]

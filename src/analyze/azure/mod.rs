@@ -143,7 +143,7 @@ fn app_id(p: &Principal) -> Option<&str> {
 }
 
 fn rfc3339(t: crate::inventory::Timestamp) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
 fn credential_facts(c: &Credential, index: &Index, ctx: &AnalysisContext) -> CredentialFacts {

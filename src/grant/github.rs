@@ -1,0 +1,334 @@
+//! Grant, GitHub: a deploy key added for the TTL. Its title carries the marker
+//! (`[lapse:expires-at=…]`) and the ledger a `deploy_key` line, so `revoke` removes it either
+//! way. The repository must exist and must not already hold the same key (that would be
+//! standing access `revoke` would later remove).
+//!
+//! Order on apply: the key id exists only once GitHub has added the key, so the POST comes
+//! first and the ledger line after; if the line cannot be written the key is deleted again. A
+//! crash between the two still leaves the marker in the title, which `revoke` reads.
+
+use serde::Deserialize;
+
+use super::{Common, Refused, record, text};
+use crate::cli::GrantArgs;
+use crate::exit::Code;
+use crate::inventory::{LedgerEntry, Provider};
+use crate::render::terminal::clean;
+use crate::revoke::journal::Event;
+use crate::revoke::{Action, Journal};
+
+const GITHUB_API: &str = "https://api.github.com";
+/// Key types GitHub accepts for deploy keys (public halves only).
+const KEY_TYPES: [&str; 6] = [
+    "ssh-ed25519",
+    "ssh-rsa",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+    "sk-ssh-ed25519@openssh.com",
+];
+
+/// A validated deploy-key grant.
+#[derive(Debug, Clone)]
+pub struct DeployKeyRequest {
+    pub common: Common,
+    pub owner: String,
+    pub repo: String,
+    /// `TYPE BASE64` (a trailing comment is dropped: it is not part of the key).
+    pub public_key: String,
+    pub title: String,
+    pub write: bool,
+}
+
+impl DeployKeyRequest {
+    pub fn validate(args: &GrantArgs, repo: &str, common: Common) -> Result<Self, Refused> {
+        let segments = crate::revoke::target::split(repo, &[2], "OWNER/NAME").map_err(Refused)?;
+        let path = args
+            .public_key
+            .as_deref()
+            .ok_or_else(|| Refused("--deploy-key-repo needs --public-key FILE".into()))?;
+        let raw = std::fs::read_to_string(path)
+            .map_err(|e| Refused(format!("{}: {e}", path.display())))?;
+        if raw.contains("PRIVATE KEY") {
+            return Err(Refused(format!(
+                "{} holds a private key: give the public half (.pub)",
+                path.display()
+            )));
+        }
+        let mut fields = raw.split_whitespace();
+        let (Some(kind), Some(body)) = (fields.next(), fields.next()) else {
+            return Err(Refused(format!(
+                "{} is not an SSH public key",
+                path.display()
+            )));
+        };
+        if !KEY_TYPES.contains(&kind)
+            || !body
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+        {
+            return Err(Refused(format!(
+                "{} is not an SSH public key",
+                path.display()
+            )));
+        }
+        let title = text("--title", args.title.as_deref().unwrap_or_default())?;
+        if title
+            .to_ascii_lowercase()
+            .contains(crate::analyze::expiry::EXPIRES_AT)
+        {
+            return Err(Refused(
+                "--title must not carry a marker: lapse adds [lapse:expires-at=…] itself".into(),
+            ));
+        }
+        Ok(DeployKeyRequest {
+            common,
+            owner: segments[0].to_string(),
+            repo: segments[1].to_string(),
+            public_key: format!("{kind} {body}"),
+            title,
+            write: args.write,
+        })
+    }
+
+    fn full_name(&self) -> String {
+        format!("{}/{}", self.owner, self.repo)
+    }
+
+    /// The title GitHub stores: the caller's, with the expiry marker.
+    pub fn marked_title(&self) -> String {
+        format!(
+            "{} [{}={}]",
+            self.title,
+            crate::analyze::expiry::EXPIRES_AT,
+            self.common
+                .expires_at()
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        )
+    }
+
+    fn ledger_entry(&self, key_id: u64) -> LedgerEntry {
+        let target = format!("{}/{key_id}", self.full_name());
+        let mut entry = LedgerEntry::new(
+            Provider::Github,
+            "deploy_key",
+            &target,
+            self.common.expires_at(),
+        );
+        entry.account = Some(self.owner.clone());
+        entry.principal_unique_id = Some(key_id.to_string());
+        self.common.stamp(&mut entry);
+        entry
+    }
+
+    fn call(&self) -> String {
+        format!(
+            "POST /repos/{}/keys title={:?} read_only={}",
+            self.full_name(),
+            self.marked_title(),
+            !self.write
+        )
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Key {
+    id: u64,
+    #[serde(default)]
+    key: String,
+}
+
+/// REST calls of a grant. The token never appears in output or errors.
+struct Client {
+    http: reqwest::Client,
+    api: String,
+    token: String,
+}
+
+impl Client {
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.api))
+            .bearer_auth(&self.token)
+            // GitHub serves its JSON for either; a strict OpenAPI mock only for the second.
+            .header("Accept", "application/vnd.github+json, application/json")
+            .header("X-GitHub-Api-Version", "2022-11-28")
+            .header("User-Agent", concat!("lapse/", env!("CARGO_PKG_VERSION")))
+    }
+
+    async fn get(&self, path: &str) -> Result<reqwest::Response, Refused> {
+        self.request(reqwest::Method::GET, path)
+            .send()
+            .await
+            .map_err(|e| Refused(format!("GET {path}: {}", e.without_url())))
+    }
+}
+
+/// `/repos/OWNER/NAME`, each segment percent-encoded (both were checked at validation).
+fn repo_path(request: &DeployKeyRequest) -> Result<String, Refused> {
+    use crate::revoke::github::segment;
+    let encode = |s: &str| segment(s).map_err(|e| Refused(e.message));
+    Ok(format!(
+        "/repos/{}/{}",
+        encode(&request.owner)?,
+        encode(&request.repo)?
+    ))
+}
+
+/// The repository must exist, and must not hold this key already.
+async fn inspect(client: &Client, request: &DeployKeyRequest) -> Result<(), Refused> {
+    let repo = repo_path(request)?;
+    let response = client.get(&repo).await?;
+    match response.status().as_u16() {
+        200 => {}
+        404 => {
+            return Err(Refused(format!(
+                "{} does not exist (or the token cannot see it)",
+                request.full_name()
+            )));
+        }
+        status => return Err(Refused(format!("GET {repo}: HTTP {status}"))),
+    }
+    for page in 1..=10 {
+        let path = format!("{repo}/keys?per_page=100&page={page}");
+        let response = client.get(&path).await?;
+        if !response.status().is_success() {
+            return Err(Refused(format!("GET {path}: HTTP {}", response.status())));
+        }
+        let keys: Vec<Key> = response
+            .json()
+            .await
+            .map_err(|e| Refused(format!("GET {path}: {}", e.without_url())))?;
+        if keys.iter().any(|k| same_key(&k.key, &request.public_key)) {
+            return Err(Refused(format!(
+                "{} already holds this deploy key: that is standing access, and a provisional \
+                 grant of it would make `lapse revoke` remove it later",
+                request.full_name()
+            )));
+        }
+        if keys.len() < 100 {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn same_key(a: &str, b: &str) -> bool {
+    let fields = |k: &str| k.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+    fields(a) == fields(b)
+}
+
+pub async fn run(args: &GrantArgs, request: &DeployKeyRequest) -> anyhow::Result<Code> {
+    let token = std::env::var("GITHUB_TOKEN")
+        .or_else(|_| std::env::var("GH_TOKEN"))
+        .map_err(|_| Refused("a GitHub grant needs GITHUB_TOKEN or GH_TOKEN".into()))?;
+    let api = args
+        .github_api_url
+        .as_deref()
+        .unwrap_or(GITHUB_API)
+        .trim_end_matches('/')
+        .to_string();
+    let http = crate::net::client(args.ca_bundle.as_deref())?;
+    let client = Client {
+        http: http.clone(),
+        api: api.clone(),
+        token: token.clone(),
+    };
+    inspect(&client, request).await?;
+    let mut out = super::print::heading(args.apply);
+    out.push_str(&format!(
+        "  to:       repository {} (deploy key, {})\n",
+        clean(&request.full_name()),
+        if request.write {
+            "read-write"
+        } else {
+            "read-only"
+        }
+    ));
+    out.push_str(&format!(
+        "  grant:    key titled {}\n",
+        clean(&request.marked_title())
+    ));
+    out.push_str(&super::print::common_lines(&request.common));
+    out.push_str(&format!("  call 1:   {}\n", clean(&request.call())));
+    out.push_str(&format!(
+        "  ledger:   {} gets a deploy_key line {}/KEY_ID once GitHub has given the key its id\n",
+        clean(&request.common.ledger.display().to_string()),
+        clean(&request.full_name())
+    ));
+    print!("{out}");
+    if !args.apply {
+        return Ok(Code::Clean);
+    }
+    let mut journal = Journal::open(&args.journal)?;
+    let common = &request.common;
+    let requested_as = request.full_name();
+    let principal = serde_json::json!({ "repository": requested_as });
+    let mut log = record::Log {
+        journal: &mut journal,
+        common,
+        grant_id: requested_as.clone(),
+        provider: Provider::Github,
+        account: Some(request.owner.clone()),
+        unique_id: None,
+    };
+    log.request_and_approval(principal)?;
+    let calls = vec![request.call()];
+    let body = serde_json::json!({
+        "title": request.marked_title(),
+        "key": request.public_key,
+        "read_only": !request.write,
+    });
+    let path = format!("{}/keys", repo_path(request)?);
+    let posted = client
+        .request(reqwest::Method::POST, &path)
+        .json(&body)
+        .send()
+        .await;
+    let key = match posted {
+        Ok(response) if response.status().as_u16() == 201 => response
+            .json::<Key>()
+            .await
+            .map_err(|e| format!("POST {path}: {}", e.without_url())),
+        Ok(response) => Err(format!("POST {path}: HTTP {}", response.status())),
+        Err(e) => Err(format!("POST {path}: {}", e.without_url())),
+    };
+    let key = match key {
+        Ok(key) => key,
+        Err(error) => {
+            let detail = serde_json::json!({ "calls": calls });
+            log.failed(detail, &error)?;
+            eprintln!(
+                "error: the deploy key was not added ({}); nothing was recorded as granted",
+                clean(&error)
+            );
+            return Ok(Code::Findings);
+        }
+    };
+    let entry = request.ledger_entry(key.id);
+    log.grant_id = entry.target.clone();
+    log.unique_id = Some(key.id.to_string());
+    if let Err(e) = crate::revoke::ledger::append(&common.ledger, &entry) {
+        let executor = crate::revoke::github::GithubExecutor::new(http, &api, token);
+        let undo = Action::GithubDeleteDeployKey {
+            repo: request.full_name(),
+            key_id: key.id,
+        };
+        let undone = executor.run(&undo).await.is_ok();
+        let error = format!(
+            "{e}; the key was {}deleted again",
+            if undone { "" } else { "NOT " }
+        );
+        let detail = serde_json::json!({ "calls": calls, "requested_as": requested_as });
+        log.failed(detail, &error)?;
+        anyhow::bail!(error);
+    }
+    let detail = serde_json::json!({
+        "calls": calls,
+        "ledger": entry,
+        "requested_as": requested_as,
+    });
+    log.append(Event::Issued, None, detail, None)?;
+    super::command::print_done("granted", common, log.journal);
+    Ok(Code::Clean)
+}

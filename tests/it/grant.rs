@@ -1,0 +1,433 @@
+//! `lapse grant` for AWS against moto: plan changes nothing, apply attaches and records (ledger
+//! and journal), a second grant extends, `revoke` past the expiry detaches with the same ledger,
+//! the journal verifies and catches tampering; and every refusal (TTL over max_ttl, missing or
+//! self approval, admin without --allow-admin, standing access, unknown principal) is exit 2
+//! with nothing changed, proven by list calls.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+use crate::revoke::{attached, inline, runtime};
+use crate::support::moto::Moto;
+
+const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+const DEPLOY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:PutObject","Resource":"arn:aws:s3:::artifacts/*"}]}"#;
+const ADMIN: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+
+struct Estate {
+    role: String,
+    deploy: String,
+    admin: String,
+    standing: String,
+}
+
+async fn policy(iam: &aws_sdk_iam::Client, name: &str, document: &str) -> String {
+    let out = iam
+        .create_policy()
+        .policy_name(name)
+        .policy_document(document)
+        .send()
+        .await
+        .expect("policy");
+    out.policy().and_then(|p| p.arn()).expect("arn").to_string()
+}
+
+async fn estate(iam: &aws_sdk_iam::Client) -> Estate {
+    let out = iam
+        .create_role()
+        .role_name("worker")
+        .assume_role_policy_document(TRUST)
+        .send()
+        .await
+        .expect("role");
+    let role = out.role().map(|r| r.arn().to_string()).expect("arn");
+    let standing = policy(iam, "AlreadyHeld", DEPLOY).await;
+    iam.attach_role_policy()
+        .role_name("worker")
+        .policy_arn(&standing)
+        .send()
+        .await
+        .expect("attach");
+    Estate {
+        role,
+        deploy: policy(iam, "Deploy", DEPLOY).await,
+        admin: policy(iam, "BreakGlass", ADMIN).await,
+        standing,
+    }
+}
+
+fn grant(moto: &Moto, dir: &Path, principal: &str, policy: &str, extra: &[&str]) -> Command {
+    let mut cmd = Command::cargo_bin("lapse").expect("the lapse binary is built");
+    moto.env(&mut cmd);
+    cmd.env_remove("RUST_LOG")
+        .env("NO_COLOR", "1")
+        .current_dir(dir)
+        .args(["grant", "--principal", principal, "--attach-policy", policy])
+        .args(["--reason", "INC-1", "--requested-by", "alice"])
+        .arg("--ledger")
+        .arg(dir.join("grants.jsonl"))
+        .arg("--journal")
+        .arg(dir.join("journal.jsonl"))
+        .args(extra);
+    if !extra.contains(&"--ttl") {
+        cmd.args(["--ttl", "2h"]);
+    }
+    cmd
+}
+
+fn read_lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn events(dir: &Path) -> Vec<String> {
+    read_lines(&dir.join("journal.jsonl"))
+        .iter()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["event"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+fn out(assert: &assert_cmd::assert::Assert) -> String {
+    let output = assert.get_output();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[test]
+fn grant_apply_revoke_and_verify_the_journal() {
+    let moto = Moto::start();
+    let iam = moto.iam();
+    let rt = runtime();
+    let estate = rt.block_on(estate(&iam));
+    let dir = tempfile::tempdir().unwrap();
+    let ledger: PathBuf = dir.path().join("grants.jsonl");
+    let approved = ["--approved-by", "bob", "--ticket", "T-7"];
+
+    let plan = grant(&moto, dir.path(), &estate.role, &estate.deploy, &approved)
+        .assert()
+        .code(0);
+    let text = out(&plan);
+    assert!(text.contains("plan only"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "iam:AttachRolePolicy RoleName=worker PolicyArn={}",
+            estate.deploy
+        )),
+        "{text}"
+    );
+    assert!(text.contains("approved by bob"), "{text}");
+    assert_eq!(
+        rt.block_on(attached(&iam, "role", "worker")),
+        [estate.standing.clone()]
+    );
+    assert!(!ledger.exists(), "the plan writes no ledger line");
+
+    let applied = grant(&moto, dir.path(), &estate.role, &estate.deploy, &approved)
+        .arg("--apply")
+        .assert()
+        .code(0);
+    let mut held = rt.block_on(attached(&iam, "role", "worker"));
+    held.sort();
+    let mut expected = vec![estate.standing.clone(), estate.deploy.clone()];
+    expected.sort();
+    assert_eq!(held, expected, "{}", out(&applied));
+    let lines = read_lines(&ledger);
+    assert_eq!(lines.len(), 1);
+    let line: Value = serde_json::from_str(&lines[0]).unwrap();
+    assert_eq!(line["kind"], "policy_attachment");
+    assert_eq!(line["target"], estate.deploy.as_str());
+    assert_eq!(line["requested_by"], "alice");
+    assert_eq!(line["approved_by"], "bob");
+    assert_eq!(line["ticket"], "T-7");
+    assert!(
+        line["principal_unique_id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("AROA"))
+    );
+    assert_eq!(events(dir.path()), ["requested", "approved", "issued"]);
+
+    // Again while live: extended by a new ledger line, nothing attached twice.
+    let again = grant(&moto, dir.path(), &estate.role, &estate.deploy, &approved)
+        .arg("--apply")
+        .assert()
+        .code(0);
+    assert!(out(&again).contains("extend"), "{}", out(&again));
+    assert_eq!(read_lines(&ledger).len(), 2);
+    assert_eq!(
+        events(dir.path()),
+        [
+            "requested",
+            "approved",
+            "issued",
+            "requested",
+            "approved",
+            "extended"
+        ]
+    );
+
+    // Past the expiry, revoke with the same ledger and journal detaches it.
+    let later = (chrono::Utc::now() + chrono::Duration::hours(3)).to_rfc3339();
+    let mut revoke = Command::cargo_bin("lapse").unwrap();
+    moto.env(&mut revoke);
+    let revoked = revoke
+        .current_dir(dir.path())
+        .args([
+            "revoke", "--aws", "--quiet", "--apply", "--as-of", &later, "--ledger",
+        ])
+        .arg(&ledger)
+        .arg("--journal")
+        .arg(dir.path().join("journal.jsonl"))
+        .assert();
+    let text = out(&revoked);
+    revoked.code(0);
+    assert_eq!(
+        rt.block_on(attached(&iam, "role", "worker")),
+        [estate.standing.clone()],
+        "{text}"
+    );
+
+    let journal = dir.path().join("journal.jsonl");
+    let verify = |head: Option<&str>| {
+        let mut cmd = Command::cargo_bin("lapse").unwrap();
+        cmd.args(["journal", "verify"]).arg(&journal);
+        if let Some(head) = head {
+            cmd.args(["--head", head]);
+        }
+        cmd.assert()
+    };
+    verify(None).code(0);
+    let show = Command::cargo_bin("lapse")
+        .unwrap()
+        .args(["journal", "show", "--principal", &estate.role])
+        .arg(&journal)
+        .assert()
+        .code(0);
+    let text = out(&show);
+    for stage in [
+        "requested",
+        "approved",
+        "issued",
+        "extended",
+        "expired",
+        "revoked",
+    ] {
+        assert!(text.contains(stage), "{stage}: {text}");
+    }
+    assert!(text.contains("by bob"), "{text}");
+
+    let head = String::from_utf8_lossy(
+        &Command::cargo_bin("lapse")
+            .unwrap()
+            .args(["journal", "head"])
+            .arg(&journal)
+            .assert()
+            .code(0)
+            .get_output()
+            .stdout,
+    )
+    .trim()
+    .to_string();
+    let original = read_lines(&journal);
+    let write = |lines: &[String]| {
+        std::fs::write(
+            &journal,
+            lines.iter().map(|l| format!("{l}\n")).collect::<String>(),
+        )
+        .unwrap()
+    };
+    let mut edited = original.clone();
+    edited[1] = edited[1].replace("\"bob\"", "\"eve\"");
+    write(&edited);
+    assert!(out(&verify(None).code(1)).contains("journal.jsonl:2: chain broken"));
+    let mut removed = original.clone();
+    removed.remove(2);
+    write(&removed);
+    assert!(out(&verify(None).code(1)).contains("journal.jsonl:3: chain broken"));
+    let mut swapped = original.clone();
+    swapped.swap(3, 4);
+    write(&swapped);
+    assert!(out(&verify(None).code(1)).contains("journal.jsonl:4: chain broken"));
+    let mut cut = original.clone();
+    cut.pop();
+    write(&cut);
+    verify(None).code(0);
+    verify(Some(&head)).code(1);
+}
+
+#[test]
+fn refused_grants_exit_2_and_change_nothing() {
+    let moto = Moto::start();
+    let iam = moto.iam();
+    let rt = runtime();
+    let estate = rt.block_on(estate(&iam));
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("lapse.toml");
+    std::fs::write(
+        &config,
+        "[grant]\nmax_ttl = \"4h\"\nrequire_approval = true\n",
+    )
+    .unwrap();
+    let config = config.to_string_lossy().to_string();
+    let cases: Vec<(&str, String, Vec<&str>, &str)> = vec![
+        (
+            "ttl over max_ttl",
+            estate.deploy.clone(),
+            vec!["--ttl", "5h", "--approved-by", "bob"],
+            "max_ttl",
+        ),
+        (
+            "no approval",
+            estate.deploy.clone(),
+            vec![],
+            "--approved-by",
+        ),
+        (
+            "self approval",
+            estate.deploy.clone(),
+            vec!["--approved-by", "alice"],
+            "differ",
+        ),
+        (
+            "admin",
+            estate.admin.clone(),
+            vec!["--approved-by", "bob"],
+            "--allow-admin",
+        ),
+        (
+            "already held",
+            estate.standing.clone(),
+            vec!["--approved-by", "bob"],
+            "already holds",
+        ),
+    ];
+    for (case, policy, extra, says) in cases {
+        let mut args = vec!["--apply", "--config", &config];
+        args.extend(extra);
+        let refused = grant(&moto, dir.path(), &estate.role, &policy, &args)
+            .assert()
+            .code(2);
+        let text = out(&refused);
+        assert!(text.contains(says), "{case}: {text}");
+    }
+    let ghost = estate.role.replace("worker", "ghost");
+    let refused = grant(
+        &moto,
+        dir.path(),
+        &ghost,
+        &estate.deploy,
+        &["--apply", "--approved-by", "bob"],
+    )
+    .assert()
+    .code(2);
+    assert!(
+        out(&refused).contains("does not exist"),
+        "{}",
+        out(&refused)
+    );
+    assert_eq!(
+        rt.block_on(attached(&iam, "role", "worker")),
+        [estate.standing.clone()]
+    );
+    assert!(rt.block_on(inline(&iam, "role", "worker")).is_empty());
+    assert!(!dir.path().join("grants.jsonl").exists(), "no ledger claim");
+    // With --allow-admin the same admin grant goes through.
+    grant(
+        &moto,
+        dir.path(),
+        &estate.role,
+        &estate.admin,
+        &[
+            "--apply",
+            "--allow-admin",
+            "--approved-by",
+            "bob",
+            "--config",
+            &config,
+        ],
+    )
+    .assert()
+    .code(0);
+    assert!(
+        rt.block_on(attached(&iam, "role", "worker"))
+            .contains(&estate.admin)
+    );
+}
+
+/// The deploy-key grant's requests (GET the repository, GET its keys, POST the key), checked
+/// against GitHub's published description by Prism, which answers 4xx to anything it does not
+/// allow; the ledger then holds the key id Prism's example gave, the title carries the marker.
+#[test]
+fn a_deploy_key_grant_is_allowed_by_the_published_description() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_prism, port) = crate::github::start_prism(&dir.path().join("prism.log"));
+    let key = dir.path().join("ci.pub");
+    std::fs::write(
+        &key,
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGrantTestKeyGrantTestKeyGrantTestKey0 ci@example\n",
+    )
+    .unwrap();
+    let ledger = dir.path().join("grants.jsonl");
+    let journal = dir.path().join("journal.jsonl");
+    let run = |extra: &[&str]| {
+        let mut cmd = Command::cargo_bin("lapse").unwrap();
+        cmd.env_remove("RUST_LOG")
+            .env("GITHUB_TOKEN", "ghp_granttest")
+            .current_dir(dir.path())
+            .args(["grant", "--deploy-key-repo", "acme/api", "--public-key"])
+            .arg(&key)
+            .args(["--title", "ci deploy", "--ttl", "90m", "--reason", "INC-9"])
+            .args(["--requested-by", "alice", "--ledger"])
+            .arg(&ledger)
+            .arg("--journal")
+            .arg(&journal)
+            .args(["--github-api-url", &format!("http://127.0.0.1:{port}")])
+            .args(extra);
+        cmd.assert()
+    };
+    let plan = run(&[]).code(0);
+    let text = out(&plan);
+    assert!(text.contains("POST /repos/acme/api/keys"), "{text}");
+    assert!(text.contains("[lapse:expires-at="), "{text}");
+    assert!(!ledger.exists());
+
+    let applied = run(&["--apply"]);
+    let text = out(&applied);
+    applied.code(0);
+    let lines = read_lines(&ledger);
+    assert_eq!(lines.len(), 1, "{text}");
+    let line: Value = serde_json::from_str(&lines[0]).unwrap();
+    assert_eq!(line["kind"], "deploy_key");
+    assert!(
+        line["target"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("acme/api/")),
+        "{line}"
+    );
+    assert_eq!(events(dir.path()), ["requested", "issued"]);
+    let show = Command::cargo_bin("lapse")
+        .unwrap()
+        .args(["journal", "show", "--json"])
+        .arg(&journal)
+        .assert()
+        .code(0);
+    let view: Value = serde_json::from_slice(&show.get_output().stdout).unwrap();
+    assert_eq!(
+        view.as_array().map(Vec::len),
+        Some(1),
+        "one lifecycle: {view}"
+    );
+}
