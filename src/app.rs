@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -49,7 +50,9 @@ fn scan(args: ScanArgs) -> anyhow::Result<Code> {
     let started = Instant::now();
     let eval = plan::eval_plan(&args.eval)?;
     let sources = plan::source_plan(&args.sources, &eval.config)?;
-    let output = plan::output_plan(&args.output, &eval.config);
+    let inputs = plan::input_files(&args.sources);
+    let inputs: Vec<&std::path::Path> = inputs.chain(args.baseline.as_deref()).collect();
+    let output = plan::output_plan(&args.output, &eval.config, &inputs)?;
     let gate = plan::gate_plan(&args.gate, &eval.config);
     // Read (and checked) before collecting: a bad baseline must not cost a long scan first.
     let baseline = args
@@ -59,10 +62,10 @@ fn scan(args: ScanArgs) -> anyhow::Result<Code> {
         .transpose()?;
     let inventory = timed("collect", || collect_sources(&sources))?;
     let mut report = evaluate(inventory, &eval, started)?;
-    timed("drift", || {
+    let history = timed("drift", || {
         crate::drift::command::enrich(&mut report, baseline.as_ref(), output.history.as_deref())
     })?;
-    let code = finish(&report, &output, gate);
+    let code = finish(&report, &output, gate, history);
     release(report);
     code
 }
@@ -95,7 +98,9 @@ fn collect_only(args: CollectArgs) -> anyhow::Result<Code> {
 fn evaluate_saved(args: EvaluateArgs) -> anyhow::Result<Code> {
     let started = Instant::now();
     let eval = plan::eval_plan(&args.eval)?;
-    let output = plan::output_plan(&args.output, &eval.config);
+    let inputs = args.inventory.iter().map(PathBuf::as_path);
+    let inputs: Vec<&std::path::Path> = inputs.chain(args.baseline.as_deref()).collect();
+    let output = plan::output_plan(&args.output, &eval.config, &inputs)?;
     let gate = plan::gate_plan(&args.gate, &eval.config);
     // Read (and checked) before collecting: a bad baseline must not cost a long scan first.
     let baseline = args
@@ -103,15 +108,34 @@ fn evaluate_saved(args: EvaluateArgs) -> anyhow::Result<Code> {
         .as_deref()
         .map(render::read_report)
         .transpose()?;
-    let mut inventory = Inventory::new(Utc::now());
+    let mut files = Vec::with_capacity(args.inventory.len());
     for path in &args.inventory {
-        inventory.merge(inventory::io::load(path)?);
+        files.push((path.display().to_string(), inventory::io::load(path)?));
     }
+    let (inventory, conflicts) = inventory::join::join(files);
+    report_conflicts(&conflicts);
     let mut report = evaluate(inventory, &eval, started)?;
-    crate::drift::command::enrich(&mut report, baseline.as_ref(), output.history.as_deref())?;
-    let code = finish(&report, &output, gate);
+    let history =
+        crate::drift::command::enrich(&mut report, baseline.as_ref(), output.history.as_deref())?;
+    let code = finish(&report, &output, gate, history);
     release(report);
     code
+}
+
+/// Most conflicts between joined inventories printed one by one; the rest are counted.
+const CONFLICTS_SHOWN: usize = 20;
+
+fn report_conflicts(conflicts: &[inventory::join::Conflict]) {
+    for conflict in conflicts.iter().take(CONFLICTS_SHOWN) {
+        eprintln!("warning: {}", crate::text::terminal(&conflict.to_string()));
+    }
+    if conflicts.len() > CONFLICTS_SHOWN {
+        eprintln!(
+            "warning: {} more objects differ between the inventories; the copies collected \
+             later were kept",
+            conflicts.len() - CONFLICTS_SHOWN
+        );
+    }
 }
 
 /// `lapse revoke`: collect with the same source flags as `scan`, then plan (and apply).
@@ -199,7 +223,7 @@ pub fn evaluate(inventory: Inventory, eval: &EvalPlan, started: Instant) -> anyh
     })?;
     let ctx = AnalysisContext { as_of: eval.as_of };
     // The revocation view reads the inventory too, in one pass: it runs beside the analysis.
-    let (analysis, revocations) = rayon::join(
+    let (mut analysis, revocations) = rayon::join(
         || timed("analyze", || analyze::analyze(&inventory, &ctx)),
         || {
             timed("revocations", || {
@@ -215,7 +239,9 @@ pub fn evaluate(inventory: Inventory, eval: &EvalPlan, started: Instant) -> anyh
         .iter()
         .map(CredentialRecord::from)
         .collect();
+    let holders = crate::findings::holders(&inventory);
     let mut coverage_gaps = inventory.coverage_gaps.clone();
+    coverage_gaps.append(&mut analysis.gaps);
     let sources = inventory.sources.clone();
     let api_calls = inventory.api_calls();
     release(inventory);
@@ -224,6 +250,8 @@ pub fn evaluate(inventory: Inventory, eval: &EvalPlan, started: Instant) -> anyh
     });
     release(analysis.subjects);
     let mut findings = evaluation.findings;
+    crate::findings::name_holders(&mut findings, &holders);
+    release(holders);
     let suppression_issues = timed("suppress", || {
         suppress::apply(&mut findings, &eval.config.suppressions, eval.as_of)
     });
@@ -235,6 +263,7 @@ pub fn evaluate(inventory: Inventory, eval: &EvalPlan, started: Instant) -> anyh
         sources,
         api_calls,
         coverage_gaps,
+        not_judged: evaluation.not_judged,
     };
     let mut report = Report {
         scan,
@@ -283,11 +312,20 @@ fn summarize(inventory: &Inventory) -> InventorySummary {
     }
 }
 
-/// Writes the reports, prints the terminal summary and decides the exit code.
-fn finish(report: &Report, output: &OutputPlan, gate: GatePlan) -> anyhow::Result<Code> {
+/// Writes the reports, then records the run in `--history` (only once every report is
+/// written), prints the terminal summary and decides the exit code.
+fn finish(
+    report: &Report,
+    output: &OutputPlan,
+    gate: GatePlan,
+    history: Option<crate::drift::history::Pending>,
+) -> anyhow::Result<Code> {
     let written = timed("render", || {
         render::write_all(report, &output.formats, &output.out)
     })?;
+    if let Some(pending) = history {
+        timed("history", || pending.commit())?;
+    }
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let summary = timed("summary", || {
         render::terminal::summary_with_reports(report, color, &written)

@@ -13,6 +13,7 @@ pub mod config;
 pub mod drift;
 pub mod exit;
 pub mod findings;
+pub mod input;
 pub mod inventory;
 pub mod merge;
 pub mod net;
@@ -21,6 +22,7 @@ pub mod render;
 pub mod report;
 pub mod revoke;
 pub mod rules;
+pub mod text;
 
 /// Runs one stage and logs its duration at debug level (`RUST_LOG=lapse=debug`), so a slow
 /// scan shows where its time went.

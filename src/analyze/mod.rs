@@ -14,6 +14,7 @@ use crate::inventory::{Inventory, Location, ResourceRef, Timestamp};
 
 pub mod aws;
 pub mod azure;
+pub mod documents;
 pub mod expiry;
 pub mod github;
 pub mod policy;
@@ -122,6 +123,9 @@ pub struct Identity {
 pub struct Analysis {
     pub subjects: Vec<Subject>,
     pub identities: Vec<Identity>,
+    /// What an analyzer could not use (an unreadable document), with its reason.
+    #[serde(default)]
+    pub gaps: Vec<crate::inventory::CoverageGap>,
 }
 
 impl Analysis {
@@ -133,10 +137,12 @@ impl Analysis {
         let mut all = Analysis {
             subjects: Vec::with_capacity(subjects),
             identities: Vec::with_capacity(identities),
+            gaps: Vec::new(),
         };
         for part in parts {
             all.subjects.extend(part.subjects);
             all.identities.extend(part.identities);
+            all.gaps.extend(part.gaps);
         }
         all
     }
@@ -154,6 +160,7 @@ impl Analysis {
         } else {
             self.identities.extend(other.identities);
         }
+        self.gaps.extend(other.gaps);
     }
 }
 
@@ -303,6 +310,7 @@ pub fn analyze(inventory: &Inventory, ctx: &AnalysisContext) -> Analysis {
     analysis.extend(github::analyze(inventory, ctx));
     analysis.extend(repo::analyze(inventory, ctx));
     github::link_aws_roles(&mut analysis, inventory);
+    analysis.gaps.extend(documents::unreadable(inventory));
     analysis
 }
 

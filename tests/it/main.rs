@@ -8,6 +8,8 @@ mod config;
 mod drift;
 mod formats;
 mod github;
+mod hostile;
+mod props;
 mod render;
 mod repo;
 mod revoke;
