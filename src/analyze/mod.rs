@@ -19,6 +19,7 @@ pub mod expiry;
 pub mod github;
 pub mod policy;
 pub mod repo;
+mod repo_steps;
 pub mod trust;
 
 /// The judgement inputs shared by all analyzers.
@@ -123,8 +124,9 @@ pub struct Identity {
 pub struct Analysis {
     pub subjects: Vec<Subject>,
     pub identities: Vec<Identity>,
-    /// What an analyzer could not use (an unreadable document), with its reason.
-    #[serde(default)]
+    /// What an analyzer could not use or judge (an unreadable document, an inventory
+    /// attribute it cannot read), shown with the collectors' gaps.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gaps: Vec<crate::inventory::CoverageGap>,
 }
 

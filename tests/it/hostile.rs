@@ -110,6 +110,18 @@ fn overlapping_shards_keep_the_copy_collected_later_and_say_so() {
     assert_eq!(names, ["renamed-later"]);
 }
 
+/// `lapse scan` of one details file (or folder) with extra arguments, into `out`.
+fn scan_details(details: &Path, args: &[&str], out: &Path) -> std::process::Output {
+    lapse()
+        .arg("scan")
+        .arg("--aws-authorization-details")
+        .arg(details)
+        .args(args)
+        .arg(out)
+        .output()
+        .unwrap()
+}
+
 /// A details page whose only user holds one managed policy with the given document.
 fn details_with_policy_document(dir: &Path, document: Value) -> PathBuf {
     let arn = "arn:aws:iam::111122223333:policy/odd";
@@ -146,14 +158,11 @@ fn a_policy_document_lapse_cannot_read_is_a_coverage_gap() {
     ] {
         let dir = tempfile::tempdir().unwrap();
         let details = details_with_policy_document(dir.path(), document);
-        let output = lapse()
-            .arg("scan")
-            .arg("--aws-authorization-details")
-            .arg(&details)
-            .args(["--as-of", AS_OF, "--fail-on", "never", "--quiet", "--out"])
-            .arg(dir.path().join("out"))
-            .output()
-            .unwrap();
+        let output = scan_details(
+            &details,
+            &["--as-of", AS_OF, "--fail-on", "never", "--quiet", "--out"],
+            &dir.path().join("out"),
+        );
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(3), "{label}: {stderr}");
         let report = read_json(&dir.path().join("out/lapse-report.json"));
@@ -182,14 +191,7 @@ fn an_out_folder_holding_an_input_is_refused() {
         std::fs::copy(estate().join(page), inputs.join(page)).unwrap();
     }
     for out in [inputs.clone(), dir.path().to_path_buf()] {
-        let output = lapse()
-            .arg("scan")
-            .arg("--aws-authorization-details")
-            .arg(&inputs)
-            .args(["--fail-on", "never", "--quiet", "--out"])
-            .arg(&out)
-            .output()
-            .unwrap();
+        let output = scan_details(&inputs, &["--fail-on", "never", "--quiet", "--out"], &out);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{stderr}");
         assert!(stderr.contains("holds the input"), "{stderr}");
@@ -210,14 +212,7 @@ fn bom_and_utf16_files_are_named_as_such() {
         .collect();
     std::fs::write(&utf16, wide).unwrap();
     for (file, named) in [(&bom, "byte-order mark"), (&utf16, "UTF-16LE")] {
-        let output = lapse()
-            .arg("scan")
-            .arg("--aws-authorization-details")
-            .arg(file)
-            .args(["--quiet", "--out"])
-            .arg(dir.path().join("out"))
-            .output()
-            .unwrap();
+        let output = scan_details(file, &["--quiet", "--out"], &dir.path().join("out"));
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{stderr}");
         assert!(stderr.contains(named), "{stderr}");
@@ -247,14 +242,7 @@ fn a_file_name_that_is_not_utf8_is_shown_without_loss() {
     let name = std::ffi::OsStr::from_bytes(b"caf\xe9.json");
     let path = dir.path().join(name);
     std::fs::write(&path, "{\"UserDetailList\": [").unwrap();
-    let output = lapse()
-        .arg("scan")
-        .arg("--aws-authorization-details")
-        .arg(&path)
-        .args(["--quiet", "--out"])
-        .arg(dir.path().join("out"))
-        .output()
-        .unwrap();
+    let output = scan_details(&path, &["--quiet", "--out"], &dir.path().join("out"));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("caf\\xe9.json:1:"), "{stderr}");
@@ -303,18 +291,24 @@ fn rules_dir(dir: &Path, condition: &str) -> PathBuf {
     rules
 }
 
+/// `lapse rules list --rules DIR`, which must exit 2; its stderr.
+fn rules_list_refuses(rules: &Path) -> String {
+    let output = lapse()
+        .args(["rules", "list", "--rules"])
+        .arg(rules)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    stderr
+}
+
 #[test]
 fn a_deeply_nested_condition_is_an_error_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let condition = format!("{}r.active{}", "(".repeat(2000), ")".repeat(2000));
     let rules = rules_dir(dir.path(), &condition);
-    let output = lapse()
-        .args(["rules", "list", "--rules"])
-        .arg(&rules)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let stderr = rules_list_refuses(&rules);
     assert!(
         stderr.contains("acme.toml:7: condition nests brackets"),
         "{stderr}"
@@ -342,13 +336,7 @@ fn a_huge_duration_literal_is_refused_at_load() {
             "9223372036s".repeat(terms)
         );
         let rules = rules_dir(dir.path(), &condition);
-        let output = lapse()
-            .args(["rules", "list", "--rules"])
-            .arg(&rules)
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        let stderr = rules_list_refuses(&rules);
         assert!(stderr.contains(message), "{stderr}");
     }
 }
@@ -359,13 +347,7 @@ fn a_symlink_loop_in_rules_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let rules = rules_dir(dir.path(), "r.active");
     std::os::unix::fs::symlink(&rules, rules.join("again")).unwrap();
-    let output = lapse()
-        .args(["rules", "list", "--rules"])
-        .arg(&rules)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let stderr = rules_list_refuses(&rules);
     assert!(stderr.contains("symlink loop"), "{stderr}");
     assert!(!stderr.contains("already defined"), "{stderr}");
 }
@@ -529,27 +511,7 @@ fn findings_on_a_credential_name_its_holder_in_every_format() {
     let html = std::fs::read_to_string(out.join("lapse-report.html")).unwrap();
     assert!(html.contains(shown), "html");
     // The terminal's "held by" line: `render::terminal_summary_names_the_holder…`.
-    let markdown_out = dir.path().join("md");
-    lapse()
-        .arg("scan")
-        .arg("--aws-authorization-details")
-        .arg(&estate)
-        .arg("--aws-credential-report")
-        .arg(estate.join("credential-report.csv"))
-        .args([
-            "--as-of",
-            AS_OF,
-            "--fail-on",
-            "never",
-            "--quiet",
-            "--format",
-            "markdown",
-            "--out",
-        ])
-        .arg(&markdown_out)
-        .assert()
-        .code(0);
-    let md = std::fs::read_to_string(markdown_out.join("lapse-summary.md")).unwrap();
+    let md = std::fs::read_to_string(out.join("lapse-summary.md")).unwrap();
     assert!(md.contains("| Held by |"), "{md}");
 }
 
@@ -596,14 +558,11 @@ fn a_string_encoded_document_nested_too_deep_is_refused_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let deep = format!("{{\"Statement\":{}{}}}", "[".repeat(500), "]".repeat(500));
     let details = details_with_policy_document(dir.path(), Value::String(deep));
-    let output = lapse()
-        .arg("scan")
-        .arg("--aws-authorization-details")
-        .arg(&details)
-        .args(["--as-of", AS_OF, "--fail-on", "never", "--quiet", "--out"])
-        .arg(dir.path().join("out"))
-        .output()
-        .unwrap();
+    let output = scan_details(
+        &details,
+        &["--as-of", AS_OF, "--fail-on", "never", "--quiet", "--out"],
+        &dir.path().join("out"),
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(
