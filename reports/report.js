@@ -158,6 +158,7 @@
     pair(dl, "Resource", S[F.prov[i]] + " " + S[F.kind[i]] + " " + S[F.name[i]]);
     pair(dl, "Resource id", findingId(i));
     pair(dl, "Principal", str(F.pid[i]));
+    if (F.held && F.held[i] >= 0) { pair(dl, "Held by", S[F.held[i]]); }
     if (F.loc[i] >= 0) { pair(dl, "Location", S[F.loc[i]] + (F.line[i] ? ":" + F.line[i] : "")); }
     pair(dl, "Fingerprint", F.fp[i]);
     pair(dl, "Suppressed", str(F.sup[i]));

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -51,7 +52,9 @@ fn scan(args: ScanArgs) -> anyhow::Result<Code> {
     let started = Instant::now();
     let eval = plan::eval_plan(&args.eval)?;
     let sources = plan::source_plan(&args.sources, &eval.config)?;
-    let output = plan::output_plan(&args.output, &eval.config);
+    let inputs = plan::input_files(&args.sources);
+    let inputs: Vec<&std::path::Path> = inputs.chain(args.baseline.as_deref()).collect();
+    let output = plan::output_plan(&args.output, &eval.config, &inputs)?;
     let gate = plan::gate_plan(&args.gate, &eval.config);
     // Read (and checked) before collecting: a bad baseline must not cost a long scan first.
     let baseline = args
@@ -63,10 +66,10 @@ fn scan(args: ScanArgs) -> anyhow::Result<Code> {
     let options = ProviderOptions::build(&sources, false)?;
     let inventory = timed("collect", || collect_sources(&sources, &options))?;
     let mut report = evaluate(inventory, &eval, journal.as_deref(), started)?;
-    timed("drift", || {
+    let history = timed("drift", || {
         crate::drift::command::enrich(&mut report, baseline.as_ref(), output.history.as_deref())
     })?;
-    let code = finish(&report, &output, gate);
+    let code = finish(&report, &output, gate, history);
     release(report);
     code
 }
@@ -100,7 +103,9 @@ fn collect_only(args: CollectArgs) -> anyhow::Result<Code> {
 fn evaluate_saved(args: EvaluateArgs) -> anyhow::Result<Code> {
     let started = Instant::now();
     let eval = plan::eval_plan(&args.eval)?;
-    let output = plan::output_plan(&args.output, &eval.config);
+    let inputs = args.inventory.iter().map(PathBuf::as_path);
+    let inputs: Vec<&std::path::Path> = inputs.chain(args.baseline.as_deref()).collect();
+    let output = plan::output_plan(&args.output, &eval.config, &inputs)?;
     let gate = plan::gate_plan(&args.gate, &eval.config);
     // Read (and checked) before collecting: a bad baseline must not cost a long scan first.
     let baseline = args
@@ -108,16 +113,35 @@ fn evaluate_saved(args: EvaluateArgs) -> anyhow::Result<Code> {
         .as_deref()
         .map(render::read_report)
         .transpose()?;
-    let mut inventory = Inventory::new(Utc::now());
+    let mut files = Vec::with_capacity(args.inventory.len());
     for path in &args.inventory {
-        inventory.merge(inventory::io::load(path)?);
+        files.push((path.display().to_string(), inventory::io::load(path)?));
     }
+    let (inventory, conflicts) = inventory::join::join(files);
+    report_conflicts(&conflicts);
     let journal = plan::journal_path(args.journal.as_deref(), &eval.config);
     let mut report = evaluate(inventory, &eval, journal.as_deref(), started)?;
-    crate::drift::command::enrich(&mut report, baseline.as_ref(), output.history.as_deref())?;
-    let code = finish(&report, &output, gate);
+    let history =
+        crate::drift::command::enrich(&mut report, baseline.as_ref(), output.history.as_deref())?;
+    let code = finish(&report, &output, gate, history);
     release(report);
     code
+}
+
+/// Most conflicts between joined inventories printed one by one; the rest are counted.
+const CONFLICTS_SHOWN: usize = 20;
+
+fn report_conflicts(conflicts: &[inventory::join::Conflict]) {
+    for conflict in conflicts.iter().take(CONFLICTS_SHOWN) {
+        eprintln!("warning: {}", crate::text::terminal(&conflict.to_string()));
+    }
+    if conflicts.len() > CONFLICTS_SHOWN {
+        eprintln!(
+            "warning: {} more objects differ between the inventories; the copies collected \
+             later were kept",
+            conflicts.len() - CONFLICTS_SHOWN
+        );
+    }
 }
 
 /// `lapse revoke`: collect with the same source flags as `scan`, then plan (and apply).
@@ -252,7 +276,7 @@ pub fn evaluate(
     })?;
     let ctx = AnalysisContext::from_config(eval.as_of, &eval.config);
     // The revocation view reads the inventory too, in one pass: it runs beside the analysis.
-    let (analysis, revocations) = rayon::join(
+    let (mut analysis, revocations) = rayon::join(
         || timed("analyze", || analyze::analyze(&inventory, &ctx)),
         || {
             timed("revocations", || {
@@ -269,8 +293,9 @@ pub fn evaluate(
         .iter()
         .map(CredentialRecord::from)
         .collect();
+    let holders = crate::findings::holders(&inventory);
     let mut coverage_gaps = inventory.coverage_gaps.clone();
-    coverage_gaps.extend(analysis.gaps.iter().cloned());
+    coverage_gaps.append(&mut analysis.gaps);
     let sources = inventory.sources.clone();
     let api_calls = inventory.api_calls();
     release(inventory);
@@ -279,6 +304,8 @@ pub fn evaluate(
     });
     release(analysis.subjects);
     let mut findings = evaluation.findings;
+    crate::findings::name_holders(&mut findings, &holders);
+    release(holders);
     let suppression_issues = timed("suppress", || {
         let mut issues = fixtures::apply(&mut findings, &eval.config.fixtures);
         issues.extend(suppress::apply(
@@ -296,6 +323,7 @@ pub fn evaluate(
         sources,
         api_calls,
         coverage_gaps,
+        not_judged: evaluation.not_judged,
     };
     let mut report = Report {
         scan,
@@ -344,11 +372,20 @@ fn summarize(inventory: &Inventory) -> InventorySummary {
     }
 }
 
-/// Writes the reports, prints the terminal summary and decides the exit code.
-fn finish(report: &Report, output: &OutputPlan, gate: GatePlan) -> anyhow::Result<Code> {
+/// Writes the reports, then records the run in `--history` (only once every report is
+/// written), prints the terminal summary and decides the exit code.
+fn finish(
+    report: &Report,
+    output: &OutputPlan,
+    gate: GatePlan,
+    history: Option<crate::drift::history::Pending>,
+) -> anyhow::Result<Code> {
     let written = timed("render", || {
         render::write_all(report, &output.formats, &output.out)
     })?;
+    if let Some(pending) = history {
+        timed("history", || pending.commit())?;
+    }
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let summary = timed("summary", || {
         render::terminal::summary_with_reports(report, color, &written)

@@ -13,13 +13,16 @@ use crate::findings::Severity;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{path}: {source}")]
+    /// Too large, UTF-16, a byte-order mark, not UTF-8, unreadable.
+    #[error(transparent)]
+    Input(#[from] crate::input::InputError),
+    #[error("{}: {source}", crate::input::shown(path))]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}:{line}: {message}")]
+    #[error("{}:{line}: {message}", crate::input::shown(path))]
     Invalid {
         path: PathBuf,
         line: usize,
@@ -221,17 +224,14 @@ pub fn toml_value_to_json(value: toml::Value) -> serde_json::Value {
 impl Config {
     /// Reads `path`; `explicit` says whether the user named it (then a missing file is an error).
     pub fn load(path: &Path, explicit: bool) -> Result<Config, ConfigError> {
-        let text = match std::fs::read_to_string(path) {
+        let text = match crate::input::read_text(path, crate::input::MAX_CONFIG_BYTES) {
             Ok(text) => text,
-            Err(e) if !explicit && e.kind() == std::io::ErrorKind::NotFound => {
+            Err(crate::input::InputError::Io { source, .. })
+                if !explicit && source.kind() == std::io::ErrorKind::NotFound =>
+            {
                 return Ok(Config::default());
             }
-            Err(source) => {
-                return Err(ConfigError::Io {
-                    path: path.to_path_buf(),
-                    source,
-                });
-            }
+            Err(e) => return Err(ConfigError::Input(e)),
         };
         Self::parse(path, &text)
     }

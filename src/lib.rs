@@ -14,6 +14,7 @@ pub mod drift;
 pub mod exit;
 pub mod findings;
 pub mod grant;
+pub mod input;
 pub mod inventory;
 pub mod journal;
 pub mod merge;
@@ -23,6 +24,7 @@ pub mod render;
 pub mod report;
 pub mod revoke;
 pub mod rules;
+pub mod text;
 
 /// Runs one stage and logs its duration at debug level (`RUST_LOG=lapse=debug`), so a slow
 /// scan shows where its time went.

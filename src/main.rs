@@ -13,7 +13,7 @@ fn main() -> std::process::ExitCode {
     match lapse::app::run(cli) {
         Ok(code) => code.into(),
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", lapse::exit::describe(&err));
             lapse::exit::Code::Input.into()
         }
     }

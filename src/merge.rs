@@ -11,7 +11,8 @@ pub enum MergeError {
     #[error(transparent)]
     Read(#[from] RenderError),
     #[error(
-        "{path}: judged as of {found}, but {first} was judged as of {expected}: rerun the shards with the same --as-of"
+        "{}: judged as of {found}, but {first} was judged as of {expected}: rerun the shards with the same --as-of",
+        crate::input::shown(path)
     )]
     AsOf {
         path: PathBuf,
@@ -21,7 +22,7 @@ pub enum MergeError {
     },
     #[error("nothing to merge: name the shard reports")]
     Nothing,
-    #[error("{path}: {source}")]
+    #[error("{}: {source}", crate::input::shown(path))]
     Write {
         path: PathBuf,
         source: std::io::Error,
@@ -65,6 +66,7 @@ pub fn merge(first: v1::Report, rest: impl IntoIterator<Item = v1::Report>) -> v
             *scan.api_calls.entry(op).or_insert(0) += n;
         }
         scan.coverage_gaps.extend(report.scan.coverage_gaps);
+        join_not_judged(&mut scan.not_judged, report.scan.not_judged);
         add_counts(
             &mut merged.inventory.principals,
             report.inventory.principals,
@@ -147,4 +149,17 @@ pub fn write(report: &v1::Report, out: &Path) -> Result<PathBuf, MergeError> {
     serde_json::to_writer(&mut writer, report).map_err(|e| io(std::io::Error::other(e)))?;
     std::io::Write::flush(&mut writer).map_err(io)?;
     Ok(path)
+}
+
+/// Adds a shard's not-judged counts to the merged ones, by rule and fact.
+fn join_not_judged(into: &mut Vec<v1::NotJudged>, more: Vec<v1::NotJudged>) {
+    for item in more {
+        match into
+            .iter_mut()
+            .find(|n| n.rule_id == item.rule_id && n.fact == item.fact)
+        {
+            Some(known) => known.subjects += item.subjects,
+            None => into.push(item),
+        }
+    }
 }

@@ -13,7 +13,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum NetError {
-    #[error("{path}: {message}")]
+    #[error("{}: {message}", crate::input::shown(path))]
     CaBundle { path: String, message: String },
     #[error("cannot build the HTTP client: {0}")]
     Build(String),

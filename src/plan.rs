@@ -27,6 +27,13 @@ pub enum PlanError {
         "--aws-credential-report needs --aws-authorization-details (the report alone has no policies)"
     )]
     ReportWithoutDetails,
+    #[error(
+        "--out {} holds the input {}: the reports would be read back as input on the next \
+         run; write them to another folder",
+        crate::input::shown(out),
+        crate::input::shown(input)
+    )]
+    OutHoldsInput { out: PathBuf, input: PathBuf },
 }
 
 /// How findings are judged.
@@ -155,7 +162,53 @@ pub fn eval_plan(args: &EvalArgs) -> Result<EvalPlan, PlanError> {
     })
 }
 
-pub fn output_plan(args: &OutputArgs, config: &Config) -> OutputPlan {
+/// Where the reports go, refused when that folder is or holds one of the run's inputs: the
+/// next run would read its own report back as input (or a report would overwrite an input).
+pub fn output_plan(
+    args: &OutputArgs,
+    config: &Config,
+    inputs: &[&Path],
+) -> Result<OutputPlan, PlanError> {
+    let plan = output_plan_unchecked(args, config);
+    let out = absolute(&plan.out);
+    for input in inputs {
+        if absolute(input).starts_with(&out) {
+            return Err(PlanError::OutHoldsInput {
+                out: plan.out.clone(),
+                input: input.to_path_buf(),
+            });
+        }
+    }
+    Ok(plan)
+}
+
+/// The files and folders a source plan reads (what `--out` must not hold).
+pub fn input_files(args: &SourceArgs) -> impl Iterator<Item = &Path> {
+    let aws = args.aws_authorization_details.iter();
+    aws.chain(&args.aws_credential_report)
+        .chain(&args.ledger)
+        .map(PathBuf::as_path)
+}
+
+/// A path with symlinks resolved as far as it exists (a new `--out` folder does not yet).
+fn absolute(path: &Path) -> PathBuf {
+    if let Ok(real) = std::fs::canonicalize(path) {
+        return real;
+    }
+    match (path.parent(), path.file_name()) {
+        (Some(parent), Some(name)) => {
+            let parent = if parent.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                parent
+            };
+            absolute(parent).join(name)
+        }
+        _ => std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
+    }
+}
+
+fn output_plan_unchecked(args: &OutputArgs, config: &Config) -> OutputPlan {
     let mut formats = if !args.format.is_empty() {
         args.format.clone()
     } else if !config.formats.is_empty() {

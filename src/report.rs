@@ -40,6 +40,9 @@ pub struct ScanMeta {
     pub sources: Vec<SourceRun>,
     pub api_calls: BTreeMap<String, u64>,
     pub coverage_gaps: Vec<CoverageGap>,
+    /// Rules that did not judge some subjects for want of an optional input (report-only:
+    /// never a gap, never the gate).
+    pub not_judged: Vec<crate::rules::engine::NotJudged>,
 }
 
 /// Everything a run produced.

@@ -14,6 +14,7 @@ use crate::inventory::{Inventory, Location, ResourceRef, Timestamp};
 
 pub mod aws;
 pub mod azure;
+pub mod documents;
 pub mod expiry;
 pub mod github;
 pub mod policy;
@@ -141,8 +142,8 @@ pub struct Identity {
 pub struct Analysis {
     pub subjects: Vec<Subject>,
     pub identities: Vec<Identity>,
-    /// What an analyzer could not judge (an inventory attribute it cannot read), shown with
-    /// the collectors' gaps.
+    /// What an analyzer could not use or judge (an unreadable document, an inventory
+    /// attribute it cannot read), shown with the collectors' gaps.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gaps: Vec<crate::inventory::CoverageGap>,
 }
@@ -329,6 +330,7 @@ pub fn analyze(inventory: &Inventory, ctx: &AnalysisContext) -> Analysis {
     analysis.extend(github::analyze(inventory, ctx));
     analysis.extend(repo::analyze(inventory, ctx));
     github::link_aws_roles(&mut analysis, inventory);
+    analysis.gaps.extend(documents::unreadable(inventory));
     analysis
 }
 

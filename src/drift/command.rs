@@ -49,19 +49,21 @@ fn v1_severity(severity: Severity) -> v1::Severity {
     severity.into()
 }
 
-/// What a scan adds before rendering: the drift from `--baseline`, then (after appending this
-/// run) the trend from `--history`. Call once, before `render::write_all`.
+/// What a scan adds before rendering: the drift from `--baseline`, then the trend from
+/// `--history` with this run in it. Call once, before `render::write_all`; commit the returned
+/// history write once the reports are written (a run whose reports failed is not recorded).
 pub fn enrich(
     report: &mut Report,
     baseline: Option<&v1::Report>,
     history_file: Option<&Path>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<history::Pending>> {
     if let Some(old) = baseline {
         report.drift = Some(compare(old, &current(report)));
     }
-    if let Some(path) = history_file {
-        history::append(path, report)?;
-        report.history = Some(history::load(path)?);
-    }
-    Ok(())
+    let Some(path) = history_file else {
+        return Ok(None);
+    };
+    let (trend, pending) = history::prepare(path, report)?;
+    report.history = Some(trend);
+    Ok(Some(pending))
 }

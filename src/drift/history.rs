@@ -23,18 +23,18 @@ pub const HISTORY_VERSION: i32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {source}", crate::input::shown(path))]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("{}: history table: {message}", path.display())]
+    #[error("{}: history table: {message}", crate::input::shown(path))]
     Table { path: PathBuf, message: String },
     #[error(
         "{}: --history needs the `parquet` feature, which this build of lapse lacks \
          (use a release binary, or build with the default features)",
-        path.display()
+        crate::input::shown(path)
     )]
     Disabled { path: PathBuf },
 }
@@ -126,6 +126,50 @@ pub fn append(path: &Path, report: &Report) -> Result<(), HistoryError> {
     #[cfg(feature = "parquet")]
     {
         table::append(path, report)
+    }
+    #[cfg(not(feature = "parquet"))]
+    {
+        let _ = report;
+        Err(HistoryError::Disabled {
+            path: path.to_path_buf(),
+        })
+    }
+}
+
+/// This run joined to a history file but not yet written: the trend the reports draw (this
+/// run included) now, the file once the reports are written, so a run whose reports failed
+/// is never recorded.
+pub struct Pending {
+    path: PathBuf,
+    #[cfg(feature = "parquet")]
+    table: polars::prelude::DataFrame,
+}
+
+impl Pending {
+    /// Writes the history file (through a temporary file and a rename).
+    pub fn commit(self) -> Result<(), HistoryError> {
+        #[cfg(feature = "parquet")]
+        {
+            table::write_table(&self.path, self.table)
+        }
+        #[cfg(not(feature = "parquet"))]
+        {
+            Err(HistoryError::Disabled { path: self.path })
+        }
+    }
+}
+
+/// Joins the run to the history file in memory: its trend, and the write still to do.
+pub fn prepare(path: &Path, report: &Report) -> Result<(Trend, Pending), HistoryError> {
+    #[cfg(feature = "parquet")]
+    {
+        let joined = table::joined(path, report)?;
+        let trend = table::trend_of(path, &joined)?;
+        let pending = Pending {
+            path: path.to_path_buf(),
+            table: joined,
+        };
+        Ok((trend, pending))
     }
     #[cfg(not(feature = "parquet"))]
     {

@@ -26,6 +26,7 @@ fn finding(fingerprint: &str, severity: Severity, suppressed: bool) -> Finding {
         risk: 50,
         resource: resource("user", &format!("arn:aws:iam::1:user/{fingerprint}")),
         principal_id: None,
+        principal: None,
         fingerprint: fingerprint.to_string(),
         evidence: BTreeMap::new(),
         remediation: "r".into(),
@@ -83,6 +84,7 @@ fn report(
             api_calls: BTreeMap::new(),
             coverage_gaps: vec![],
             complete: true,
+            not_judged: vec![],
         },
         summary: Summary {
             total: 0,

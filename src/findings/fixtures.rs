@@ -73,6 +73,7 @@ mod tests {
                 name: "aws_access_key_id".into(),
             },
             principal_id: None,
+            principal: None,
             fingerprint: "f".into(),
             evidence: Default::default(),
             remediation: "r".into(),

@@ -133,6 +133,10 @@ pub struct Finding {
     pub resource: ResourceRef,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub principal_id: Option<String>,
+    /// Who holds the resource (a credential's application, user or repository), so a reader
+    /// can tell whose `ci` secret it is without the inventory. Set by [`name_holders`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<Holder>,
     /// Stable across runs: rule id + resource identity, never the run.
     pub fingerprint: String,
     /// The fact values the condition read.
@@ -143,6 +147,61 @@ pub struct Finding {
     pub location: Option<Location>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suppressed: Option<Suppression>,
+}
+
+/// The principal that holds a finding's resource: its kind, id and display name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Holder {
+    pub kind: String,
+    pub id: String,
+    pub name: String,
+}
+
+impl Holder {
+    /// How every report names the holder in text: `ci-deploy (application 1111…)`.
+    pub fn describe(&self) -> String {
+        describe_holder(&self.kind, &self.id, &self.name)
+    }
+}
+
+/// [`Holder::describe`] from its parts (the frozen report types hold their own copy).
+pub fn describe_holder(kind: &str, id: &str, name: &str) -> String {
+    format!("{name} ({kind} {id})")
+}
+
+/// The holders findings may name: every principal that holds a credential, by id. Taken from
+/// the inventory before it is released (the findings come later).
+pub fn holders(inventory: &crate::inventory::Inventory) -> crate::hash::FastMap<String, Holder> {
+    let holding: crate::hash::FastSet<&str> = inventory
+        .credentials
+        .iter()
+        .filter_map(|c| c.principal_id.as_deref())
+        .collect();
+    inventory
+        .principals
+        .iter()
+        .filter(|p| holding.contains(p.id.as_str()))
+        .map(|p| {
+            let holder = Holder {
+                kind: p.kind.clone(),
+                id: p.id.clone(),
+                name: p.name.clone(),
+            };
+            (p.id.clone(), holder)
+        })
+        .collect()
+}
+
+/// Names the holder of each finding on something a principal holds (not on the principal).
+pub fn name_holders(findings: &mut [Finding], holders: &crate::hash::FastMap<String, Holder>) {
+    for finding in findings {
+        let Some(id) = finding.principal_id.as_deref() else {
+            continue;
+        };
+        if id != finding.resource.id {
+            finding.principal = holders.get(id).cloned();
+        }
+    }
 }
 
 /// Fingerprint of a finding: the first 128 bits of SHA-256 over rule id and resource identity.

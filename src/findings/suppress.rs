@@ -88,6 +88,7 @@ mod tests {
                 name: name.into(),
             },
             principal_id: None,
+            principal: None,
             fingerprint: "f".into(),
             evidence: Default::default(),
             remediation: "r".into(),

@@ -6,13 +6,19 @@ use super::{INVENTORY_SCHEMA_VERSION, Inventory};
 
 #[derive(Debug, thiserror::Error)]
 pub enum InventoryIoError {
-    #[error("{path}: {source}")]
+    /// Too large, UTF-16, a byte-order mark, not UTF-8, unreadable.
+    #[error(transparent)]
+    Input(#[from] crate::input::InputError),
+    #[error("{}: {source}", crate::input::shown(path))]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}:{line}:{column}: not a lapse inventory: {message}")]
+    #[error(
+        "{}:{line}:{column}: not a lapse inventory: {message}",
+        crate::input::shown(path)
+    )]
     Parse {
         path: PathBuf,
         line: usize,
@@ -20,7 +26,8 @@ pub enum InventoryIoError {
         message: String,
     },
     #[error(
-        "{path}: inventory schema_version {found} is newer than this lapse understands ({supported})"
+        "{}: inventory schema_version {found} is newer than this lapse understands ({supported})",
+        crate::input::shown(path)
     )]
     Version {
         path: PathBuf,
@@ -30,10 +37,7 @@ pub enum InventoryIoError {
 }
 
 pub fn load(path: &Path) -> Result<Inventory, InventoryIoError> {
-    let text = std::fs::read_to_string(path).map_err(|source| InventoryIoError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = crate::input::read_text(path, crate::input::MAX_DATA_BYTES)?;
     let inventory: Inventory =
         serde_json::from_str(&text).map_err(|e| InventoryIoError::Parse {
             path: path.to_path_buf(),

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub mod io;
+pub mod join;
 
 /// Version of the saved inventory file; bumped on an incompatible change.
 pub const INVENTORY_SCHEMA_VERSION: u32 = 1;
@@ -154,9 +155,18 @@ pub struct Credential {
 pub struct Document(Box<serde_json::value::RawValue>);
 
 impl Document {
-    /// Checks that `text` is one JSON value and keeps it as it is.
+    /// Checks that `text` is one JSON value that [`Document::value`] can parse back, and
+    /// keeps it as it is. Validating a raw value has no depth limit but parsing one does
+    /// (serde_json stops at 128 levels), so a deeper document is refused here, with the
+    /// parser's own error and position, rather than read later as `null` (no permissions).
     pub fn from_text(text: impl Into<String>) -> Result<Self, serde_json::Error> {
-        serde_json::value::RawValue::from_string(text.into()).map(Document)
+        let raw = serde_json::value::RawValue::from_string(text.into())?;
+        if nested_deeper_than(raw.get(), MAX_DOCUMENT_NESTING)
+            && let Err(e) = serde_json::from_str::<serde_json::Value>(raw.get())
+        {
+            return Err(e);
+        }
+        Ok(Document(raw))
     }
 
     /// The document, parsed.
@@ -169,6 +179,38 @@ impl Document {
     pub fn as_str(&self) -> &str {
         self.0.get()
     }
+}
+
+/// The nesting serde_json parses (its recursion limit is 128).
+const MAX_DOCUMENT_NESTING: usize = 127;
+
+/// Whether JSON `text` opens more than `limit` arrays or objects inside each other: one pass
+/// over the bytes, strings skipped.
+fn nested_deeper_than(text: &str, limit: usize) -> bool {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for byte in text.bytes() {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > limit {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
 }
 
 impl Default for Document {

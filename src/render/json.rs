@@ -59,7 +59,7 @@ pub(crate) fn write_derived(derived: &super::Derived, path: &Path) -> Result<(),
 /// Reads a `lapse-report.json` written by any 1.x version of lapse. Errors name the file and,
 /// for malformed or mistyped JSON, the line and column.
 pub fn read_report(path: &Path) -> Result<v1::Report, RenderError> {
-    let text = std::fs::read_to_string(path).map_err(|e| RenderError::io(path, e))?;
+    let text = crate::input::read_text(path, crate::input::MAX_DATA_BYTES)?;
     // The version first: a v2 file should say so, not fail on its first renamed field.
     let header: VersionOnly =
         serde_json::from_str(&text).map_err(|e| RenderError::malformed(path, &e))?;
@@ -235,6 +235,16 @@ pub fn scan(report: &Report) -> v1::Scan {
         api_calls: meta.api_calls.clone(),
         coverage_gaps: meta.coverage_gaps.iter().map(Into::into).collect(),
         complete: report.is_complete(),
+        not_judged: meta
+            .not_judged
+            .iter()
+            .map(|n| v1::NotJudged {
+                rule_id: n.rule_id.clone(),
+                fact: n.fact.clone(),
+                needs: n.needs.clone(),
+                subjects: n.subjects,
+            })
+            .collect(),
     }
 }
 

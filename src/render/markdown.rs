@@ -109,18 +109,24 @@ fn top(out: &mut String, report: &Report) {
         return;
     }
     let _ = writeln!(out, "\n### Top findings\n");
-    out.push_str("| Severity | Risk | Rule | Identity | Kind | Resource id |\n");
-    out.push_str("|---|---:|---|---|---|---|\n");
+    out.push_str("| Severity | Risk | Rule | Identity | Kind | Resource id | Held by |\n");
+    out.push_str("|---|---:|---|---|---|---|---|\n");
     for f in active.iter().take(TOP) {
+        let holder = f
+            .principal
+            .as_ref()
+            .map(|h| h.describe())
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} |",
             f.severity.as_str(),
             f.risk,
             cell(&f.rule_id),
             cell(&f.resource.name),
             cell(&f.resource.kind),
-            cell(&f.resource.id)
+            cell(&f.resource.id),
+            cell(&holder)
         );
     }
     if active.len() > TOP {
@@ -132,29 +138,10 @@ fn top(out: &mut String, report: &Report) {
     }
 }
 
-/// Escapes a provider string for a GitHub-flavoured Markdown table cell.
+/// Escapes a provider string for a GitHub-flavoured Markdown table cell (the one Markdown
+/// sanitiser, in `text`).
 pub fn cell(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 8);
-    for (count, c) in text.chars().enumerate() {
-        if count == CELL_MAX {
-            out.push('…');
-            break;
-        }
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '|' => out.push_str("&#124;"),
-            '@' => out.push_str("&#64;"),
-            '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '#' | '~' | '!' | '$' | ':' => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if c.is_control() => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
+    crate::text::markdown(text, CELL_MAX)
 }
 
 fn plural(n: usize) -> &'static str {
@@ -166,7 +153,10 @@ fn truncate(text: String) -> String {
     if text.len() <= BODY_MAX {
         return text;
     }
-    let cut = text[..BODY_MAX].rfind('\n').unwrap_or(0);
+    // Escaping inflates multi-byte text: the limit may fall inside a character.
+    let cut = text[..text.floor_char_boundary(BODY_MAX)]
+        .rfind('\n')
+        .unwrap_or(0);
     let mut out = text[..cut].to_string();
     out.push_str("\n\n…truncated; see the full report.\n");
     out
@@ -174,7 +164,16 @@ fn truncate(text: String) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::cell;
+    use super::{BODY_MAX, cell, truncate};
+
+    #[test]
+    fn a_cut_inside_a_multi_byte_character_does_not_panic() {
+        // Byte BODY_MAX falls inside an `é`.
+        let text = format!("aa{}", "é\n".repeat(BODY_MAX));
+        let cut = truncate(text);
+        assert!(cut.len() <= BODY_MAX + 64, "{}", cut.len());
+        assert!(cut.ends_with("see the full report.\n"));
+    }
 
     #[test]
     fn cells_cannot_break_tables_inject_html_link_or_mention() {

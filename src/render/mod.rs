@@ -22,19 +22,25 @@ pub use terminal::summary;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
-    #[error("{}: {source}", path.display())]
+    /// A report to read: too large, UTF-16, a byte-order mark, not UTF-8, unreadable.
+    #[error(transparent)]
+    Input(#[from] crate::input::InputError),
+    #[error("{}: {source}", crate::input::shown(path))]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("{}: cannot write JSON: {source}", path.display())]
+    #[error("{}: cannot write JSON: {source}", crate::input::shown(path))]
     Json {
         path: PathBuf,
         #[source]
         source: serde_json::Error,
     },
-    #[error("{}:{line}:{column}: malformed report: {message}", path.display())]
+    #[error(
+        "{}:{line}:{column}: malformed report: {message}",
+        crate::input::shown(path)
+    )]
     Malformed {
         path: PathBuf,
         line: usize,
@@ -43,7 +49,7 @@ pub enum RenderError {
     },
     #[error(
         "{}: report schema_version {version:?} is not supported (this lapse reads 1.x)",
-        path.display()
+        crate::input::shown(path)
     )]
     UnsupportedVersion { path: PathBuf, version: String },
     #[error("HTML template: {0}")]
@@ -52,7 +58,7 @@ pub enum RenderError {
     Table { message: String },
     #[error(
         "{}: the {format} format needs the `parquet` feature, which this build of lapse lacks",
-        path.display()
+        crate::input::shown(path)
     )]
     FeatureDisabled { format: &'static str, path: PathBuf },
 }

@@ -84,9 +84,15 @@ pub fn event(report: &Report, f: &Finding) -> Value {
             "name": resource.name,
             "type": resource.kind,
             "cloud_partition": partition(resource.provider, &resource.id),
+            // OCSF's resource owner: the holder of a credential.
+            "owner": f.principal.as_ref().map(|h| json!({"uid": h.id, "name": h.name, "type": h.kind})),
         }],
         "remediation": {"desc": f.remediation},
-        "unmapped": {"evidence": f.evidence, "provider": resource.provider.as_str()},
+        "unmapped": {
+            "evidence": f.evidence,
+            "provider": resource.provider.as_str(),
+            "principal": f.principal,
+        },
     });
     if let (Some(cloud), Some(object)) = (cloud(resource.provider), event.as_object_mut()) {
         object.insert("cloud".to_string(), json!({"provider": cloud}));

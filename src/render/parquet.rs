@@ -84,6 +84,14 @@ pub(crate) mod frame {
             Column::new("resource_name".into(), text(&|f| f.resource.name.clone())),
             Column::new("principal_id".into(), opt_text(&|f| f.principal_id.clone())),
             Column::new(
+                "principal_kind".into(),
+                opt_text(&|f| f.principal.as_ref().map(|h| h.kind.clone())),
+            ),
+            Column::new(
+                "principal_name".into(),
+                opt_text(&|f| f.principal.as_ref().map(|h| h.name.clone())),
+            ),
+            Column::new(
                 "location_path".into(),
                 opt_text(&|f| f.location.as_ref().map(|l| l.path.clone())),
             ),

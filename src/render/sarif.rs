@@ -165,10 +165,13 @@ fn unknown_rule(f: &Finding) -> Value {
 
 fn result(f: &Finding, rule_index: Option<usize>) -> Value {
     let resource = &f.resource;
-    let message = format!(
+    let mut message = format!(
         "{}: {} {} `{}` ({})",
         f.title, resource.provider, resource.kind, resource.name, resource.id
     );
+    if let Some(holder) = &f.principal {
+        message.push_str(&format!(", held by {}", holder.describe()));
+    }
     let mut value = json!({
         "ruleId": f.rule_id,
         "level": level(f.severity),
@@ -188,6 +191,7 @@ fn result(f: &Finding, rule_index: Option<usize>) -> Value {
             },
             "evidence": f.evidence,
             "remediation": f.remediation,
+            "principal": f.principal,
         },
     });
     if let Some(object) = value.as_object_mut() {

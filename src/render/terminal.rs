@@ -23,6 +23,7 @@ pub fn summary_with_reports(report: &Report, color: bool, written: &[PathBuf]) -
     counts(&mut out, report, paint);
     top_findings(&mut out, report, paint);
     coverage_gaps(&mut out, report, paint);
+    not_judged(&mut out, report, paint);
     suppression_issues(&mut out, report, paint);
     if !written.is_empty() {
         let _ = writeln!(out, "\n{}", paint.bold("Reports"));
@@ -78,6 +79,9 @@ fn top_findings(out: &mut String, report: &Report, paint: Paint) {
             clean(&finding.resource.name),
         );
         let _ = writeln!(out, "               {}", clean(&finding.title));
+        if let Some(holder) = &finding.principal {
+            let _ = writeln!(out, "               held by {}", clean(&holder.describe()));
+        }
     }
     if active.len() > TOP {
         let _ = writeln!(out, "  … and {} more", active.len() - TOP);
@@ -111,6 +115,29 @@ fn coverage_gaps(out: &mut String, report: &Report, paint: Paint) {
     }
 }
 
+/// Report-only: a rule that lacked an optional input did not pass, and says what it needs.
+fn not_judged(out: &mut String, report: &Report, paint: Paint) {
+    if report.scan.not_judged.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\n{}",
+        paint.bold("Not judged (an optional input is missing)")
+    );
+    for item in &report.scan.not_judged {
+        let _ = writeln!(
+            out,
+            "  - {}: {} subject{} without {}; needs {}",
+            clean(&item.rule_id),
+            item.subjects,
+            if item.subjects == 1 { "" } else { "s" },
+            clean(&item.fact),
+            clean(&item.needs)
+        );
+    }
+}
+
 fn suppression_issues(out: &mut String, report: &Report, paint: Paint) {
     if report.suppression_issues.is_empty() {
         return;
@@ -130,23 +157,8 @@ fn suppression_issues(out: &mut String, report: &Report, paint: Paint) {
     }
 }
 
-/// Makes a provider string safe to print: control characters (ESC, CR, LF, C1 controls) and
-/// bidirectional overrides (which can reorder what the reader sees) become visible escapes.
-pub fn clean(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_control() || is_bidi_control(c) {
-            let _ = write!(out, "\\u{{{:x}}}", c as u32);
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-}
+/// Makes a provider string safe to print (the one terminal sanitiser, in `text`).
+pub use crate::text::terminal as clean;
 
 #[derive(Clone, Copy)]
 struct Paint {

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// Written as `schema_version`; readers accept any `1.x.y`.
-pub const SCHEMA_VERSION: &str = "1.1.0";
+pub const SCHEMA_VERSION: &str = "1.2.0";
 pub const SCHEMA_MAJOR: &str = "1";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -151,6 +151,20 @@ pub struct Scan {
     pub coverage_gaps: Vec<CoverageGap>,
     /// False when any source left a coverage gap: the findings are a lower bound.
     pub complete: bool,
+    /// Rules that did not judge some subjects because an optional input was not given (1.2).
+    /// Report-only: it does not make the scan incomplete. Read as empty when absent.
+    #[serde(default)]
+    pub not_judged: Vec<NotJudged>,
+}
+
+/// A rule that did not judge some subjects: the fact it needs was unknown on them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotJudged {
+    pub rule_id: String,
+    pub fact: String,
+    /// The input that supplies the fact.
+    pub needs: String,
+    pub subjects: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -242,6 +256,14 @@ pub struct Location {
     pub column: Option<u32>,
 }
 
+/// The principal holding a finding's resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Holder {
+    pub kind: String,
+    pub id: String,
+    pub name: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Suppression {
     pub reason: String,
@@ -260,6 +282,9 @@ pub struct Finding {
     pub resource: Resource,
     #[serde(default)]
     pub principal_id: Option<String>,
+    /// Who holds the resource: on a credential, its application, user or repository (1.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<Holder>,
     /// Stable across runs: rule id + resource identity.
     pub fingerprint: String,
     pub evidence: BTreeMap<String, serde_json::Value>,
@@ -423,6 +448,11 @@ mod convert {
                 risk: f.risk.min(100),
                 resource: (&f.resource).into(),
                 principal_id: f.principal_id.clone(),
+                principal: f.principal.as_ref().map(|h| Holder {
+                    kind: h.kind.clone(),
+                    id: h.id.clone(),
+                    name: h.name.clone(),
+                }),
                 fingerprint: f.fingerprint.clone(),
                 evidence: f.evidence.clone(),
                 remediation: f.remediation.clone(),

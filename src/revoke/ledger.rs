@@ -37,13 +37,16 @@ use crate::inventory::{LedgerEntry, Provider};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
-    #[error("{}: {source}", path.display())]
+    /// Too large, UTF-16, a byte-order mark, not UTF-8, unreadable.
+    #[error(transparent)]
+    Input(#[from] crate::input::InputError),
+    #[error("{}: {source}", crate::input::shown(path))]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("{}:{line}: {message}", path.display())]
+    #[error("{}:{line}: {message}", crate::input::shown(path))]
     Invalid {
         path: PathBuf,
         line: usize,
@@ -78,10 +81,7 @@ struct RawEntry {
 
 /// Reads and validates a ledger file.
 pub fn load(path: &Path) -> Result<Vec<LedgerEntry>, LedgerError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LedgerError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = crate::input::read_text(path, crate::input::MAX_LEDGER_BYTES)?;
     parse(&text).map_err(|(line, message)| LedgerError::Invalid {
         path: path.to_path_buf(),
         line,

@@ -21,6 +21,9 @@ pub struct Reads {
     pub params: Vec<String>,
     /// `r` is used as a whole (`size(r)`, `r[name]`): the engine then passes every fact.
     pub whole_facts: bool,
+    /// Facts the rule cannot judge without (its `[requires]` table), each with the input that
+    /// supplies it: a subject lacking one is counted as not judged, not as passing.
+    pub required: Vec<(String, String)>,
 }
 
 /// A condition that does not parse or reads what it may not.
@@ -47,9 +50,15 @@ thread_local! {
     static PARSING: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Runs the CEL parser, turning its panics into errors. The parser (antlr4rust) panics on some
-/// malformed input (`a &&` at the end of a line); a rule file must get an error, not a crash,
-/// nor a panic message on stderr, so the hook stays silent while this thread is parsing.
+/// Runs `work` inside the expression engine, turning its panics into `Err`, silently.
+pub fn contain<T>(work: impl FnOnce() -> T) -> Result<T, ()> {
+    quietly(work).map_err(|_| ())
+}
+
+/// Runs the CEL parser or interpreter, turning its panics into errors. The parser
+/// (antlr4rust) panics on some malformed input (`a &&` at the end of a line), the interpreter
+/// on some values (a `duration()` too large for chrono); a rule must get an error, not a crash,
+/// nor a panic message on stderr, so the hook stays silent while this thread is inside it.
 fn quietly<T>(parse: impl FnOnce() -> T) -> Result<T, String> {
     static HOOK: Once = Once::new();
     HOOK.call_once(|| {
@@ -66,8 +75,53 @@ fn quietly<T>(parse: impl FnOnce() -> T) -> Result<T, String> {
     result.map_err(|_| "the expression is incomplete or malformed".to_string())
 }
 
+/// Longest condition accepted, in bytes: the built-in rules use under 200.
+pub const MAX_CONDITION_BYTES: usize = 4096;
+/// Deepest nesting of `(`, `[` and `{` accepted: the parser recurses a dozen frames per level,
+/// so 2,000 levels overflow its stack; the built-in rules nest 3 deep.
+pub const MAX_NESTING: usize = 32;
+
+/// Refuses a condition too long or nested too deep, before the parser (which recurses) sees it.
+fn check_size(source: &str) -> Result<(), ConditionError> {
+    if source.len() > MAX_CONDITION_BYTES {
+        return Err(ConditionError {
+            line: 1,
+            message: format!(
+                "condition is {} bytes; at most {MAX_CONDITION_BYTES} are allowed",
+                source.len()
+            ),
+        });
+    }
+    let (mut depth, mut line, mut quote) = (0usize, 1usize, None::<char>);
+    let mut chars = source.chars();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (_, '\n') => line += 1,
+            (Some(_), '\\') => {
+                chars.next();
+            }
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '(' | '[' | '{') => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Err(ConditionError {
+                        line,
+                        message: format!("condition nests brackets more than {MAX_NESTING} deep"),
+                    });
+                }
+            }
+            (None, ')' | ']' | '}') => depth = depth.saturating_sub(1),
+            (None, _) => {}
+        }
+    }
+    Ok(())
+}
+
 /// Parses `source` and lists what it reads.
 pub fn analyze(source: &str) -> Result<Reads, ConditionError> {
+    check_size(source)?;
     let parsed = quietly(|| {
         cel_parser::Parser::default()
             .parse(source)
@@ -264,6 +318,24 @@ mod tests {
     fn message_literal_is_refused() {
         let err = analyze("r.active && Foo{a: 1} == Foo{a: 1}").unwrap_err();
         assert!(err.message.contains("message literals"), "{}", err.message);
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_before_the_parser() {
+        let deep = format!("{}r.x{}", "(".repeat(2000), ")".repeat(2000));
+        let err = analyze(&deep).unwrap_err();
+        assert!(err.message.contains("more than 32 deep"), "{err:?}");
+        let err = compile(&deep).unwrap_err();
+        assert!(err.message.contains("deep"), "{err:?}");
+        // Brackets inside a string literal do not count.
+        let quoted = format!("r.x == '{}'", "(".repeat(100));
+        assert!(analyze(&quoted).is_ok());
+    }
+
+    #[test]
+    fn a_long_flat_condition_is_bounded() {
+        let flat = vec!["r.x"; 5000].join(" || ");
+        assert!(analyze(&flat).unwrap_err().message.contains("bytes"));
     }
 
     #[test]

@@ -33,6 +33,8 @@ struct Compiled {
     evidence: Vec<String>,
     /// The condition uses `r` as a whole, so it needs every fact.
     whole_facts: bool,
+    /// `(fact, input that supplies it)`: without the fact, the rule does not judge.
+    required: Vec<(String, String)>,
     /// `params`, converted once.
     params: Value,
     /// The rule's title and remediation, shared by all its findings.
@@ -47,6 +49,7 @@ impl CompiledRule {
             program,
             evidence: reads.facts,
             whole_facts: reads.whole_facts,
+            required: reads.required,
             params,
             title: Arc::from(rule.title.as_str()),
             remediation: Arc::from(rule.docs.remediation.as_str()),
@@ -112,13 +115,33 @@ impl RuleSet {
     }
 }
 
-/// What evaluation produced: findings, and the rules that could not be judged on a subject.
+/// What evaluation produced: findings, the rules whose condition failed on a subject (gaps),
+/// and the rules that could not judge some subjects for want of an input (report-only).
 #[derive(Debug, Default)]
 pub struct Evaluation {
     /// Sorted by descending risk, then rule id, then resource id.
     pub findings: Vec<Finding>,
     pub errors: Vec<CoverageGap>,
+    /// By rule id, then fact.
+    pub not_judged: Vec<NotJudged>,
 }
+
+/// A rule that did not judge some subjects: a fact it requires was unknown on them. Reported,
+/// never counted in the gate: the input is optional, and the rule says which one it wants.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NotJudged {
+    pub rule_id: String,
+    /// The unknown fact (`max_session_duration_secs`).
+    pub fact: String,
+    /// The input that supplies it, as the rule's `[requires]` says.
+    pub needs: String,
+    /// Subjects of the rule's kinds that lacked it.
+    pub subjects: u64,
+}
+
+/// One piece of the parallel evaluation: findings, gaps, and `(rule, required fact)` indexes
+/// of each subject a rule did not judge.
+type Part = (Vec<Finding>, Vec<CoverageGap>, Vec<(usize, usize)>);
 
 /// Evaluates every active rule on every subject of a kind it applies to, at `as_of`.
 pub fn evaluate(rules: &RuleSet, subjects: &[Subject], as_of: Timestamp) -> Evaluation {
@@ -128,7 +151,7 @@ pub fn evaluate(rules: &RuleSet, subjects: &[Subject], as_of: Timestamp) -> Eval
     // Folded per piece of work rather than collected per subject: 300k small vectors (four
     // slots each at least) would cost as much as the findings, at the peak of the run's memory.
     // The pieces are joined once, in the subjects' order, at their final size.
-    let parts: Vec<(Vec<Finding>, Vec<CoverageGap>)> = subjects
+    let parts: Vec<Part> = subjects
         .par_iter()
         .map_init(
             || {
@@ -139,14 +162,30 @@ pub fn evaluate(rules: &RuleSet, subjects: &[Subject], as_of: Timestamp) -> Eval
             |ctx, subject| evaluate_subject(rules, ctx, subject),
         )
         .fold(
-            || (Vec::new(), Vec::new()),
-            |(findings, gaps), (more, more_gaps)| (concat(findings, more), concat(gaps, more_gaps)),
+            || (Vec::new(), Vec::new(), Vec::new()),
+            |(findings, gaps, unjudged), (more, more_gaps, more_unjudged)| {
+                (
+                    concat(findings, more),
+                    concat(gaps, more_gaps),
+                    concat(unjudged, more_unjudged),
+                )
+            },
         )
         .collect();
-    let (findings, errors): (Vec<_>, Vec<_>) = parts.into_iter().unzip();
+    let mut findings = Vec::with_capacity(parts.len());
+    let mut errors = Vec::with_capacity(parts.len());
+    let mut unjudged: BTreeMap<(usize, usize), u64> = BTreeMap::new();
+    for (f, e, u) in parts {
+        findings.push(f);
+        errors.push(e);
+        for key in u {
+            *unjudged.entry(key).or_insert(0) += 1;
+        }
+    }
     let mut evaluation = Evaluation {
         findings: flatten(findings),
         errors: flatten(errors),
+        not_judged: not_judged(rules, unjudged),
     };
     // Total: ties end at the fingerprint, so an unstable sort gives the same order.
     evaluation.findings.par_sort_unstable_by(|a, b| {
@@ -158,6 +197,23 @@ pub fn evaluate(rules: &RuleSet, subjects: &[Subject], as_of: Timestamp) -> Eval
     });
     evaluation.errors = cap_gaps(evaluation.errors);
     evaluation
+}
+
+fn not_judged(rules: &RuleSet, counts: BTreeMap<(usize, usize), u64>) -> Vec<NotJudged> {
+    let mut list: Vec<NotJudged> = counts
+        .into_iter()
+        .map(|((rule, fact), subjects)| {
+            let (name, needs) = &rules.compiled[rule].required[fact];
+            NotJudged {
+                rule_id: rules.rules[rule].id.clone(),
+                fact: name.clone(),
+                needs: needs.clone(),
+                subjects,
+            }
+        })
+        .collect();
+    list.sort_by(|a, b| a.rule_id.cmp(&b.rule_id).then_with(|| a.fact.cmp(&b.fact)));
+    list
 }
 
 /// The parts, in order, in one vector allocated at its final size.
@@ -178,15 +234,12 @@ fn concat<T>(mut first: Vec<T>, mut rest: Vec<T>) -> Vec<T> {
     first
 }
 
-fn evaluate_subject(
-    rules: &RuleSet,
-    ctx: &mut Context,
-    subject: &Subject,
-) -> (Vec<Finding>, Vec<CoverageGap>) {
+fn evaluate_subject(rules: &RuleSet, ctx: &mut Context, subject: &Subject) -> Part {
     let mut findings = Vec::new();
     let mut gaps = Vec::new();
+    let mut unjudged = Vec::new();
     let Some(kind) = rules.by_kind.get(&subject.kind) else {
-        return (findings, gaps);
+        return (findings, gaps, unjudged);
     };
     // Built once per subject, shared by all its rules: the costly part of a CEL evaluation.
     // Only the facts the kind's rules read are parsed; they also give findings their evidence.
@@ -214,19 +267,34 @@ fn evaluate_subject(
     ctx.add_variable_from_value("r", facts);
     for &index in &kind.rules {
         let (rule, compiled) = (&rules.rules[index], &rules.compiled[index]);
+        let missing = compiled
+            .required
+            .iter()
+            .position(|(fact, _)| read.get(fact).is_none_or(|v| v.is_null()));
+        if let Some(fact) = missing {
+            unjudged.push((index, fact));
+            continue;
+        }
         ctx.add_variable_from_value("params", compiled.params.clone());
-        match compiled.program.execute(ctx) {
-            Ok(Value::Bool(true)) => findings.push(finding(rule, compiled, subject, &read)),
-            Ok(Value::Bool(false)) => {}
-            Ok(other) => gaps.push(gap(
+        // A panic inside the interpreter (a `duration()` literal chrono cannot hold) costs
+        // this rule on this subject, as a gap; the other rules and subjects go on.
+        match super::condition::contain(|| compiled.program.execute(ctx)) {
+            Ok(Ok(Value::Bool(true))) => findings.push(finding(rule, compiled, subject, &read)),
+            Ok(Ok(Value::Bool(false))) => {}
+            Ok(Ok(other)) => gaps.push(gap(
                 rule,
                 subject,
                 format!("condition returned {:?}, not a boolean", other.type_of()),
             )),
-            Err(err) => gaps.push(gap(rule, subject, format!("condition failed: {err}"))),
+            Ok(Err(err)) => gaps.push(gap(rule, subject, format!("condition failed: {err}"))),
+            Err(()) => gaps.push(gap(
+                rule,
+                subject,
+                "the expression engine panicked while evaluating the condition".to_string(),
+            )),
         }
     }
-    (findings, gaps)
+    (findings, gaps, unjudged)
 }
 
 /// A subject's facts as evaluation reads them: the few its rules name, or all of them.
@@ -253,6 +321,7 @@ fn facts_read(compiled: &[Compiled], rules: &[usize]) -> Option<Vec<(String, Key
             return None;
         }
         names.extend(&rule.evidence);
+        names.extend(rule.required.iter().map(|(fact, _)| fact));
     }
     names.sort();
     names.dedup();
@@ -281,6 +350,7 @@ fn finding(rule: &Rule, compiled: &Compiled, subject: &Subject, facts: &Read<'_>
         risk: risk::score(rule.severity, &subject.risk),
         resource: subject.resource.clone(),
         principal_id: subject.principal_id.clone(),
+        principal: None,
         fingerprint: fingerprint(&rule.id, &subject.resource, subject.location.as_ref()),
         evidence,
         remediation: Arc::clone(&compiled.remediation),

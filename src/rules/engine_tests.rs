@@ -254,3 +254,50 @@ fn gaps_are_capped_per_rule() {
         eval.errors.last()
     );
 }
+
+/// A rule whose condition skips the loader's checks (its size limit refuses the condition
+/// below), to reach the interpreter with it.
+fn unchecked_rule(id: &str, kind: &str, condition: &str) -> CompiledRule {
+    let checked = rule(id, kind, "true", Severity::Low);
+    let mut rule = checked.rule;
+    rule.condition = condition.into();
+    let program = Program::compile(condition).unwrap();
+    CompiledRule::new(rule, program, crate::rules::condition::Reads::default())
+}
+
+#[test]
+fn a_panic_inside_the_interpreter_is_a_gap_for_that_rule_and_subject_only() {
+    // A million terms of 292 years: chrono's `TimeDelta + TimeDelta` overflows and panics
+    // inside cel-interpreter's duration parser.
+    let huge = format!(
+        "duration('{}') > duration('1s')",
+        "9223372036s".repeat(1_000_100)
+    );
+    let rules = RuleSet::new(vec![
+        unchecked_rule("T-1", "aws.role", &huge),
+        rule("T-2", "aws.role", "r.age_days > 1", Severity::Low),
+    ]);
+    let subjects = vec![
+        subject(
+            "aws.role",
+            "role/a",
+            json!({"age_days": 3}),
+            Privilege::Read,
+        ),
+        subject(
+            "aws.role",
+            "role/b",
+            json!({"age_days": 5}),
+            Privilege::Read,
+        ),
+    ];
+    let eval = evaluate(&rules, &subjects, as_of());
+    assert_eq!(eval.findings.len(), 2, "{:?}", eval.findings);
+    assert!(eval.findings.iter().all(|f| f.rule_id == "T-2"));
+    assert_eq!(eval.errors.len(), 2, "{:?}", eval.errors);
+    assert!(
+        eval.errors
+            .iter()
+            .all(|g| g.scope == "T-1" && g.reason.contains("panicked"))
+    );
+}

@@ -114,7 +114,8 @@ pub fn list_markdown(rules: &[Rule]) -> String {
 /// `rules explain ID`: everything an auditor needs about one rule.
 pub fn explain(rule: &Rule) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "{}: {}", rule.id, rule.title);
+    // A user's rule is data from a shared folder: every line of it is cleaned for the terminal.
+    let _ = writeln!(out, "{}: {}", one_line(&rule.id), one_line(&rule.title));
     let _ = writeln!(out);
     let status = if rule.enabled {
         rule.status.as_str()
@@ -128,7 +129,7 @@ pub fn explain(rule: &Rule) -> String {
         ("Applies to", rule.applies_to.join(", ")),
         ("Source", rule.source.clone()),
     ] {
-        let _ = writeln!(out, "{label:<11} {value}");
+        let _ = writeln!(out, "{label:<11} {}", one_line(&value));
     }
     section(&mut out, "Condition", &rule.condition);
     if !rule.params.is_empty() {
@@ -159,24 +160,18 @@ pub fn explain(rule: &Rule) -> String {
 fn section(out: &mut String, heading: &str, body: &str) {
     let _ = writeln!(out, "\n{heading}:");
     for line in body.trim().lines() {
-        let _ = writeln!(out, "  {}", line.trim_end());
+        let _ = writeln!(out, "  {}", one_line(line.trim_end()));
     }
 }
 
-/// Control characters (a terminal escape in a user rule's title) shown as spaces.
+/// One line of a user's rule text, safe on a terminal.
 fn one_line(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+    crate::text::terminal(text)
 }
 
-/// A Markdown table cell: pipes escaped, one line, no HTML.
+/// A Markdown table cell (the one Markdown sanitiser, uncut).
 fn md_cell(text: &str) -> String {
-    one_line(text)
-        .replace('\\', "\\\\")
-        .replace('|', "\\|")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    crate::text::markdown(text, usize::MAX)
 }
 
 #[cfg(test)]
@@ -224,7 +219,19 @@ mod tests {
     #[test]
     fn markdown_escapes_cells() {
         let text = list_markdown(&[rule("A-1", "a | b <script>")]);
-        assert!(text.contains("a \\| b &lt;script&gt;"), "{text}");
+        assert!(text.contains("a &#124; b &lt;script&gt;"), "{text}");
+    }
+
+    #[test]
+    fn explain_prints_a_custom_rule_without_terminal_escapes() {
+        let mut hostile = rule("A-1", "t\x1b]0;owned\x07");
+        hostile.docs.rationale = "line\x1b[2J\u{202e}".into();
+        hostile.condition = "r.x\x1b[31m".into();
+        let text = explain(&hostile);
+        assert!(
+            !text.contains('\x1b') && !text.contains('\u{202e}'),
+            "{text:?}"
+        );
     }
 
     #[test]

@@ -26,18 +26,23 @@ pub fn builtin_files() -> &'static [(&'static str, &'static str)] {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RuleError {
-    #[error("{path}: {source}")]
+    /// Too large, UTF-16, a byte-order mark, not UTF-8, unreadable.
+    #[error(transparent)]
+    Input(#[from] crate::input::InputError),
+    #[error("{}: {source}", crate::input::shown(path))]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}:{line}: {message}")]
+    #[error("{}:{line}: {message}", crate::input::shown(path))]
     Invalid {
         path: PathBuf,
         line: usize,
         message: String,
     },
+    #[error("{}: {message}", crate::input::shown(path))]
+    Folder { path: PathBuf, message: String },
     /// Every file's errors at once, so an author fixes a folder in one pass.
     #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
     Several(Vec<RuleError>),
@@ -46,6 +51,7 @@ pub enum RuleError {
 impl From<ConfigError> for RuleError {
     fn from(err: ConfigError) -> Self {
         match err {
+            ConfigError::Input(e) => RuleError::Input(e),
             ConfigError::Io { path, source } => RuleError::Io { path, source },
             ConfigError::Invalid {
                 path,
@@ -79,6 +85,10 @@ struct RawRule {
     /// e.g. which scanned repositories an unbound trust admits).
     #[serde(default)]
     evidence: Vec<String>,
+    /// Fact → the input that supplies it, for facts a source may leave unknown (a role's
+    /// session limit without `list-roles`): subjects lacking one are reported as not judged.
+    #[serde(default)]
+    requires: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -121,11 +131,8 @@ pub fn load(extra_dirs: &[PathBuf], config: &Config) -> Result<RuleSet, RuleErro
         match toml_files(&dir) {
             Ok(files) => {
                 for file in files {
-                    let result = std::fs::read_to_string(&file)
-                        .map_err(|source| RuleError::Io {
-                            path: file.clone(),
-                            source,
-                        })
+                    let result = crate::input::read_text(&file, crate::input::MAX_CONFIG_BYTES)
+                        .map_err(RuleError::Input)
                         .and_then(|text| parse(&file, &text, file.display().to_string()));
                     collect(result, &mut parsed, &mut errors);
                 }
@@ -186,7 +193,23 @@ fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, RuleError> {
     };
     let mut files = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
+    // Each folder once, by its real path: a symlink back to a folder already read (a loop, or
+    // two links to one folder) would read every rule in it again.
+    let mut visited = std::collections::BTreeSet::new();
     while let Some(next) = pending.pop() {
+        let real = std::fs::canonicalize(&next).map_err(|source| RuleError::Io {
+            path: next.clone(),
+            source,
+        })?;
+        if !visited.insert(real.clone()) {
+            return Err(RuleError::Folder {
+                path: next,
+                message: format!(
+                    "a symlink loop: this folder is {}, which is already being read",
+                    crate::input::shown(&real)
+                ),
+            });
+        }
         for entry in std::fs::read_dir(&next).map_err(io)? {
             let path = entry.map_err(io)?.path();
             if path.is_dir() {
@@ -264,6 +287,7 @@ fn parse(path: &Path, text: &str, source: String) -> Result<Parsed, RuleError> {
             reads.facts.push(fact);
         }
     }
+    reads.required = raw.requires.into_iter().collect();
     let rule = Rule {
         id,
         title,

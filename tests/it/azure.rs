@@ -113,7 +113,7 @@ async fn mount_graph(server: &MockServer, base: &str) {
         server,
         &format!("{fic}2/federatedIdentityCredentials"),
         200,
-        body("federated-empty.json", base),
+        body("federated-app2.json", base),
     )
     .await;
     mount(
@@ -244,7 +244,7 @@ async fn lapse_collect_reads_azure_with_az_on_path() {
     assert!(!stderr.contains(TOKEN));
     let inv: Inventory = serde_json::from_str(&std::fs::read_to_string(&save).unwrap()).unwrap();
     assert_eq!(inv.principals.len(), 4, "{:?}", inv.coverage_gaps);
-    assert_eq!(inv.coverage_gaps.len(), 2, "{:?}", inv.coverage_gaps);
+    assert_eq!(inv.coverage_gaps.len(), 3, "{:?}", inv.coverage_gaps);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -303,8 +303,14 @@ async fn collects_graph_and_arm_over_tls_with_the_cli_credential() {
         .iter()
         .map(|g| (g.scope.as_str(), g.what.as_str()))
         .collect();
-    assert_eq!(gaps.len(), 2, "{gaps:?}");
+    assert_eq!(gaps.len(), 3, "{gaps:?}");
     assert!(gaps.contains(&(TENANT, "service principal sign-in activity")));
+    // A federated credential that does not deserialize is a gap naming it, not dropped.
+    assert!(gaps.contains(&(
+        TENANT,
+        "federated credentials of application 11111111-0000-0000-0000-000000000002: \
+         item f0000000-0000-0000-0000-000000000002"
+    )));
     assert!(gaps.contains(&("s2", "role assignments")));
     assert!(inv.coverage_gaps.iter().all(|g| !g.reason.contains(TOKEN)));
 

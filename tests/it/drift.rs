@@ -186,9 +186,15 @@ fn a_scan_with_a_baseline_and_history_carries_drift_and_trend() {
     let old_path = write(dir.path(), "old.json", &old);
     let history = dir.path().join("history.parquet");
     let mut first = old.clone();
-    drift::command::enrich(&mut first, None, Some(&history)).unwrap();
+    let pending = drift::command::enrich(&mut first, None, Some(&history));
+    pending.unwrap().unwrap().commit().unwrap();
     let baseline = render::read_report(&old_path).unwrap();
     drift::command::enrich(&mut new, Some(&baseline), Some(&history)).unwrap();
+    assert_eq!(
+        new.history.as_ref().unwrap().points.len(),
+        2,
+        "the trend holds this run before it is written"
+    );
     let drift = new.drift.as_ref().unwrap();
     assert_eq!(drift.new_findings.len(), 1);
     assert_eq!(drift.new_at_or_above(render::v1::Severity::High), 1);

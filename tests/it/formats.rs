@@ -45,6 +45,7 @@ pub mod sample {
             risk,
             fingerprint: fingerprint(rule, &on, None),
             principal_id: None,
+            principal: None,
             resource: on.clone(),
             evidence: BTreeMap::from([("name".to_string(), serde_json::json!(on.name))]),
             remediation: "Rotate the key, then delete the old one.".into(),
@@ -158,6 +159,7 @@ pub mod sample {
                     reason: "AccessDenied".to_string(),
                     request: None,
                 }],
+                not_judged: Vec::new(),
             },
             inventory: InventorySummary {
                 principals: BTreeMap::from([("aws.user".to_string(), 4)]),
@@ -405,8 +407,8 @@ fn markdown_tables_survive_hostile_names() {
         .collect();
     assert_eq!(top.len(), 2 + 4, "{text}");
     for row in &top {
-        // Seven pipes: six cells. A stray `|` in a name would add one.
-        assert_eq!(row.matches('|').count(), 7, "{row}");
+        // Eight pipes: seven cells. A stray `|` in a name would add one.
+        assert_eq!(row.matches('|').count(), 8, "{row}");
     }
     assert!(text.contains("| critical | 1 |"), "{text}");
     assert!(text.contains("coverage gap"), "{text}");

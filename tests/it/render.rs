@@ -49,6 +49,7 @@ fn finding(rule: &str, family: Family, severity: Severity, risk: u8, on: Resourc
         risk,
         fingerprint: fingerprint(rule, &on, None),
         principal_id: None,
+        principal: None,
         resource: on,
         evidence,
         remediation: "Rotate the key, then delete the old one.".into(),
@@ -119,6 +120,7 @@ fn empty_report(findings: Vec<Finding>, identities: Vec<Identity>) -> Report {
             }],
             api_calls: BTreeMap::from([("iam:GetAccountAuthorizationDetails".to_string(), 3)]),
             coverage_gaps: Vec::new(),
+            not_judged: Vec::new(),
         },
         inventory: InventorySummary {
             principals: BTreeMap::from([("aws.user".to_string(), identities.len() as u64)]),
@@ -677,5 +679,22 @@ fn html_shows_drift_and_trend_escaped() {
     assert!(
         page.contains(r#"points="0.0,5.0 300.0,60.0""#),
         "standing skips the missing run"
+    );
+}
+
+#[test]
+fn terminal_summary_names_the_holder_of_a_credential_escaped() {
+    let mut report = synthetic_report(3);
+    report.findings[0].principal = Some(lapse::findings::Holder {
+        kind: "application".into(),
+        id: "11111111-0000-0000-0000-000000000001".into(),
+        name: "deploy\x1b[2J".into(),
+    });
+    let text = lapse::render::terminal::summary(&report, false);
+    assert!(
+        text.contains(
+            "held by deploy\\u{1b}[2J (application 11111111-0000-0000-0000-000000000001)"
+        ),
+        "{text}"
     );
 }

@@ -172,6 +172,23 @@ fn unknown_max_session_duration_is_not_judged() {
     let eval = rules::evaluate(&set, &analysis.subjects, as_of());
     assert!(eval.errors.is_empty(), "{:?}", eval.errors);
     assert!(!eval.findings.iter().any(|f| f.rule_id == "AWS-014"));
+    // Not a silent pass: the rule says it did not judge the role, and what it needed.
+    let roles = analysis
+        .subjects
+        .iter()
+        .filter(|s| s.kind == "aws.role")
+        .count() as u64;
+    assert_eq!(eval.not_judged.len(), 1, "{:?}", eval.not_judged);
+    let not_judged = &eval.not_judged[0];
+    assert_eq!(
+        (
+            not_judged.rule_id.as_str(),
+            not_judged.fact.as_str(),
+            not_judged.subjects
+        ),
+        ("AWS-014", "max_session_duration_secs", roles)
+    );
+    assert!(not_judged.needs.contains("list-roles"), "{not_judged:?}");
     let role = analysis
         .subjects
         .iter()

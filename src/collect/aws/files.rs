@@ -61,7 +61,7 @@ pub fn collect_files(details: &[PathBuf], reports: &[PathBuf]) -> Result<Invento
     merged.apply_list_roles(&list_roles);
     let mut report = CredentialReport::default();
     for file in expand(reports)? {
-        let origin = file.display().to_string();
+        let origin = crate::input::shown(&file);
         let part = crate::timed("parse credential report", || {
             parse_credential_report(&read(&file)?, &origin)
         })?;
@@ -101,7 +101,7 @@ pub fn collect_files(details: &[PathBuf], reports: &[PathBuf]) -> Result<Invento
     if let Some(run) = inventory.sources.last_mut() {
         run.scope = scope.join(",");
         run.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+        let names: Vec<String> = files.iter().map(|f| crate::input::shown(f)).collect();
         run.attributes
             .insert("files".into(), serde_json::json!(names));
     }
@@ -110,9 +110,17 @@ pub fn collect_files(details: &[PathBuf], reports: &[PathBuf]) -> Result<Invento
 
 /// Parses one GetAccountAuthorizationDetails or ListRoles file.
 pub fn read_details(path: &Path) -> Result<(AuthorizationDetails, ListRoles), AwsFilesError> {
-    let origin = path.display().to_string();
     let text = read(path)?;
-    let page: Page = serde_json::from_slice(&text).map_err(|e| AwsFilesError::json(&origin, &e))?;
+    parse_details(&text, &crate::input::shown(path))
+}
+
+/// Parses the text of one GetAccountAuthorizationDetails or ListRoles file; errors name
+/// `origin` and the line and column.
+pub fn parse_details(
+    text: &[u8],
+    origin: &str,
+) -> Result<(AuthorizationDetails, ListRoles), AwsFilesError> {
+    let page: Page = serde_json::from_slice(text).map_err(|e| AwsFilesError::json(origin, &e))?;
     if page.user_detail_list.is_none()
         && page.group_detail_list.is_none()
         && page.role_detail_list.is_none()
@@ -120,14 +128,11 @@ pub fn read_details(path: &Path) -> Result<(AuthorizationDetails, ListRoles), Aw
         && page.roles.is_none()
     {
         return Err(AwsFilesError::invalid(
-            &origin,
+            origin,
             "neither GetAccountAuthorizationDetails output (UserDetailList, GroupDetailList, RoleDetailList, Policies) nor ListRoles output (Roles)",
         ));
     }
-    let entities = Entities {
-        text: &text,
-        origin: &origin,
-    };
+    let entities = Entities { text, origin };
     let details = AuthorizationDetails {
         user_detail_list: entities.parse::<UserDetail>(page.user_detail_list)?,
         group_detail_list: entities.parse::<GroupDetail>(page.group_detail_list)?,
@@ -198,11 +203,20 @@ impl Entities<'_> {
     }
 }
 
+/// A file's bytes, bounded, refused when UTF-16 or BOM-prefixed (named as such).
 fn read(path: &Path) -> Result<Vec<u8>, AwsFilesError> {
-    std::fs::read(path).map_err(|error| AwsFilesError::Io {
-        path: path.display().to_string(),
-        error,
-    })
+    let bytes = match crate::input::read_bytes(path, crate::input::MAX_DATA_BYTES) {
+        Ok(bytes) => bytes,
+        Err(crate::input::InputError::Io { source, .. }) => {
+            return Err(AwsFilesError::Io {
+                path: crate::input::shown(path),
+                error: source,
+            });
+        }
+        Err(other) => return Err(other.into()),
+    };
+    crate::input::check_encoding(path, &bytes)?;
+    Ok(bytes)
 }
 
 /// Files as given; a folder stands for its `*.json` files (not recursive), in name order so a
@@ -215,7 +229,7 @@ fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, AwsFilesError> {
             continue;
         }
         let io = |error| AwsFilesError::Io {
-            path: path.display().to_string(),
+            path: crate::input::shown(path),
             error,
         };
         let mut found = Vec::new();
@@ -231,7 +245,7 @@ fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, AwsFilesError> {
         }
         if found.is_empty() {
             return Err(AwsFilesError::invalid(
-                &path.display().to_string(),
+                &crate::input::shown(path),
                 "folder holds no *.json file",
             ));
         }

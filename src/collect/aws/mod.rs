@@ -73,6 +73,9 @@ pub enum AwsFilesError {
     MissingColumn { path: String, column: String },
     #[error("{path}: {message}")]
     Invalid { path: String, message: String },
+    /// Too large, UTF-16, a byte-order mark.
+    #[error(transparent)]
+    Input(#[from] crate::input::InputError),
 }
 
 impl AwsFilesError {

@@ -146,22 +146,37 @@ async fn list(run: &Run<'_>, op: &str, url: &str, token: &str, what: &str) -> Ve
             return Vec::new();
         }
     };
+    parse_each(run, items, what)
+}
+
+/// Parses each item of a listing; one that does not deserialize is a gap naming it (by its
+/// `id` when it has one), never dropped in silence.
+fn parse_each<T: serde::de::DeserializeOwned>(
+    run: &Run<'_>,
+    items: Vec<Value>,
+    what: &str,
+) -> Vec<T> {
     items
         .into_iter()
-        .filter_map(
-            |item| match serde_json::from_value::<DirectoryObject>(item) {
+        .filter_map(|item| {
+            let id = item.get("id").and_then(Value::as_str).map(str::to_string);
+            match serde_json::from_value::<T>(item) {
                 Ok(object) => Some(object),
                 Err(e) => {
+                    let which = match id {
+                        Some(id) => format!("{what}: item {id}"),
+                        None => format!("one of {what}"),
+                    };
                     run.gap(gap(
                         &run.opts.tenant,
-                        &format!("one of {what}"),
+                        &which,
                         format!("unreadable item: {e}"),
                         None,
                     ));
                     None
                 }
-            },
-        )
+            }
+        })
         .collect()
 }
 
@@ -225,10 +240,11 @@ async fn federated_credentials(
         );
         let op = "graph.applications.federatedIdentityCredentials.list";
         match run.api.get_all(op, &url, token, "@odata.nextLink").await {
-            Ok(items) => items
-                .into_iter()
-                .filter_map(|item| trust(&app.id, item))
-                .collect(),
+            Ok(items) => {
+                let what = format!("federated credentials of application {}", app.id);
+                let parsed: Vec<FederatedCredential> = parse_each(run, items, &what);
+                parsed.into_iter().map(|fic| trust(&app.id, fic)).collect()
+            }
             Err(err) => {
                 let what = format!("federated credentials of application {}", app.id);
                 run.gap(api_gap(&run.opts.tenant, &what, &err));
@@ -243,9 +259,8 @@ async fn federated_credentials(
     per_app.into_iter().flatten().collect()
 }
 
-fn trust(app_object_id: &str, item: Value) -> Option<Trust> {
-    let fic: FederatedCredential = serde_json::from_value(item).ok()?;
-    Some(Trust {
+fn trust(app_object_id: &str, fic: FederatedCredential) -> Trust {
+    Trust {
         provider: Provider::Azure,
         kind: "federated_credential".into(),
         principal_id: app_object_id.to_string(),
@@ -261,7 +276,7 @@ fn trust(app_object_id: &str, item: Value) -> Option<Trust> {
         issuer: fic.issuer,
         subject: fic.subject,
         audiences: fic.audiences,
-    })
+    }
 }
 
 fn principal(

@@ -112,7 +112,7 @@ pub enum GithubConfigError {
     )]
     MissingAppKey,
     // The cause is chained, not repeated here: main prints the chain (`{:#}`).
-    #[error("--github-app-key {path}")]
+    #[error("--github-app-key {}", crate::input::shown(path))]
     AppKey {
         path: PathBuf,
         #[source]

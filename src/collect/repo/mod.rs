@@ -26,9 +26,9 @@ pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RepoError {
-    #[error("{path}: not a directory")]
+    #[error("{}: not a directory", crate::input::shown(path))]
     NotADirectory { path: PathBuf },
-    #[error("{path}: {source}")]
+    #[error("{}: {source}", crate::input::shown(path))]
     Io {
         path: PathBuf,
         #[source]

@@ -49,14 +49,28 @@ fn table_error(path: &Path, error: PolarsError) -> HistoryError {
 }
 
 pub fn append(path: &Path, report: &Report) -> Result<(), HistoryError> {
+    let mut table = joined(path, report)?;
+    write(path, &mut table)
+}
+
+/// The history file's rows with this run's appended, in memory.
+pub fn joined(path: &Path, report: &Report) -> Result<DataFrame, HistoryError> {
     let run = run_frame(report).map_err(|e| table_error(path, e))?;
-    let mut table = match path.exists() {
+    match path.exists() {
         true => {
             let old = read(path)?;
-            old.vstack(&run).map_err(|e| table_error(path, e))?
+            old.vstack(&run).map_err(|e| table_error(path, e))
         }
-        false => run,
-    };
+        false => Ok(run),
+    }
+}
+
+/// The trend of a table in memory (what `load` reads from a file).
+pub fn trend_of(path: &Path, table: &DataFrame) -> Result<Trend, HistoryError> {
+    trend(table.clone()).map_err(|e| table_error(path, e))
+}
+
+pub fn write_table(path: &Path, mut table: DataFrame) -> Result<(), HistoryError> {
     write(path, &mut table)
 }
 

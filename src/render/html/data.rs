@@ -135,6 +135,8 @@ struct FindingColumns {
     name: Vec<i64>,
     rid: Vec<i64>,
     pid: Vec<i64>,
+    /// The holder of a credential, as text.
+    held: Vec<i64>,
     fp: Vec<String>,
     rem: Vec<i64>,
     loc: Vec<i64>,
@@ -158,6 +160,11 @@ impl FindingColumns {
             cols.rid
                 .push(s.resource_id(&f.resource.id, &f.resource.name));
             cols.pid.push(s.opt(f.principal_id.as_deref()));
+            let held = f
+                .principal
+                .as_ref()
+                .map(|h| crate::findings::describe_holder(&h.kind, &h.id, &h.name));
+            cols.held.push(s.opt(held.as_deref()));
             cols.fp.push(f.fingerprint.clone());
             cols.rem.push(s.id(&f.remediation));
             cols.loc
