@@ -15,14 +15,20 @@ use rayon::prelude::*;
 
 use crate::hash::FastMap;
 
+use super::catalogue::Catalogue;
+use super::chains::{self, Closure, Node, NodeKind};
+use super::condition::Caller;
+use super::effective::Effective;
+use super::escalation::{self, Found, View};
 use super::{AccessKeyFacts, PrivilegeFacts, RoleFacts, RootFacts, UserFacts};
 use crate::analyze::expiry::{self, ExpiryFacts};
-use crate::analyze::policy::{CompiledPolicy, evaluate};
+use crate::analyze::policy::{CompiledPolicy, Target, evaluate, rank};
 use crate::analyze::trust::{self, TrustFacts};
 use crate::analyze::{
     Analysis, AnalysisContext, Exposure, Facts, Identity, Privilege, RiskInputs, Subject, facts_of,
 };
 use crate::collect::aws::attr;
+use crate::collect::aws::details::account_of_arn;
 use crate::inventory::{
     Credential, Grant, Inventory, LastUsed, Principal, Provider, ResourceRef, Timestamp, Trust,
 };
@@ -36,10 +42,45 @@ struct Index<'a> {
     managed: FastMap<&'a str, CompiledPolicy>,
     /// Group inline policies, compiled once for all members: key `group ARN \0 policy name`.
     group_inline: FastMap<String, CompiledPolicy>,
+    /// Users' and roles' own inline policies, by grant id.
+    inline: FastMap<&'a str, CompiledPolicy>,
+    /// The SCPs on each account's path in the organization, one entry per level.
+    scps: FastMap<String, Vec<Vec<CompiledPolicy>>>,
+}
+
+/// What phase one decides of a user or role, before the chains.
+struct Judgement<'a> {
+    facts: PrivilegeFacts,
+    found: Found,
+    effective: Effective<'a>,
+    trust: TrustFacts,
+    /// Its own level, unconditional and counting conditions (self-escalation included).
+    strict: Privilege,
+    loose: Privilege,
 }
 
 pub(super) fn analyze(inventory: &Inventory, ctx: &AnalysisContext) -> Analysis {
     let index = Index::build(inventory);
+    let catalogue = Catalogue::builtin();
+    let scp_levels = index.scp_levels();
+    // Phase one, per principal: own privilege, effective permissions, paths it can take.
+    let principals: Vec<&Principal> = inventory
+        .principals
+        .iter()
+        .filter(|p| p.provider == Provider::Aws && (p.kind == "user" || p.kind == "role"))
+        .collect();
+    let judged: Vec<Judgement> = principals
+        .par_iter()
+        .map(|p| index.judge(p, catalogue, &scp_levels))
+        .collect();
+    // Phase two, over the whole inventory: escalation paths and assume-role chains closed.
+    let groups = index.groups();
+    let closures = close(&principals, &judged, &groups, catalogue);
+    let at: FastMap<&str, usize> = principals
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.id.as_str(), i))
+        .collect();
     // Folded per piece of work rather than collected per principal: a `Vec<Analysis>` of 200k
     // small vectors (four slots each at least) cost more than the subjects themselves, at the
     // peak of the run's memory. The pieces are joined once, in the principals' order.
@@ -48,17 +89,64 @@ pub(super) fn analyze(inventory: &Inventory, ctx: &AnalysisContext) -> Analysis 
         .par_iter()
         .filter(|p| p.provider == Provider::Aws)
         .fold(Analysis::default, |mut acc, p| {
-            acc.extend(match p.kind.as_str() {
-                "user" => user(p, &index, ctx),
-                "role" => role(p, &index, ctx),
-                "root" => root(p, &index, ctx),
+            let judged = at.get(p.id.as_str()).map(|&i| (&judged[i], &closures[i]));
+            acc.extend(match (p.kind.as_str(), judged) {
+                ("user", Some((j, c))) => user(p, &index, ctx, j, c),
+                ("role", Some((j, c))) => role(p, &index, ctx, j, c),
+                ("root", _) => root(p, &index, ctx),
                 _ => Analysis::default(),
             });
             acc
         })
         .collect();
+    drop(judged);
     drop(index);
     Analysis::concat(parts)
+}
+
+/// The chains' view of the inventory's users, roles and groups.
+fn close(
+    principals: &[&Principal],
+    judged: &[Judgement],
+    groups: &[(&str, Vec<&CompiledPolicy>)],
+    catalogue: &Catalogue,
+) -> Vec<Closure> {
+    let mut nodes: Vec<Node> = principals
+        .iter()
+        .zip(judged)
+        .map(|(p, j)| Node {
+            arn: &p.id,
+            account: &p.scope,
+            kind: if p.kind == "user" {
+                NodeKind::User
+            } else {
+                NodeKind::Role
+            },
+            strict: j.strict,
+            loose: j.loose,
+            found: Some(&j.found),
+            effective: Some(&j.effective),
+            admits: (p.kind == "role").then_some(&j.trust.admits),
+            services: &j.trust.services,
+        })
+        .collect();
+    for (arn, policies) in groups {
+        let facts = evaluate(policies, None);
+        nodes.push(Node {
+            arn,
+            account: account_of_arn(arn).unwrap_or_default(),
+            kind: NodeKind::Group,
+            strict: facts.strict,
+            loose: facts.privilege,
+            found: None,
+            effective: None,
+            admits: None,
+            services: &[],
+        });
+    }
+    let mut closures = chains::close(&nodes, catalogue);
+    closures.truncate(principals.len());
+    closures
 }
 
 impl<'a> Index<'a> {
@@ -86,10 +174,11 @@ impl<'a> Index<'a> {
             .filter(|t| aws(t.provider) && t.kind == "assume_role_policy")
             .map(|t| (t.principal_id.as_str(), t))
             .collect();
+        // Boundaries are managed policies too: compiled when the inventory holds them.
         let referenced: crate::hash::FastSet<&str> = grants
             .values()
             .flatten()
-            .filter(|g| g.kind == "managed_policy")
+            .filter(|g| g.kind == "managed_policy" || g.kind == "permissions_boundary")
             .filter_map(|g| g.policy_id.as_deref())
             .collect();
         let managed = inventory
@@ -115,13 +204,66 @@ impl<'a> Index<'a> {
                     .or_insert_with(|| CompiledPolicy::compile(&grant.name, &document.value()));
             }
         }
+        let inline = grants
+            .values()
+            .flatten()
+            .filter(|g| g.kind == "inline_policy" && group_key(g).is_none())
+            .filter_map(|g| Some((g.id.as_str(), g.document.as_ref()?)))
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .map(|(id, d)| (id, CompiledPolicy::compile(id, &d.value())))
+            .collect::<Vec<_>>()
+            .into_iter()
+            .collect();
         Index {
             grants,
             credentials,
             trusts,
             managed,
             group_inline,
+            inline,
+            scps: FastMap::default(),
         }
+    }
+
+    /// The SCP levels of each account, borrowed as the effective permissions need them.
+    fn scp_levels(&self) -> FastMap<&str, Vec<Vec<&CompiledPolicy>>> {
+        self.scps
+            .iter()
+            .map(|(account, levels)| {
+                let levels = levels.iter().map(|l| l.iter().collect()).collect();
+                (account.as_str(), levels)
+            })
+            .collect()
+    }
+
+    /// Each group's policies (from its members' inherited grants), by group ARN.
+    fn groups(&self) -> Vec<(&'a str, Vec<&CompiledPolicy>)> {
+        let mut by_group: FastMap<&'a str, Vec<&CompiledPolicy>> = FastMap::default();
+        for grant in self.grants.values().flatten() {
+            let Some(arn) = grant
+                .attributes
+                .get(attr::GROUP_ARN)
+                .and_then(|v| v.as_str())
+            else {
+                continue;
+            };
+            let policy = match grant.kind.as_str() {
+                "managed_policy" => grant
+                    .policy_id
+                    .as_deref()
+                    .and_then(|id| self.managed.get(id)),
+                "inline_policy" => group_key(grant).and_then(|k| self.group_inline.get(&k)),
+                _ => None,
+            };
+            let held = by_group.entry(arn).or_default();
+            if let Some(policy) = policy.filter(|p| !held.iter().any(|h| std::ptr::eq(*h, *p))) {
+                held.push(policy);
+            }
+        }
+        let mut groups: Vec<_> = by_group.into_iter().collect();
+        groups.sort_by_key(|(arn, _)| *arn);
+        groups
     }
 
     fn grants_of(&self, principal: &Principal) -> &[&'a Grant] {
@@ -141,37 +283,199 @@ impl<'a> Index<'a> {
         credentials.filter(|c| c.kind == "access_key").collect()
     }
 
-    /// The privilege of a principal's effective policies (managed, inline, via groups).
-    fn privilege(&self, principal: &Principal) -> PrivilegeFacts {
-        let grants = self.grants_of(principal);
-        let own_inline: Vec<CompiledPolicy> = grants
-            .iter()
-            .filter(|g| g.kind == "inline_policy" && group_key(g).is_none())
-            .filter_map(|g| {
-                g.document
-                    .as_ref()
-                    .map(|d| CompiledPolicy::compile(&g.name, &d.value()))
-            })
-            .collect();
-        let mut held: Vec<&CompiledPolicy> = own_inline.iter().collect();
-        for grant in grants {
-            let shared = match grant.kind.as_str() {
+    /// The identity policies a principal holds (managed, inline, via groups).
+    fn held(&self, principal: &Principal) -> Vec<&CompiledPolicy> {
+        let mut held = Vec::new();
+        for grant in self.grants_of(principal) {
+            let policy = match grant.kind.as_str() {
                 "managed_policy" => grant
                     .policy_id
                     .as_deref()
                     .and_then(|id| self.managed.get(id)),
-                "inline_policy" => group_key(grant).and_then(|k| self.group_inline.get(&k)),
+                "inline_policy" => match group_key(grant) {
+                    Some(key) => self.group_inline.get(&key),
+                    None => self.inline.get(grant.id.as_str()),
+                },
                 _ => None,
             };
-            held.extend(shared);
+            held.extend(policy);
         }
-        let mut facts = evaluate(&held);
-        facts.permissions_boundary = grants
+        held
+    }
+
+    /// Phase one for a user or role: its own privilege (identity ∩ boundary ∩ SCPs), the
+    /// paths it can take, what a boundary or SCP took away, its trust.
+    fn judge<'s>(
+        &'s self,
+        principal: &'s Principal,
+        catalogue: &Catalogue,
+        scp_levels: &'s FastMap<&str, Vec<Vec<&'s CompiledPolicy>>>,
+    ) -> Judgement<'s> {
+        let caller = Caller {
+            arn: &principal.id,
+            account: &principal.scope,
+            tags: &principal.tags,
+        };
+        let grants = self.grants_of(principal);
+        let boundary_arn = grants
             .iter()
             .find(|g| g.kind == "permissions_boundary")
-            .and_then(|g| g.policy_id.clone());
-        facts
+            .and_then(|g| g.policy_id.as_deref());
+        let effective = Effective {
+            identity: self.held(principal),
+            boundary: boundary_arn.map(|arn| self.managed.get(arn)),
+            scp_levels: scp_levels
+                .get(principal.scope.as_str())
+                .map_or(&[], Vec::as_slice),
+            caller,
+        };
+        let mut facts = evaluate(&effective.identity, Some(&caller));
+        facts.permissions_boundary = boundary_arn.map(str::to_string);
+        let mut reduced = Vec::new();
+        match effective.boundary {
+            Some(Some(boundary)) => cap(&mut facts, &[boundary], &caller, &mut reduced, || {
+                format!("permissions boundary {}", boundary_arn.unwrap_or_default())
+            }),
+            Some(None) => reduced.push(format!(
+                "permissions boundary {} not applied: its document is not in the inventory",
+                boundary_arn.unwrap_or_default()
+            )),
+            None => {}
+        }
+        for level in effective.scp_levels {
+            cap(&mut facts, level, &caller, &mut reduced, || {
+                "service control policies".to_string()
+            });
+        }
+        let view = View {
+            kind: &principal.kind,
+            arn: &principal.id,
+            account: &principal.scope,
+            own_groups: own_groups(grants),
+            attached_policies: attached_policies(grants),
+            effective: effective.clone(),
+        };
+        let found = escalation::find(&view, catalogue);
+        let (mut strict, mut loose) = (facts.strict, facts.privilege);
+        for taken in found.self_admin(catalogue) {
+            loose = Privilege::Admin;
+            if taken.conditions.is_empty() {
+                strict = Privilege::Admin;
+            }
+        }
+        if loose > facts.privilege {
+            facts.privilege = loose;
+            facts.privilege_conditional |= strict < loose;
+        }
+        facts.privilege_rank = rank(facts.privilege);
+        reduced.extend(found.cut.iter().cloned());
+        facts.reduced_by = reduced;
+        facts.credential_exposure = credential_exposure(&effective, catalogue);
+        facts.escalation_conditions = found
+            .taken
+            .iter()
+            .flat_map(|t| t.conditions.iter().cloned())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let trust = match principal.kind.as_str() {
+            "role" => self
+                .trusts
+                .get(principal.id.as_str())
+                .and_then(|t| t.document.as_ref())
+                .map(|d| trust::analyze(&d.value(), &principal.scope))
+                .unwrap_or_default(),
+            _ => TrustFacts::default(),
+        };
+        Judgement {
+            facts,
+            found,
+            effective,
+            trust,
+            strict,
+            loose,
+        }
     }
+}
+
+/// Caps a principal's level to what `policies` (a boundary, one SCP level) allow.
+fn cap(
+    facts: &mut PrivilegeFacts,
+    policies: &[&CompiledPolicy],
+    caller: &Caller,
+    reduced: &mut Vec<String>,
+    what: impl Fn() -> String,
+) {
+    let allowed = evaluate(policies, Some(caller));
+    if allowed.privilege < facts.privilege {
+        reduced.push(format!(
+            "{} caps {} to {}",
+            what(),
+            facts.privilege.as_str(),
+            allowed.privilege.as_str()
+        ));
+        facts.privilege = allowed.privilege;
+        if allowed.privilege < Privilege::Admin {
+            facts.admin_via.clear();
+        }
+    }
+    facts.strict = facts.strict.min(allowed.privilege);
+}
+
+/// Group ARNs a user's inherited grants name.
+fn own_groups<'a>(grants: &[&'a Grant]) -> Vec<&'a str> {
+    let mut groups: Vec<&str> = grants
+        .iter()
+        .filter_map(|g| g.attributes.get(attr::GROUP_ARN)?.as_str())
+        .collect();
+    groups.sort_unstable();
+    groups.dedup();
+    groups
+}
+
+/// Customer-managed policies attached to a principal, directly or through its groups.
+fn attached_policies<'a>(grants: &[&'a Grant]) -> Vec<&'a str> {
+    let mut policies: Vec<&str> = grants
+        .iter()
+        .filter(|g| g.kind == "managed_policy")
+        .filter_map(|g| g.policy_id.as_deref())
+        .filter(|arn| account_of_arn(arn) != Some("aws"))
+        .collect();
+    policies.sort_unstable();
+    policies.dedup();
+    policies
+}
+
+/// `action: what` for each credential-exposing action allowed on every resource.
+fn credential_exposure(effective: &Effective, catalogue: &Catalogue) -> Vec<String> {
+    catalogue
+        .credential
+        .iter()
+        .filter(|c| effective.mentions(&c.lower))
+        .filter_map(|c| {
+            let service = c.service();
+            let access = effective.access(&c.lower, Target::AllOf(&service));
+            access.allowed.then(|| {
+                let conditional = if access.conditional() {
+                    " (conditional)"
+                } else {
+                    ""
+                };
+                format!("{}: {}{conditional}", c.action, c.what)
+            })
+        })
+        .collect()
+}
+
+/// The facts of phase one completed with the closure's.
+fn privilege_facts(judgement: &Judgement, closure: &Closure) -> PrivilegeFacts {
+    let mut facts = judgement.facts.clone();
+    facts.effective_privilege = closure.strict.max(facts.strict);
+    facts.effective_privilege_rank = rank(facts.effective_privilege);
+    facts.effective_privilege_conditional = closure.loose.max(facts.effective_privilege);
+    facts.escalation_paths = closure.paths.clone();
+    facts.chain = closure.chain.clone();
+    facts
 }
 
 fn group_key(grant: &Grant) -> Option<String> {
@@ -180,8 +484,14 @@ fn group_key(grant: &Grant) -> Option<String> {
     Some(format!("{group_arn}\0{}", grant.name))
 }
 
-fn user(principal: &Principal, index: &Index, ctx: &AnalysisContext) -> Analysis {
-    let privilege = index.privilege(principal);
+fn user(
+    principal: &Principal,
+    index: &Index,
+    ctx: &AnalysisContext,
+    judgement: &Judgement,
+    closure: &Closure,
+) -> Analysis {
+    let privilege = privilege_facts(judgement, closure);
     let expiry = expiry::from_tags(&principal.tags, ctx);
     let keys = index.access_keys_of(principal);
     let password_enabled = bool_attr(principal, attr::PASSWORD_ENABLED);
@@ -203,7 +513,7 @@ fn user(principal: &Principal, index: &Index, ctx: &AnalysisContext) -> Analysis
         expiry,
     };
     let judged = Judged {
-        privilege: facts.privilege.privilege,
+        privilege: facts.privilege.effective_privilege,
         expiry: &facts.expiry,
         age_days: facts.age_days,
         idle_days: facts.idle_days,
@@ -211,7 +521,7 @@ fn user(principal: &Principal, index: &Index, ctx: &AnalysisContext) -> Analysis
     };
     let mut analysis = principal_analysis("aws.user", principal, index, ctx, &judged, &facts);
     let owner = Owner {
-        privilege: facts.privilege.privilege,
+        privilege: facts.privilege.effective_privilege,
         machine: facts.machine,
         expiry: &facts.expiry,
     };
@@ -287,14 +597,15 @@ fn access_key(
     }
 }
 
-fn role(principal: &Principal, index: &Index, ctx: &AnalysisContext) -> Analysis {
-    let privilege = index.privilege(principal);
-    let trust = index
-        .trusts
-        .get(principal.id.as_str())
-        .and_then(|t| t.document.as_ref())
-        .map(|d| trust::analyze(&d.value(), &principal.scope))
-        .unwrap_or_default();
+fn role(
+    principal: &Principal,
+    index: &Index,
+    ctx: &AnalysisContext,
+    judgement: &Judgement,
+    closure: &Closure,
+) -> Analysis {
+    let privilege = privilege_facts(judgement, closure);
+    let trust = judgement.trust.clone();
     let path = principal.path.clone().unwrap_or_else(|| "/".into());
     let service_linked = path.starts_with("/aws-service-role/");
     // Only IAM Identity Center creates roles under its reserved path; a name anyone can choose.
@@ -332,7 +643,7 @@ fn role(principal: &Principal, index: &Index, ctx: &AnalysisContext) -> Analysis
         expiry: expiry::from_tags(&principal.tags, ctx),
     };
     let judged = Judged {
-        privilege: facts.privilege.privilege,
+        privilege: facts.privilege.effective_privilege,
         expiry: &facts.expiry,
         age_days,
         idle_days: facts.idle_days,
