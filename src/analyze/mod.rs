@@ -18,6 +18,7 @@ pub mod expiry;
 pub mod github;
 pub mod policy;
 pub mod repo;
+mod repo_steps;
 pub mod trust;
 
 /// The judgement inputs shared by all analyzers.
@@ -122,6 +123,10 @@ pub struct Identity {
 pub struct Analysis {
     pub subjects: Vec<Subject>,
     pub identities: Vec<Identity>,
+    /// What an analyzer could not judge (an inventory attribute it cannot read), shown with
+    /// the collectors' gaps.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gaps: Vec<crate::inventory::CoverageGap>,
 }
 
 impl Analysis {
@@ -133,10 +138,12 @@ impl Analysis {
         let mut all = Analysis {
             subjects: Vec::with_capacity(subjects),
             identities: Vec::with_capacity(identities),
+            gaps: Vec::new(),
         };
         for part in parts {
             all.subjects.extend(part.subjects);
             all.identities.extend(part.identities);
+            all.gaps.extend(part.gaps);
         }
         all
     }
@@ -154,6 +161,7 @@ impl Analysis {
         } else {
             self.identities.extend(other.identities);
         }
+        self.gaps.extend(other.gaps);
     }
 }
 

@@ -2,13 +2,15 @@
 //! keys handed to CI and hard-coded secrets. Serves both a local checkout (`repo.*`) and the
 //! workflow files fetched from GitHub (`github.workflow*`, `github.ci_cloud_key`).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::Facts;
 use super::{Analysis, AnalysisContext, Exposure, Privilege, RiskInputs, Subject, facts_of};
 use crate::collect::repo::WORKFLOW_ATTRIBUTE;
 use crate::collect::repo::workflow::{Input, Job, WorkflowDoc};
-use crate::inventory::{Credential, Inventory, Location, Principal, Provider, ResourceRef};
+use crate::inventory::{
+    CoverageGap, Credential, Inventory, Location, Principal, Provider, ResourceRef,
+};
 
 /// Events whose runs get secrets and a write token while running code an outsider can
 /// influence (the pull request's head, another workflow's artifacts).
@@ -32,6 +34,8 @@ pub struct WorkflowFacts {
     pub write_all_jobs: Vec<String>,
     /// Scopes granted `write` at the top level.
     pub write_scopes: Vec<String>,
+    /// `permissions: read-all` at the top level: every scope readable, private code included.
+    pub read_all: bool,
     pub privileged_trigger: bool,
     /// The file could not be read as a workflow.
     pub unreadable: bool,
@@ -74,6 +78,8 @@ pub struct CloudKeyFacts {
     pub long_lived: bool,
     /// What replaces it.
     pub oidc_alternative: String,
+    /// Reached through a YAML alias: the line of the anchor that defines it.
+    pub anchor_line: Option<u32>,
 }
 
 /// `repo.hardcoded_secret`: a secret found in a tracked file.
@@ -93,14 +99,21 @@ pub struct HardcodedSecretFacts {
 pub fn analyze(inventory: &Inventory, _ctx: &AnalysisContext) -> Analysis {
     let mut analysis = Analysis::default();
     for principal in inventory.principals.iter().filter(|p| p.kind == "workflow") {
-        let Some(doc) = principal
-            .attributes
-            .get(WORKFLOW_ATTRIBUTE)
-            .and_then(|v| serde_json::from_value::<WorkflowDoc>(v.clone()).ok())
-        else {
-            continue;
+        let doc = match principal.attributes.get(WORKFLOW_ATTRIBUTE) {
+            Some(value) => WorkflowDoc::deserialize(value).map_err(|e| e.to_string()),
+            None => Err(format!("no `{WORKFLOW_ATTRIBUTE}` attribute")),
         };
-        analysis.subjects.extend(workflow_subjects(principal, &doc));
+        match doc {
+            Ok(doc) => analysis.subjects.extend(workflow_subjects(principal, &doc)),
+            // A saved inventory edited by hand or written by another version: say so.
+            Err(reason) => analysis.gaps.push(CoverageGap {
+                source: principal.provider.to_string(),
+                scope: principal.scope.clone(),
+                what: format!("workflow {}", principal.name),
+                reason: format!("workflow attribute unreadable: {reason}"),
+                request: None,
+            }),
+        }
     }
     let secrets = inventory
         .credentials
@@ -117,7 +130,23 @@ pub fn workflow_subjects(principal: &Principal, doc: &WorkflowDoc) -> Vec<Subjec
         subjects.push(job_subject(principal, doc, job));
     }
     subjects.extend(cloud_keys(principal, doc));
+    subjects.extend(super::repo_steps::step_subjects(principal, doc));
     subjects
+}
+
+/// A subject of a workflow file located at `line` of it.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn subject_at(
+    principal: &Principal,
+    doc: &WorkflowDoc,
+    kind: &str,
+    id: String,
+    name: String,
+    facts: Facts,
+    risk: RiskInputs,
+    line: Option<u32>,
+) -> Subject {
+    subject(principal, kind, id, name, facts, risk, at(doc, line))
 }
 
 fn subject(
@@ -152,7 +181,7 @@ fn at(doc: &WorkflowDoc, line: Option<u32>) -> Location {
     }
 }
 
-fn ci_risk(scope: Privilege) -> RiskInputs {
+pub(super) fn ci_risk(scope: Privilege) -> RiskInputs {
     RiskInputs {
         scope,
         window_days: None,
@@ -195,14 +224,21 @@ fn workflow_subject(principal: &Principal, doc: &WorkflowDoc) -> Subject {
             .as_ref()
             .map(|p| p.write.clone())
             .unwrap_or_default(),
+        read_all: doc
+            .permissions
+            .as_ref()
+            .is_some_and(|p| p.mode == "read-all"),
         privileged_trigger: privileged(doc),
         unreadable: doc.unreadable.is_some(),
     };
-    // Point at what to change: the write-all line, else `on:` (where `permissions:` goes).
+    // Point at what to change: the write-all line, else the top `permissions:`, else `on:`
+    // (where `permissions:` goes).
     let line = if top_write_all {
         doc.permissions.as_ref().map(|p| p.line)
     } else if let Some(job) = write_all_jobs.first() {
         job.permissions.as_ref().map(|p| p.line)
+    } else if let Some(permissions) = &doc.permissions {
+        Some(permissions.line)
     } else {
         doc.on_line
     };
@@ -222,7 +258,7 @@ fn workflow_subject(principal: &Principal, doc: &WorkflowDoc) -> Subject {
     )
 }
 
-fn privileged(doc: &WorkflowDoc) -> bool {
+pub(super) fn privileged(doc: &WorkflowDoc) -> bool {
     doc.triggers
         .iter()
         .any(|t| PRIVILEGED_TRIGGERS.contains(&t.as_str()))
@@ -328,7 +364,7 @@ fn cloud_keys(principal: &Principal, doc: &WorkflowDoc) -> Vec<Subject> {
 }
 
 /// `owner/action` of `owner/action/path@ref`, lowercased.
-fn action_name(uses: &str) -> String {
+pub(super) fn action_name(uses: &str) -> String {
     let path = uses.split('@').next().unwrap_or(uses).to_ascii_lowercase();
     path.split('/').take(2).collect::<Vec<_>>().join("/")
 }
@@ -353,6 +389,7 @@ fn cloud_key_subject(
         literal: input.literal && !input.from_secret,
         long_lived: true,
         oidc_alternative: oidc_alternative(cloud).to_string(),
+        anchor_line: input.anchor_line,
     };
     let where_ = job_id.as_deref().unwrap_or("workflow");
     subject(

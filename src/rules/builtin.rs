@@ -53,6 +53,10 @@ pub static BUILTIN_RULES: &[(&str, &str)] = &[
         include_str!("../../rules/missing-ttl/GH-011.toml"),
     ),
     (
+        "rules/missing-ttl/REPO-011.toml",
+        include_str!("../../rules/missing-ttl/REPO-011.toml"),
+    ),
+    (
         "rules/over-scope/AWS-008.toml",
         include_str!("../../rules/over-scope/AWS-008.toml"),
     ),
@@ -113,6 +117,26 @@ pub static BUILTIN_RULES: &[(&str, &str)] = &[
         include_str!("../../rules/over-scope/REPO-005.toml"),
     ),
     (
+        "rules/over-scope/REPO-008.toml",
+        include_str!("../../rules/over-scope/REPO-008.toml"),
+    ),
+    (
+        "rules/over-scope/REPO-009.toml",
+        include_str!("../../rules/over-scope/REPO-009.toml"),
+    ),
+    (
+        "rules/over-scope/REPO-010.toml",
+        include_str!("../../rules/over-scope/REPO-010.toml"),
+    ),
+    (
+        "rules/over-scope/REPO-013.toml",
+        include_str!("../../rules/over-scope/REPO-013.toml"),
+    ),
+    (
+        "rules/over-scope/REPO-014.toml",
+        include_str!("../../rules/over-scope/REPO-014.toml"),
+    ),
+    (
         "rules/standing-privilege/AWS-007.toml",
         include_str!("../../rules/standing-privilege/AWS-007.toml"),
     ),
@@ -135,6 +159,10 @@ pub static BUILTIN_RULES: &[(&str, &str)] = &[
     (
         "rules/static-credential/REPO-007.toml",
         include_str!("../../rules/static-credential/REPO-007.toml"),
+    ),
+    (
+        "rules/static-credential/REPO-012.toml",
+        include_str!("../../rules/static-credential/REPO-012.toml"),
     ),
     (
         "rules/unrotated/AWS-001.toml",

@@ -42,9 +42,11 @@ pub const KNOWN_SUBJECT_KINDS: &[&str] = &[
     "github.workflow_permissions",
     "github.workflow",
     "github.workflow_job",
+    "github.workflow_step",
     "github.ci_cloud_key",
     "repo.workflow",
     "repo.workflow_job",
+    "repo.workflow_step",
     "repo.ci_cloud_key",
     "repo.hardcoded_secret",
 ];

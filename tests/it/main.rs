@@ -1,4 +1,5 @@
 //! Integration tests, compiled into one binary (linking aws-sdk and polars once, not per file).
+mod action;
 mod aws_live;
 mod aws_offline;
 mod azure;
@@ -10,6 +11,12 @@ mod formats;
 mod github;
 mod render;
 mod repo;
+mod repo_audits;
+mod repo_files;
+mod repo_workflows;
 mod revoke;
+mod revoke_accounts;
+mod revoke_refusals;
 mod rules;
+mod self_scan;
 mod support;

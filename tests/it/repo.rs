@@ -29,8 +29,9 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// The fixture as a git checkout with an `origin` remote, plus what a fixture folder cannot
-/// hold: a `.gitignore`d file and a binary, both containing a key that must not be reported.
+/// The fixture as a git checkout with an `origin` remote and every file added, plus what a
+/// fixture folder cannot hold: an untracked (`.gitignore`d) file and a binary, both containing
+/// a key that must not be reported.
 fn checkout(case: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     copy_dir(&fixture(case), dir.path());
@@ -55,6 +56,8 @@ fn checkout(case: &str) -> tempfile::TempDir {
         b"\x00\x01AKIAZ7Q4XJ2LMN5BINR1\x00",
     )
     .unwrap();
+    // Git's index decides what is scanned: everything not ignored is added.
+    git(&["add", "-A"]);
     dir
 }
 

@@ -189,6 +189,15 @@ async fn workflows(api: &Api, org: &str, full: &str, base: &str, read: bool, inv
                 ..Default::default()
             }
         };
+        // The same reader as a local checkout's: what it cannot judge is a gap naming the file.
+        if let Some(reason) = &doc.unreadable {
+            inv.coverage_gaps.push(super::gap(
+                org,
+                &format!("workflow {path} of {full}"),
+                format!("could not read as a workflow: {reason}"),
+                None,
+            ));
+        }
         inv.principals
             .push(workflow_principal(Provider::Github, full, &doc));
     }

@@ -1,20 +1,21 @@
 //! Collect, repository: scans a local checkout with no network. Reads every workflow under
 //! `.github/workflows/` into a `WorkflowDoc` and finds hard-coded secrets in the files git
-//! would track (`.gitignore`d paths and binaries skipped), in parallel over files.
+//! tracks (its index decides, `tracked`; binaries skipped), in parallel over files.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use ignore::{WalkBuilder, WalkState};
+use rayon::prelude::*;
 
 use crate::inventory::{
     CoverageGap, Credential, Inventory, LastUsed, Location, Principal, Provider, SourceRun,
 };
 
+pub mod remote;
 pub mod secrets;
+pub mod tracked;
 pub mod workflow;
 pub mod yaml;
 
@@ -58,11 +59,27 @@ struct Counters {
     bytes: AtomicU64,
     binary: AtomicU64,
     large: AtomicU64,
+    /// Tracked but absent from the work tree.
+    missing: AtomicU64,
+    /// Tracked symlinks and submodules.
+    not_file: AtomicU64,
+}
+
+/// What a repository scan reads beyond the tracked files.
+#[derive(Debug, Clone, Default)]
+pub struct RepoOptions {
+    /// Also scan untracked files that no ignore rule excludes (`--untracked`).
+    pub untracked: bool,
+}
+
+/// Scans the checkout at `path` with the default options.
+pub fn collect(path: &Path) -> Result<Inventory, RepoError> {
+    collect_with(path, &RepoOptions::default())
 }
 
 /// Scans the checkout at `path`. Unreadable files become coverage gaps; only a missing root
 /// is an error.
-pub fn collect(path: &Path) -> Result<Inventory, RepoError> {
+pub fn collect_with(path: &Path, options: &RepoOptions) -> Result<Inventory, RepoError> {
     let root = path.canonicalize().map_err(|source| RepoError::Io {
         path: path.to_path_buf(),
         source,
@@ -75,9 +92,20 @@ pub fn collect(path: &Path) -> Result<Inventory, RepoError> {
     let started_at = chrono::Utc::now();
     let clock = Instant::now();
     let counters = Counters::default();
-    let results = Mutex::new(Vec::new());
-    walk(&root, &counters, &results);
-    let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    let set = tracked::list(&root, options.untracked);
+    let mut results: Vec<FileResult> = set
+        .files
+        .par_iter()
+        .filter_map(|relative| scan_file(&root, relative, &counters))
+        .collect();
+    results.extend(
+        set.unreadable
+            .iter()
+            .map(|(path, reason)| FileResult::Unreadable {
+                path: path.clone(),
+                reason: reason.clone(),
+            }),
+    );
     results.sort_by(|a, b| result_path(a).cmp(result_path(b)));
 
     let name = repository_name(&root);
@@ -85,12 +113,22 @@ pub fn collect(path: &Path) -> Result<Inventory, RepoError> {
     inventory
         .principals
         .push(repository_principal(&name, &root));
+    if let Some(reason) = &set.git_error {
+        inventory.coverage_gaps.push(CoverageGap {
+            source: "repo".into(),
+            scope: name.clone(),
+            what: "git index".into(),
+            reason: format!("{reason}; every file under the folder was read instead"),
+            request: None,
+        });
+    }
     for result in results {
         add_result(&mut inventory, &name, result);
     }
-    inventory
-        .sources
-        .push(source_run(&name, started_at, clock, &counters));
+    let mut run = source_run(&name, started_at, clock, &counters);
+    run.attributes
+        .insert("tracked_from".into(), set.from.as_str().into());
+    inventory.sources.push(run);
     Ok(inventory)
 }
 
@@ -104,47 +142,33 @@ pub fn find_checkout(start: &Path) -> Option<PathBuf> {
         .map(Path::to_path_buf)
 }
 
-fn walk(root: &Path, counters: &Counters, results: &Mutex<Vec<FileResult>>) {
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2);
-    WalkBuilder::new(root)
-        .hidden(false)
-        .require_git(false)
-        .follow_links(false)
-        .threads(threads)
-        .filter_entry(|entry| entry.file_name() != ".git")
-        .build_parallel()
-        .run(|| {
-            Box::new(|entry| {
-                let result = match entry {
-                    Ok(entry) if entry.file_type().is_some_and(|t| t.is_file()) => {
-                        scan_file(root, entry.path(), counters)
-                    }
-                    Ok(_) => None,
-                    Err(err) => Some(FileResult::Unreadable {
-                        path: String::new(),
-                        reason: err.to_string(),
-                    }),
-                };
-                if let Some(result) = result
-                    && let Ok(mut all) = results.lock()
-                {
-                    all.push(result);
-                }
-                WalkState::Continue
-            })
-        });
-}
-
-fn scan_file(root: &Path, path: &Path, counters: &Counters) -> Option<FileResult> {
-    let relative = relative_path(root, path);
-    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-    if size > MAX_FILE_BYTES {
+fn scan_file(root: &Path, relative: &str, counters: &Counters) -> Option<FileResult> {
+    let path = root.join(relative);
+    // Only regular files: a tracked symlink may point outside the checkout, a submodule is a
+    // folder, and a tracked file deleted from the work tree is not there to read.
+    let meta = match std::fs::symlink_metadata(&path) {
+        Ok(meta) => meta,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            counters.missing.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        Err(err) => {
+            return Some(FileResult::Unreadable {
+                path: relative.to_string(),
+                reason: err.to_string(),
+            });
+        }
+    };
+    if !meta.is_file() {
+        counters.not_file.fetch_add(1, Ordering::Relaxed);
+        return None;
+    }
+    let relative = relative.to_string();
+    if meta.len() > MAX_FILE_BYTES {
         counters.large.fetch_add(1, Ordering::Relaxed);
         return None;
     }
-    let bytes = match std::fs::read(path) {
+    let bytes = match std::fs::read(&path) {
         Ok(bytes) => bytes,
         Err(err) => {
             return Some(FileResult::Unreadable {
@@ -182,7 +206,7 @@ pub fn is_workflow(relative: &str) -> bool {
         && (relative.ends_with(".yml") || relative.ends_with(".yaml"))
 }
 
-fn relative_path(root: &Path, path: &Path) -> String {
+pub(crate) fn relative_path(root: &Path, path: &Path) -> String {
     let rel = path.strip_prefix(root).unwrap_or(path);
     rel.components()
         .map(|c| c.as_os_str().to_string_lossy())
@@ -197,40 +221,15 @@ fn result_path(result: &FileResult) -> &str {
     }
 }
 
-/// `owner/name` from the `origin` remote in `.git/config`, else the folder's name: stable
+/// `owner/name` from the `origin` remote (userinfo stripped), else the folder's name: stable
 /// across machines, so fingerprints match between a laptop and CI.
 fn repository_name(root: &Path) -> String {
-    let from_remote = std::fs::read_to_string(root.join(".git/config"))
-        .ok()
-        .and_then(|config| origin_url(&config))
-        .and_then(|url| owner_name(&url));
+    let from_remote = remote::origin_url(root).and_then(|url| remote::owner_name(&url));
     from_remote.unwrap_or_else(|| {
         root.file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "repo".into())
     })
-}
-
-fn origin_url(config: &str) -> Option<String> {
-    let mut in_origin = false;
-    for line in config.lines().map(str::trim) {
-        if line.starts_with('[') {
-            in_origin = line == "[remote \"origin\"]";
-        } else if in_origin && let Some(url) = line.strip_prefix("url") {
-            return Some(url.trim_start_matches([' ', '=']).trim().to_string());
-        }
-    }
-    None
-}
-
-/// `owner/name` of `git@host:owner/name.git` or `https://host/owner/name(.git)`.
-pub fn owner_name(url: &str) -> Option<String> {
-    let path = url.rsplit_once(':').map(|(_, p)| p).unwrap_or(url);
-    let path = path.trim_end_matches('/').trim_end_matches(".git");
-    let mut parts = path.rsplit('/');
-    let name = parts.next().filter(|s| !s.is_empty())?;
-    let owner = parts.next().filter(|s| !s.is_empty())?;
-    Some(format!("{owner}/{name}"))
 }
 
 fn repository_principal(name: &str, root: &Path) -> Principal {
@@ -358,6 +357,14 @@ fn source_run(
         "files_skipped_large".into(),
         counters.large.load(Ordering::Relaxed).into(),
     );
+    attributes.insert(
+        "files_missing".into(),
+        counters.missing.load(Ordering::Relaxed).into(),
+    );
+    attributes.insert(
+        "files_not_regular".into(),
+        counters.not_file.load(Ordering::Relaxed).into(),
+    );
     attributes.insert("mb_per_s".into(), ((mb_per_s * 10.0).round() / 10.0).into());
     SourceRun {
         source: "repo".into(),
@@ -366,29 +373,5 @@ fn source_run(
         duration_ms: elapsed.as_millis() as u64,
         api_calls: BTreeMap::new(),
         attributes,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn owner_name_from_remotes() {
-        assert_eq!(
-            owner_name("git@github.com:acme/app.git").as_deref(),
-            Some("acme/app")
-        );
-        assert_eq!(
-            owner_name("https://github.com/acme/app").as_deref(),
-            Some("acme/app")
-        );
-        assert_eq!(owner_name("nope"), None);
-        let config =
-            "[core]\n\tbare = false\n[remote \"origin\"]\n\turl = git@github.com:acme/app.git\n";
-        assert_eq!(
-            origin_url(config).as_deref(),
-            Some("git@github.com:acme/app.git")
-        );
     }
 }

@@ -3,7 +3,10 @@
 //!
 //! Reading only: whether a step hands a long-lived cloud key to CI is judged in
 //! `analyze::repo`. Values are never stored, only whether they come from `secrets.*` and which
-//! secret names they read, so a key pasted into a workflow never travels into a report.
+//! secret names they read, so a key pasted into a workflow never travels into a report. The
+//! exceptions are the few action inputs whose value is a ref, a flag or a scope
+//! (`VALUE_INPUTS`), and the `github.*` expressions and known commands a step uses, which the
+//! audits read.
 
 use serde::{Deserialize, Serialize};
 
@@ -26,7 +29,8 @@ pub struct WorkflowDoc {
     pub permissions: Option<Permissions>,
     pub env: Vec<Input>,
     pub jobs: Vec<Job>,
-    /// Set when the file is not a mapping with `jobs`: the file could not be judged.
+    /// Set when the file is not one YAML mapping with `jobs` (or breaks a reading limit): the
+    /// file could not be judged. Names the line where it can.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unreadable: Option<String>,
 }
@@ -54,7 +58,25 @@ pub struct Input {
     pub secrets: Vec<String>,
     /// The value is a literal (no `${{ }}` expression).
     pub literal: bool,
+    /// The value itself, only for the inputs in `VALUE_INPUTS` and never when it reads a secret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// Reached through an alias: the line of the anchor (`line` is the alias's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anchor_line: Option<u32>,
 }
+
+/// Action inputs whose value the audits need: refs, flags and scopes, not credentials.
+pub const VALUE_INPUTS: &[&str] = &[
+    "ref",
+    "repository",
+    "persist-credentials",
+    "run-id",
+    "github-token",
+    "repositories",
+    "owner",
+    "skip-token-revoke",
+];
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -80,34 +102,69 @@ pub struct Step {
     pub uses: Option<String>,
     pub with: Vec<Input>,
     pub env: Vec<Input>,
+    /// Line of `run:`, when the step runs a script.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_line: Option<u32>,
+    /// Known commands the script runs (`KNOWN_COMMANDS`), in order, once each.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub commands: Vec<String>,
+    /// `github.*` context paths the step reads (`github.event.pull_request.head.sha`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub contexts: Vec<String>,
+    /// Secret names the step reads anywhere (`with`, `env`, `run`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub secrets_read: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anchor_line: Option<u32>,
 }
+
+/// Commands in a `run:` script that the audits judge: checking out a pull request, publishing
+/// to a registry.
+pub const KNOWN_COMMANDS: &[&str] = &[
+    "gh pr checkout",
+    "npm publish",
+    "yarn publish",
+    "yarn npm publish",
+    "pnpm publish",
+    "twine upload",
+    "poetry publish",
+    "uv publish",
+    "flit publish",
+    "gem push",
+    "cargo publish",
+];
 
 /// Reads a workflow file's text.
 pub fn read(path: &str, text: &str) -> WorkflowDoc {
-    let root = yaml::parse(text);
     let mut doc = WorkflowDoc {
         path: path.to_string(),
         ..WorkflowDoc::default()
+    };
+    let root = match yaml::parse(text) {
+        Ok(root) => root,
+        Err(err) => {
+            doc.unreadable = Some(err.to_string());
+            return doc;
+        }
     };
     let Value::Map(_) = root.value else {
         doc.unreadable = Some("not a YAML mapping".into());
         return doc;
     };
     doc.name = root.get("name").and_then(Node::as_str).map(str::to_string);
-    // `on` may be spelled `true` by YAML 1.1 readers; a workflow author writes `on`.
-    if let Some(on) = root.get("on").or_else(|| root.get("true")) {
+    // YAML 1.2, as GitHub reads it: `on` is a string key, never the boolean `true`.
+    if let Some(on) = root.get("on") {
         doc.on_line = Some(on.line);
         doc.triggers = triggers(on);
     }
     doc.permissions = root.get("permissions").map(permissions);
     doc.env = root.get("env").map(inputs).unwrap_or_default();
     match root.get("jobs") {
+        Some(jobs) if matches!(jobs.value, Value::Map(_)) => {
+            doc.jobs = jobs.entries().iter().map(|(id, n)| job(id, n)).collect()
+        }
         Some(jobs) => {
-            doc.jobs = jobs
-                .entries()
-                .iter()
-                .map(|(id, n)| job(id, n, text))
-                .collect()
+            doc.unreadable = Some(format!("line {}: `jobs:` is not a mapping", jobs.line))
         }
         None => doc.unreadable = Some("no `jobs:` mapping".into()),
     }
@@ -168,12 +225,15 @@ fn inputs(node: &Node) -> Vec<Input> {
         .map(|(name, value)| {
             let text = scalar_text(value);
             let secrets = secret_names(&text);
+            let keep = VALUE_INPUTS.contains(&name.as_str()) && secrets.is_empty();
             Input {
                 name: name.clone(),
                 line: value.line.max(1),
                 from_secret: !secrets.is_empty(),
                 literal: !text.contains("${{"),
                 secrets,
+                value: keep.then_some(text),
+                anchor_line: value.anchor_line,
             }
         })
         .collect()
@@ -186,7 +246,7 @@ fn scalar_text(node: &Node) -> String {
     }
 }
 
-fn job(id: &str, node: &Node, text: &str) -> Job {
+fn job(id: &str, node: &Node) -> Job {
     let mut job = Job {
         id: id.to_string(),
         line: node.line,
@@ -208,38 +268,71 @@ fn job(id: &str, node: &Node, text: &str) -> Job {
         .get("steps")
         .map(|s| s.items().iter().map(step).collect())
         .unwrap_or_default();
-    job.secrets_read = secrets_in_lines(text, node.line, last_line(node));
+    job.secrets_read = secret_names_in(node);
     job
 }
 
 fn step(node: &Node) -> Step {
+    let run = node.get("run");
+    let script = run.map(scalar_text).unwrap_or_default();
+    let commands = KNOWN_COMMANDS
+        .iter()
+        .filter(|c| script.contains(*c))
+        .map(|c| c.to_string())
+        .collect();
+    let mut contexts: Vec<String> = Vec::new();
+    for text in node.scalars() {
+        for context in github_contexts(text) {
+            if !contexts.contains(&context) {
+                contexts.push(context);
+            }
+        }
+    }
     Step {
         line: node.line,
         uses: node.get("uses").and_then(Node::as_str).map(str::to_string),
         with: node.get("with").map(inputs).unwrap_or_default(),
         env: node.get("env").map(inputs).unwrap_or_default(),
+        run_line: run.map(|r| r.line),
+        commands,
+        contexts,
+        secrets_read: secret_names_in(node),
+        anchor_line: node.anchor_line,
     }
 }
 
-/// Last line a node spans (its deepest last child).
-fn last_line(node: &Node) -> u32 {
-    let child = match &node.value {
-        Value::Map(entries) => entries.last().map(|(_, n)| last_line(n)),
-        Value::Seq(items) => items.last().map(last_line),
-        Value::Scalar(s) => Some(node.line + s.matches('\n').count() as u32),
-        Value::Null => None,
-    };
-    child.unwrap_or(node.line).max(node.line)
+/// Secret names read anywhere below `node`, in order, once each.
+fn secret_names_in(node: &Node) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for text in node.scalars() {
+        for name in secret_names(text) {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    }
+    names
 }
 
-/// Secret names read between two lines (inclusive), in order, once each.
-fn secrets_in_lines(text: &str, first: u32, last: u32) -> Vec<String> {
-    let span: Vec<&str> = text
-        .lines()
-        .skip(first.saturating_sub(1) as usize)
-        .take((last + 1).saturating_sub(first) as usize)
-        .collect();
-    secret_names(&span.join("\n"))
+/// `github.x.y` context paths in a text (`${{ github.head_ref }}`, `github.event.…`).
+fn github_contexts(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("github.") {
+        let boundary = rest[..at]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'));
+        let path: String = rest[at..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+            .collect();
+        if boundary {
+            out.push(path.trim_end_matches('.').to_string());
+        }
+        rest = &rest[at + "github.".len()..];
+    }
+    out
 }
 
 /// `X` of every `secrets.X` / `secrets['X']` in an expression, `GITHUB_TOKEN` excepted.
