@@ -123,3 +123,102 @@ fn unsatisfiable_conditional_allow_is_not_admin() {
     allow["Condition"] = json!({"StringEquals": {"aws:PrincipalAccount": A}});
     assert_eq!(privilege_of(vec![allow]), json!("admin"));
 }
+
+/// A chain across accounts, through a role trusted by account root and one trusted by ARN,
+/// past a cycle: highest level reached and one witness, hop by hop.
+#[test]
+fn assume_role_chains_close_across_accounts_and_cycles() {
+    let assume =
+        |resource: &str| vec![statement("Allow", json!("sts:AssumeRole"), json!(resource))];
+    let hop_arn = format!("arn:aws:iam::{B}:role/hop");
+    let loop_arn = format!("arn:aws:iam::{B}:role/loop");
+    let details = json!({
+        "UserDetailList": [
+            user(A, "dev", assume(&format!("arn:aws:iam::{B}:role/*"))),
+            // Allowed to assume anything, but no trust admits account A's root or it.
+            user(A, "bystander", assume("*")),
+        ],
+        "RoleDetailList": [
+            role(B, "hop", json!({"AWS": format!("arn:aws:iam::{A}:user/dev")}), assume("*")),
+            role(B, "loop", json!({"AWS": hop_arn}), assume(&hop_arn)),
+            role(B, "admin", json!({"AWS": loop_arn}), admin()),
+            role(A, "narrow", json!({"AWS": format!("arn:aws:iam::{A}:user/dev")}), vec![]),
+        ],
+    });
+    let subjects = subjects(&inventory(details));
+    let dev = format!("arn:aws:iam::{A}:user/dev");
+    assert_eq!(fact(&subjects, &dev, "privilege"), json!("write"));
+    assert_eq!(fact(&subjects, &dev, "effective_privilege"), json!("admin"));
+    let via = "via sts-001 (sts:AssumeRole)";
+    assert_eq!(
+        fact(&subjects, &dev, "chain"),
+        json!([
+            format!("{dev} → {hop_arn} {via}"),
+            format!("{hop_arn} → {loop_arn} {via}"),
+            format!("{loop_arn} → arn:aws:iam::{B}:role/admin {via}"),
+        ])
+    );
+    let bystander = format!("arn:aws:iam::{A}:user/bystander");
+    assert_eq!(
+        fact(&subjects, &bystander, "effective_privilege"),
+        json!("write")
+    );
+    assert_eq!(fact(&subjects, &bystander, "chain"), json!([]));
+    // The cycle hop → loop → hop terminates; both reach admin.
+    assert_eq!(
+        fact(&subjects, &hop_arn, "effective_privilege"),
+        json!("admin")
+    );
+    assert_eq!(
+        fact(&subjects, &loop_arn, "effective_privilege"),
+        json!("admin")
+    );
+}
+
+/// A conditional step makes the path conditional: one level lower in the rules, quoted.
+#[test]
+fn conditional_paths_are_flagged_and_quoted() {
+    let mut put = statement("Allow", json!("iam:PutUserPolicy"), json!("*"));
+    put["Condition"] = json!({"Bool": {"aws:MultiFactorAuthPresent": "true"}});
+    let details = json!({"UserDetailList": [user(A, "u", vec![put])]});
+    let subjects = subjects(&inventory(details));
+    let u = format!("arn:aws:iam::{A}:user/u");
+    assert_eq!(fact(&subjects, &u, "effective_privilege"), json!("write"));
+    assert_eq!(
+        fact(&subjects, &u, "effective_privilege_conditional"),
+        json!("admin")
+    );
+    assert_eq!(
+        fact(&subjects, &u, "escalation_conditions"),
+        json!([r#"{"Bool":{"aws:MultiFactorAuthPresent":"true"}}"#])
+    );
+}
+
+/// Credential-exposing actions on every resource are a fact; on one resource they are not.
+#[test]
+fn credential_exposure_on_every_resource() {
+    let details = json!({"UserDetailList": [
+        user(A, "wide", vec![statement("Allow", json!(["secretsmanager:GetSecretValue", "sts:AssumeRole"]), json!("*"))]),
+        user(A, "narrow", vec![statement("Allow", json!("secretsmanager:GetSecretValue"),
+            json!(format!("arn:aws:secretsmanager:eu-west-1:{A}:secret:app-*")))]),
+    ]});
+    let subjects = subjects(&inventory(details));
+    let wide = fact(
+        &subjects,
+        &format!("arn:aws:iam::{A}:user/wide"),
+        "credential_exposure",
+    );
+    assert_eq!(
+        wide,
+        json!([
+            "secretsmanager:GetSecretValue: every Secrets Manager secret's value",
+            "sts:AssumeRole: a session of any role whose trust admits it"
+        ])
+    );
+    let narrow = fact(
+        &subjects,
+        &format!("arn:aws:iam::{A}:user/narrow"),
+        "credential_exposure",
+    );
+    assert_eq!(narrow, json!([]));
+}
