@@ -183,11 +183,13 @@ fn conditional_paths_are_flagged_and_quoted() {
     let details = json!({"UserDetailList": [user(A, "u", vec![put])]});
     let subjects = subjects(&inventory(details));
     let u = format!("arn:aws:iam::{A}:user/u");
-    assert_eq!(fact(&subjects, &u, "effective_privilege"), json!("write"));
+    // Nothing is granted without the condition; with it, admin.
+    assert_eq!(fact(&subjects, &u, "effective_privilege"), json!("none"));
     assert_eq!(
         fact(&subjects, &u, "effective_privilege_conditional"),
         json!("admin")
     );
+    assert_eq!(fact(&subjects, &u, "privilege_conditional"), json!(true));
     assert_eq!(
         fact(&subjects, &u, "escalation_conditions"),
         json!([r#"{"Bool":{"aws:MultiFactorAuthPresent":"true"}}"#])
