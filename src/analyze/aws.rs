@@ -43,7 +43,7 @@ pub struct PrivilegeFacts {
     pub effective_privilege_rank: u8,
     /// The same, counting conditional steps too (at least `effective_privilege`).
     pub effective_privilege_conditional: Privilege,
-    /// Escalation paths it can take that lead somewhere: `id (actions)`.
+    /// Escalation paths it can take that lead somewhere: `id: title (actions)`.
     pub escalation_paths: Vec<String>,
     /// Conditions (quoted) of the conditional statements its paths rely on.
     pub escalation_conditions: Vec<String>,

@@ -222,7 +222,7 @@ impl<'a> Index<'a> {
             managed,
             group_inline,
             inline,
-            scps: FastMap::default(),
+            scps: scps(inventory),
         }
     }
 
@@ -396,6 +396,41 @@ impl<'a> Index<'a> {
             loose,
         }
     }
+}
+
+/// Each account's SCPs (from `--aws-organizations`), compiled once, one list per level of its
+/// path that has any.
+fn scps(inventory: &Inventory) -> FastMap<String, Vec<Vec<CompiledPolicy>>> {
+    use crate::collect::aws::organizations::{SCP_GRANT, SCP_LEVEL};
+    let documents: FastMap<&str, &crate::inventory::Policy> = inventory
+        .policies
+        .iter()
+        .filter(|p| p.attributes.get("kind").and_then(|k| k.as_str()) == Some(SCP_GRANT))
+        .map(|p| (p.id.as_str(), p))
+        .collect();
+    let mut levels: FastMap<String, std::collections::BTreeMap<u64, Vec<CompiledPolicy>>> =
+        FastMap::default();
+    for grant in inventory.grants.iter().filter(|g| g.kind == SCP_GRANT) {
+        let Some(policy) = grant.policy_id.as_deref().and_then(|id| documents.get(id)) else {
+            continue; // The reader gave the account a gap instead of this grant.
+        };
+        let level = grant
+            .attributes
+            .get(SCP_LEVEL)
+            .and_then(|v| v.as_u64())
+            .unwrap_or(0);
+        let name = format!("SCP {}", policy.name);
+        levels
+            .entry(grant.principal_id.clone())
+            .or_default()
+            .entry(level)
+            .or_default()
+            .push(CompiledPolicy::compile(&name, &policy.document.value()));
+    }
+    levels
+        .into_iter()
+        .map(|(account, by_level)| (account, by_level.into_values().collect()))
+        .collect()
 }
 
 /// Caps a principal's level to what `policies` (a boundary, one SCP level) allow.

@@ -16,6 +16,7 @@ enum Case {
     Boundary,
     Unsatisfiable,
     ReadOnlyPassRole,
+    Scp,
 }
 
 fn policy_arn(name: &str) -> String {
@@ -115,7 +116,14 @@ fn estate(path: &Path, case: Case) -> (Value, String) {
 
 fn run(path: &Path, case: Case) -> (Vec<String>, Value, Value) {
     let (details, actor) = estate(path, case);
-    let subjects = subjects(&inventory(details));
+    let mut inventory = inventory(details);
+    if case == Case::Scp {
+        // The OU's SCP allows everything but the path's first action.
+        let scp = json!({"Statement": [{"Effect": "Allow", "NotAction": path.steps[0].action, "Resource": "*"}]});
+        let org = super::tests::org_folder(A, scp);
+        inventory = super::tests::with_org(inventory, org.path());
+    }
+    let subjects = subjects(&inventory);
     let paths: Vec<String> =
         serde_json::from_value(fact(&subjects, &actor, "escalation_paths")).unwrap_or_default();
     let level = fact(&subjects, &actor, "effective_privilege");
@@ -126,7 +134,7 @@ fn run(path: &Path, case: Case) -> (Vec<String>, Value, Value) {
 fn takes(paths: &[String], path: &Path) -> bool {
     paths
         .iter()
-        .any(|p| p.starts_with(&format!("{} (", path.id)))
+        .any(|p| p.starts_with(&format!("{}: ", path.id)))
 }
 
 #[test]
@@ -153,7 +161,7 @@ fn every_path_needs_all_of_its_actions() {
 }
 
 #[test]
-fn a_deny_a_boundary_or_an_unsatisfiable_condition_cuts_every_path() {
+fn a_deny_a_boundary_an_scp_or_an_unsatisfiable_condition_cuts_every_path() {
     for path in &Catalogue::builtin().path {
         for case in [Case::Denied, Case::Boundary, Case::Unsatisfiable] {
             let (paths, _, cut) = run(path, case);

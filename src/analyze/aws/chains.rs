@@ -51,7 +51,7 @@ pub struct Closure {
     pub loose: Privilege,
     /// The witness chain of the highest level reached (unconditional first), hop by hop.
     pub chain: Vec<String>,
-    /// The paths it can take that reach something: `id (actions)`.
+    /// The paths it can take that reach something: `id: title (actions)`.
     pub paths: Vec<String>,
 }
 
@@ -439,7 +439,7 @@ fn reached_paths(
         })
         .map(|taken| {
             let path = &catalogue.path[taken.path];
-            format!("{} ({})", path.id, path.actions())
+            format!("{}: {} ({})", path.id, path.title, path.actions())
         })
         .collect();
     out.dedup();

@@ -53,6 +53,48 @@ pub(super) fn inventory(details: Value) -> Inventory {
     to_inventory(details, None, source)
 }
 
+/// A folder of `aws organizations` outputs: root r-1 > OU ou-1 > `account`; FullAWSAccess on
+/// the root, `scp` on the OU.
+pub(super) fn org_folder(account: &str, scp: Value) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, value: Value| {
+        std::fs::write(dir.path().join(name), value.to_string()).unwrap();
+    };
+    write(
+        "list-roots.json",
+        json!({"Roots": [{"Id": "r-1", "Name": "Root"}]}),
+    );
+    write(
+        "list-organizational-units-for-parent-r-1.json",
+        json!({"OrganizationalUnits": [{"Id": "ou-1", "Name": "workloads"}]}),
+    );
+    write(
+        "list-accounts-for-parent-ou-1.json",
+        json!({"Accounts": [{"Id": account, "Name": "prod"}]}),
+    );
+    let full = json!({"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]});
+    for (id, name, document, target) in [
+        ("p-full", "FullAWSAccess", full, "r-1"),
+        ("p-guard", "guard", scp, "ou-1"),
+    ] {
+        write(
+            &format!("describe-policy-{id}.json"),
+            json!({"Policy": {"PolicySummary": {"Id": id, "Name": name}, "Content": document.to_string()}}),
+        );
+        write(
+            &format!("list-targets-for-policy-{id}.json"),
+            json!({"Targets": [{"TargetId": target, "Type": "ORGANIZATIONAL_UNIT"}]}),
+        );
+    }
+    dir
+}
+
+pub(super) fn with_org(mut inventory: Inventory, folder: &std::path::Path) -> Inventory {
+    let org = crate::collect::aws::organizations::read_folder(folder).unwrap();
+    inventory.merge(org);
+    inventory
+}
+
 pub(super) fn subjects(inventory: &Inventory) -> Vec<Subject> {
     super::analyze(inventory, &ctx()).subjects
 }
@@ -223,4 +265,56 @@ fn credential_exposure_on_every_resource() {
         "credential_exposure",
     );
     assert_eq!(narrow, json!([]));
+}
+
+/// Effective privilege = identity ∩ boundary ∩ the SCPs of every level of the account's path.
+#[test]
+fn scps_on_the_account_path_cap_privilege() {
+    let allow_s3 = json!({"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]});
+    let org = org_folder(A, allow_s3);
+    let details = json!({"UserDetailList": [user(A, "ops", admin()), user(B, "ops", admin())]});
+    let subjects = subjects(&with_org(inventory(details), org.path()));
+    let capped = format!("arn:aws:iam::{A}:user/ops");
+    assert_eq!(fact(&subjects, &capped, "privilege"), json!("write"));
+    assert_eq!(
+        fact(&subjects, &capped, "effective_privilege"),
+        json!("write")
+    );
+    assert_eq!(
+        fact(&subjects, &capped, "reduced_by")[0],
+        json!("service control policies caps admin to write")
+    );
+    // Account B is not in the organization's listing: nothing caps it.
+    let free = format!("arn:aws:iam::{B}:user/ops");
+    assert_eq!(
+        fact(&subjects, &free, "effective_privilege"),
+        json!("admin")
+    );
+}
+
+#[test]
+fn organization_files_errors_and_gaps() {
+    let org = org_folder(A, json!({"Statement": []}));
+    std::fs::write(
+        org.path().join("list-roots.json"),
+        "{\n  \"Roots\": [\n  {\"Id\": 3}]}",
+    )
+    .unwrap();
+    let error = crate::collect::aws::organizations::read_folder(org.path())
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("list-roots.json:3:"), "{error}");
+    let org = org_folder(A, json!({"Statement": []}));
+    std::fs::remove_file(org.path().join("describe-policy-p-guard.json")).unwrap();
+    let read = crate::collect::aws::organizations::read_folder(org.path()).unwrap();
+    assert_eq!(read.coverage_gaps.len(), 1);
+    assert!(
+        read.coverage_gaps[0]
+            .reason
+            .contains("describe-policy-p-guard.json")
+    );
+    assert!(
+        read.grants.is_empty(),
+        "no SCP applied on a path with a missing one"
+    );
 }
