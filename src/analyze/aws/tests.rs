@@ -318,3 +318,25 @@ fn organization_files_errors_and_gaps() {
         "no SCP applied on a path with a missing one"
     );
 }
+
+/// Only IAM Identity Center's own path makes a role a person's SSO role, not its name.
+#[test]
+fn sso_roles_by_path_only() {
+    let sso_role = |name: &str, path: &str| json!({"RoleName": name, "Path": path, "Arn": format!("arn:aws:iam::{A}:role{path}{name}")});
+    let details = json!({"RoleDetailList": [
+        sso_role("AWSReservedSSO_Admin_1", "/"),
+        sso_role("AWSReservedSSO_Admin_2", "/aws-reserved/sso.amazonaws.com/"),
+    ]});
+    let subjects = subjects(&inventory(details));
+    let sso: Vec<(String, Value)> = subjects
+        .iter()
+        .map(|s| (s.resource.name.clone(), s.facts.get("sso_role").unwrap()))
+        .collect();
+    assert_eq!(
+        sso,
+        vec![
+            ("AWSReservedSSO_Admin_1".to_string(), json!(false)),
+            ("AWSReservedSSO_Admin_2".to_string(), json!(true))
+        ]
+    );
+}
