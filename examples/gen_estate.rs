@@ -14,6 +14,8 @@ use std::path::PathBuf;
 use serde_json::{Value, json};
 
 const ACCOUNT: &str = "210987654321";
+/// A second account of the same run: a fifth of the roles live there, trusting the first.
+const ACCOUNT2: &str = "210987654322";
 
 /// xorshift64*: small, fast, deterministic; quality is ample for shaping test data.
 struct Rng(u64);
@@ -117,10 +119,28 @@ fn policy_document(rng: &mut Rng) -> Value {
                     })
                     .collect(),
             };
-            let resource = if rng.chance(50) {
+            let mut resource = if rng.chance(50) {
                 json!("*")
             } else {
                 json!(format!("arn:aws:{service}:::res-{}/*", rng.below(1000)))
+            };
+            // The escalation and chain analysis's work: assume-role on role/* and *, PassRole
+            // with a service that runs what it is given.
+            let actions = match rng.below(25) {
+                0 => {
+                    resource = json!(["arn:aws:iam::*:role/*", "*"][rng.below(2) as usize]);
+                    vec!["sts:AssumeRole".to_string()]
+                }
+                1 => vec![
+                    "iam:PassRole".to_string(),
+                    [
+                        "ec2:RunInstances",
+                        "lambda:CreateFunction",
+                        "lambda:InvokeFunction",
+                    ][rng.below(3) as usize]
+                        .to_string(),
+                ],
+                _ => actions,
             };
             let effect = if rng.chance(3) { "Deny" } else { "Allow" };
             json!({"Effect": effect, "Action": actions, "Resource": resource})
@@ -129,10 +149,23 @@ fn policy_document(rng: &mut Rng) -> Value {
     json!({"Version": "2012-10-17", "Statement": statements})
 }
 
-fn trust_document(rng: &mut Rng, i: usize) -> Value {
-    let principal = match rng.below(10) {
+fn role_account(i: usize) -> &'static str {
+    if i % 5 == 0 { ACCOUNT2 } else { ACCOUNT }
+}
+
+fn trust_document(rng: &mut Rng, i: usize, roles: usize) -> Value {
+    let principal = match rng.below(14) {
         0 => {
             json!({"AWS": format!("arn:aws:iam::{:012}:root", 100_000_000_000u64 + rng.below(1000))})
+        }
+        // `:root` of its own account or of the other account of the run.
+        10 | 11 => {
+            json!({"AWS": format!("arn:aws:iam::{}:root", [ACCOUNT, ACCOUNT2][rng.below(2) as usize])})
+        }
+        // The next role by ARN: long chains that close into a cycle.
+        12 | 13 => {
+            let next = (i + 1) % roles.max(1);
+            json!({"AWS": format!("arn:aws:iam::{}:role/role-{next}", role_account(next))})
         }
         1 => {
             json!({"Federated": format!("arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com")})
@@ -213,8 +246,8 @@ fn write_details(args: &Args, rng: &mut Rng) -> std::io::Result<()> {
         };
         let role = json!({
             "Path": "/", "RoleName": format!("role-{i}"), "RoleId": format!("AROA{i:016}"),
-            "Arn": format!("arn:aws:iam::{ACCOUNT}:role/role-{i}"), "CreateDate": date(rng.below(1500)),
-            "AssumeRolePolicyDocument": encode(&trust_document(rng, i)), "InstanceProfileList": [],
+            "Arn": format!("arn:aws:iam::{}:role/role-{i}", role_account(i)), "CreateDate": date(rng.below(1500)),
+            "AssumeRolePolicyDocument": encode(&trust_document(rng, i, args.roles)), "InstanceProfileList": [],
             "RolePolicyList": [], "AttachedManagedPolicies": attached(rng, args.policies), "Tags": tags(rng),
             "RoleLastUsed": last_used,
         });
@@ -251,7 +284,7 @@ fn write_list_roles(args: &Args, sessions: &[(usize, u32)]) -> std::io::Result<(
     for (n, (i, seconds)) in sessions.iter().enumerate() {
         let role = json!({
             "Path": "/", "RoleName": format!("role-{i}"), "RoleId": format!("AROA{i:016}"),
-            "Arn": format!("arn:aws:iam::{ACCOUNT}:role/role-{i}"), "CreateDate": date(100),
+            "Arn": format!("arn:aws:iam::{}:role/role-{i}", role_account(*i)), "CreateDate": date(100),
             "MaxSessionDuration": seconds,
         });
         if n > 0 {

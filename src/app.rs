@@ -242,6 +242,9 @@ pub fn collect_sources(
             &args.aws_credential_report,
         )?);
     }
+    if let Some(dir) = &sources.args.aws_organizations {
+        inventory.merge(collect::aws::organizations::read_folder(dir)?);
+    }
     if let (true, Some(options)) = (sources.aws_live, &options.aws) {
         inventory.merge(collect::aws::collect_live(options));
     }

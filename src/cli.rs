@@ -110,6 +110,12 @@ pub struct SourceArgs {
     /// Offline AWS: the credential report, as CSV or as the raw GetCredentialReport JSON.
     #[arg(long, value_name = "FILE", help_heading = "AWS (offline files)")]
     pub aws_credential_report: Vec<PathBuf>,
+    /// Offline AWS Organizations: a folder of `aws organizations … --output json` outputs
+    /// (list-roots, list-organizational-units-for-parent-<ID>, list-accounts-for-parent-<ID>,
+    /// list-policies, describe-policy-<ID>, list-targets-for-policy-<ID>): the SCPs on each
+    /// account's path cap what its principals can do.
+    #[arg(long, value_name = "DIR", help_heading = "AWS (offline files)")]
+    pub aws_organizations: Option<PathBuf>,
 
     /// Scan AWS through the API with the standard credential chain.
     #[arg(long, help_heading = "AWS (live)")]

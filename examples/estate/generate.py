@@ -127,6 +127,8 @@ ROLES = {
     "public-bucket-role": (50, "/", trust(assume({"AWS": "*"})), ["AmazonS3ReadOnlyAccess"], {}, {}, 20, 3600),
     "org-restricted-any": (50, "/", trust(assume({"AWS": "*"}, StringEquals={"aws:PrincipalOrgID": "o-acme12345"})), ["AmazonS3ReadOnlyAccess"], {}, {}, 3, 3600),
     "lambda-orders": (300, "/service/", trust(assume({"Service": "lambda.amazonaws.com"})), ["dynamo-reader"], {}, {}, 0, 3600),
+    # Can make itself admin, but only with MFA: conditional admin (AWS-018).
+    "mfa-gated-deployer": (90, "/", trust(assume({"Service": "codebuild.amazonaws.com"})), [], {"self-edit": doc(stmt(["iam:PutRolePolicy"], f"arn:aws:iam::{ACCOUNT}:role/mfa-gated-deployer", Condition={"Bool": {"aws:MultiFactorAuthPresent": "true"}}))}, {}, 2, 3600),
     "analytics-long-session": (200, "/", trust(assume({"AWS": f"arn:aws:iam::{ACCOUNT}:root"})), ["ReadOnlyAccess"], {}, {}, 4, 43200),
     "old-migration-role": (600, "/", trust(assume({"Service": "ec2.amazonaws.com"})), ["deploy-artifacts"], {}, {}, 200, 3600),
     "never-used-role": (150, "/", trust(assume({"Service": "ec2.amazonaws.com"})), ["dynamo-reader"], {}, {}, None, 3600),

@@ -10,11 +10,18 @@ use super::{Analysis, AnalysisContext, Privilege};
 use crate::inventory::Inventory;
 
 mod build;
+mod catalogue;
+mod chains;
+pub(crate) mod condition;
+mod effective;
+mod escalation;
 
 /// Privilege facts, shared by users and roles (flattened into their facts).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct PrivilegeFacts {
-    /// `admin | write | read | none`, after explicit Denies in the same principal's policies.
+    /// `admin | write | read | none`: what the principal's own policies grant, after explicit
+    /// Denies, within its permission boundary and its account's SCPs; `admin` also when an
+    /// escalation path on itself (its own policies, groups or user) makes it admin.
     pub privilege: Privilege,
     /// 3 admin, 2 write, 1 read, 0 none (for `>=` comparisons in conditions).
     pub privilege_rank: u8,
@@ -22,15 +29,34 @@ pub struct PrivilegeFacts {
     pub wildcard_actions: Vec<String>,
     /// An Allow statement uses NotAction.
     pub not_action: bool,
-    /// Some write action is allowed on `Resource: "*"`.
+    /// Some write action is allowed on every resource (`*`, `arn:*`, NotResource).
     pub write_on_any_resource: bool,
-    /// Names of the policies that make this principal admin.
+    /// Names of the policies that make this principal admin by `*` on everything.
     pub admin_via: Vec<String>,
-    /// Some Allow that raised the privilege carries a Condition (counted anyway: conservative).
+    /// Some Allow that raised the privilege carries a condition lapse cannot decide.
     pub privilege_conditional: bool,
-    /// ARN of the permissions boundary, if any. Not applied to `privilege`: a boundary caps
-    /// what the grants allow, and lapse reports what is granted.
+    /// ARN of the permissions boundary, if any (applied to every level below).
     pub permissions_boundary: Option<String>,
+    /// The highest privilege reachable through escalation paths and assume-role chains,
+    /// counting only unconditional steps.
+    pub effective_privilege: Privilege,
+    pub effective_privilege_rank: u8,
+    /// The same, counting conditional steps too (at least `effective_privilege`).
+    pub effective_privilege_conditional: Privilege,
+    /// Escalation paths it can take that lead somewhere: `id: title (actions)`.
+    pub escalation_paths: Vec<String>,
+    /// Conditions (quoted) of the conditional statements its paths rely on.
+    pub escalation_conditions: Vec<String>,
+    /// One witness chain to `effective_privilege` (or to the conditional level when higher),
+    /// hop by hop: `from → to via path (actions)`.
+    pub chain: Vec<String>,
+    /// What a permissions boundary or SCP took away (levels and paths).
+    pub reduced_by: Vec<String>,
+    /// Actions allowed on every resource that hand over another identity's secret or session.
+    pub credential_exposure: Vec<String>,
+    /// The level unconditional statements alone grant (for the chains; not a fact).
+    #[serde(skip)]
+    pub strict: Privilege,
 }
 
 /// Expiry-marker facts (`lapse:expires-at` tag), shared by users and roles; provider-neutral,
@@ -144,3 +170,8 @@ pub struct RootFacts {
 pub fn analyze(inventory: &Inventory, ctx: &AnalysisContext) -> Analysis {
     build::analyze(inventory, ctx)
 }
+
+#[cfg(test)]
+mod catalogue_tests;
+#[cfg(test)]
+mod tests;

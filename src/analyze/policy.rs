@@ -1,39 +1,32 @@
-//! Analyze, AWS policy documents: the privilege level of a principal's effective policies.
+//! Analyze, AWS policy documents: statements compiled once, the privilege level they grant,
+//! and whether they allow one action on one resource (what escalation paths and chains ask).
 //!
 //! Each document is compiled once ([`CompiledPolicy`]) and judged alone; a principal's level is
-//! the union of its documents' verdicts, unless one of them holds an unconditional Deny, in
-//! which case its statements are judged together (a Deny cancels Allows of other documents).
-//! That keeps the whole estate O(total statements): most principals hold no Deny.
+//! the union of its documents' verdicts, unless one of them holds an unconditional Deny or a
+//! conditional statement, in which case its statements are judged together for that principal
+//! (a Deny cancels Allows of other documents; a condition on the principal's own ARN, account
+//! or tags is decided, see `aws::condition`). Most principals hold neither, which keeps the
+//! whole estate O(total statements).
 //!
-//! The judgement, deliberately conservative (it may over-state, never under-state):
+//! The level, deliberately conservative (it may over-state, never under-state):
 //! * an action is *read* when its verb is a read verb (`Get`, `List`, `Describe`, ...), a pattern
 //!   reaches *write* unless its literal prefix starts with one (`s3:Get*` read, `s3:*` write);
-//! * *admin* is an Allow, on `Resource: "*"`, of an IAM action that lets a principal grant
-//!   itself anything ([`ESCALATION`]): `*`, `iam:*`, `iam:Put*Policy`, `iam:Attach*Policy`,
-//!   `iam:CreatePolicyVersion`; an Allow with NotAction is admin when it does not exclude them;
-//! * an unconditional Deny cancels what it covers (`*:*` cancels everything, `iam:*` the route
-//!   to admin); a conditional Deny cancels nothing; a conditional Allow counts, flagged
-//!   `privilege_conditional`; NotResource counts as every resource for an Allow and as no
+//! * *admin* is an Allow of every action (`*`) on every resource (`*`, `arn:*`,
+//!   `arn:aws:*:*:*:*`); what else makes a principal admin (an IAM action that grants itself
+//!   anything, a role it can pass or assume) is the escalation catalogue's to say
+//!   (`aws::escalation`), matched against the ARN each step must reach;
+//! * an unconditional Deny cancels what it covers; a conditional Deny cancels nothing here; a
+//!   conditional Allow counts, flagged `privilege_conditional`, unless its condition cannot
+//!   hold for the principal; NotResource counts as every resource for an Allow and as no
 //!   resource for a Deny.
 
 use std::collections::BTreeSet;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::Privilege;
 use super::aws::PrivilegeFacts;
-
-/// IAM actions (lowercase) that let a principal give itself any permission: holding any of
-/// them on every resource is as good as `*:*`.
-pub const ESCALATION: &[&str] = &[
-    "iam:attachuserpolicy",
-    "iam:attachrolepolicy",
-    "iam:attachgrouppolicy",
-    "iam:putuserpolicy",
-    "iam:putrolepolicy",
-    "iam:putgrouppolicy",
-    "iam:createpolicyversion",
-];
+use super::aws::condition::{Caller, Holds, holds};
 
 /// Verbs (lowercase) of actions that only read.
 const READ_VERBS: &[&str] = &[
@@ -87,31 +80,134 @@ enum Actions {
 #[derive(Debug, Clone)]
 enum Resources {
     Only(Vec<String>),
-    /// NotResource, or no Resource element at all.
-    AllBut,
+    /// NotResource (its list), or no Resource element at all (an empty list).
+    AllBut(Vec<String>),
 }
 
 impl Resources {
     /// Applies to every resource, for an Allow (conservative for NotResource).
     fn any(&self) -> bool {
         match self {
-            Resources::Only(list) => list.iter().any(|r| r == "*"),
-            Resources::AllBut => true,
+            Resources::Only(list) => list.iter().any(|r| every_resource(r)),
+            Resources::AllBut(_) => true,
+        }
+    }
+
+    /// Names this concrete ARN.
+    fn reaches(&self, arn: &str) -> bool {
+        match self {
+            Resources::Only(list) => list.iter().any(|r| wildcard_match(r, arn)),
+            Resources::AllBut(list) => !list.iter().any(|r| wildcard_match(r, arn)),
+        }
+    }
+
+    /// Can name some resource of `service` (an action whose resource lapse cannot know, such
+    /// as the instance `ec2:RunInstances` creates). For a Deny: names all of them.
+    fn serves(&self, service: &str, deny: bool) -> bool {
+        match self {
+            Resources::Only(list) => list.iter().any(|r| {
+                if every_resource(r) {
+                    return true;
+                }
+                let mut fields = r.splitn(6, ':');
+                let (arn, service_field) = (fields.next(), fields.nth(1));
+                let same =
+                    arn == Some("arn") && service_field.is_some_and(|f| wildcard_match(f, service));
+                if deny {
+                    same && fields.all(|f| f.bytes().all(|b| b == b'*'))
+                } else {
+                    same
+                }
+            }),
+            Resources::AllBut(list) => !deny || list.is_empty(),
         }
     }
 }
 
+/// `*`, `arn:*`, `arn:aws:*:*:*:*`: every resource of every service (any partition).
+pub fn every_resource(pattern: &str) -> bool {
+    if pattern == "*" {
+        return true;
+    }
+    let Some(rest) = pattern.strip_prefix("arn:") else {
+        return false;
+    };
+    let stars = |f: &str| !f.is_empty() && f.bytes().all(|b| b == b'*');
+    let fields: Vec<&str> = rest.split(':').collect();
+    match fields.as_slice() {
+        [only] => stars(only),
+        // A literal partition still names all of it; the service must be open, and so must the
+        // last field (a `*` spans the colons of the fields it swallows).
+        [_, tail @ ..] => {
+            tail.first().is_some_and(|f| stars(f))
+                && tail.last().is_some_and(|f| stars(f))
+                && tail.iter().all(|f| f.is_empty() || stars(f))
+        }
+        [] => false,
+    }
+}
+
+/// What a resource step must reach: a concrete ARN, or any resource of a service.
+#[derive(Debug, Clone, Copy)]
+pub enum Target<'a> {
+    Arn(&'a str),
+    /// Some resource of the service.
+    Service(&'a str),
+    /// Every resource of the service.
+    AllOf(&'a str),
+}
+
 #[derive(Debug, Clone)]
-struct Statement {
+pub(crate) struct Statement {
     allow: bool,
     actions: Actions,
     resources: Resources,
     conditional: bool,
+    condition: Option<Map<String, Value>>,
 }
 
 impl Statement {
-    /// This (Deny) statement matches the concrete action `action` (lowercase).
-    fn matches_action(&self, action: &str) -> bool {
+    pub(crate) fn allow(&self) -> bool {
+        self.allow
+    }
+
+    /// Applies to this concrete (lowercase) action on this target, condition aside.
+    pub(crate) fn applies(&self, action: &str, target: Target) -> bool {
+        self.matches_action(action)
+            && match target {
+                Target::Arn(arn) => self.resources.reaches(arn),
+                Target::Service(service) => self.resources.serves(service, !self.allow),
+                Target::AllOf(service) => self.resources.serves(service, true),
+            }
+    }
+
+    /// Can name some resource of `service` (for an Allow) or all of them (for a Deny).
+    pub(crate) fn may_serve(&self, service: &str) -> bool {
+        self.resources.serves(service, false)
+    }
+
+    /// What decides this statement for some action, as text: two statements with the same key
+    /// decide every target alike (the chains group principals by it).
+    pub(crate) fn content_key(&self, caller: Option<&Caller>) -> String {
+        format!(
+            "{}|{:?}|{:?}",
+            self.allow,
+            self.resources,
+            self.holds_for(caller)
+        )
+    }
+
+    /// Whether the condition holds for this caller (`Always` without one).
+    pub(crate) fn holds_for(&self, caller: Option<&Caller>) -> Holds {
+        match (&self.condition, caller) {
+            (None, _) => Holds::Always,
+            (Some(condition), Some(caller)) => holds(condition, caller),
+            (Some(condition), None) => Holds::Maybe(Value::Object(condition.clone()).to_string()),
+        }
+    }
+
+    /// This statement matches the concrete action `action` (lowercase).
+    pub(crate) fn matches_action(&self, action: &str) -> bool {
         match &self.actions {
             Actions::Only(list) => list.iter().any(|p| wildcard_match(&p.lower, action)),
             Actions::AllBut(list) => !list.iter().any(|p| wildcard_match(&p.lower, action)),
@@ -135,14 +231,14 @@ impl Statement {
         let Resources::Only(denied) = &self.resources else {
             return false;
         };
-        if denied.iter().any(|r| r == "*") {
+        if denied.iter().any(|r| every_resource(r)) {
             return true;
         }
         match allowed {
             Resources::Only(list) => list
                 .iter()
                 .all(|a| denied.iter().any(|d| wildcard_match(d, a))),
-            Resources::AllBut => false,
+            Resources::AllBut(_) => false,
         }
     }
 }
@@ -152,7 +248,9 @@ impl Statement {
 pub struct CompiledPolicy {
     name: String,
     statements: Vec<Statement>,
-    has_unconditional_deny: bool,
+    /// Judged alone its verdict could be wrong for a principal: an unconditional Deny (it
+    /// cancels other documents' Allows) or a condition (it may not hold for the principal).
+    judge_together: bool,
     alone: PrivilegeFacts,
 }
 
@@ -161,15 +259,26 @@ impl CompiledPolicy {
     /// Action/NotAction) are skipped: AWS would have refused them.
     pub fn compile(name: &str, document: &Value) -> Self {
         let statements = statements_of(document);
-        let has_unconditional_deny = statements.iter().any(|s| !s.allow && !s.conditional);
+        let judge_together = statements.iter().any(|s| s.conditional || !s.allow);
         let mut policy = CompiledPolicy {
             name: name.to_string(),
             statements,
-            has_unconditional_deny,
+            judge_together,
             alone: PrivilegeFacts::default(),
         };
-        policy.alone = judge(&[&policy]).into_facts();
+        policy.alone = judge(&[&policy], None).into_facts();
         policy
+    }
+
+    pub(crate) fn statements(&self) -> &[Statement] {
+        &self.statements
+    }
+
+    /// Some Allow statement matches this concrete (lowercase) action, on whatever resource.
+    pub fn mentions(&self, action: &str) -> bool {
+        self.statements
+            .iter()
+            .any(|s| s.allow && s.matches_action(action))
     }
 
     pub fn name(&self) -> &str {
@@ -182,10 +291,11 @@ impl CompiledPolicy {
     }
 }
 
-/// The privilege facts of a principal holding these documents (managed, inline, via groups).
-pub fn evaluate(policies: &[&CompiledPolicy]) -> PrivilegeFacts {
-    if policies.iter().any(|p| p.has_unconditional_deny) {
-        return judge(policies).into_facts();
+/// The privilege facts of a principal (`caller`, when known) holding these documents
+/// (managed, inline, via groups).
+pub fn evaluate(policies: &[&CompiledPolicy], caller: Option<&Caller>) -> PrivilegeFacts {
+    if policies.iter().any(|p| p.judge_together) {
+        return judge(policies, caller).into_facts();
     }
     let mut acc = Verdict::default();
     for policy in policies {
@@ -202,11 +312,16 @@ struct Verdict {
     write_on_any_resource: bool,
     admin_via: BTreeSet<String>,
     conditional: bool,
+    /// The level unconditional statements alone grant.
+    strict: Privilege,
 }
 
 impl Verdict {
     fn raise(&mut self, level: Privilege, conditional: bool) {
         self.level = self.level.max(level);
+        if !conditional {
+            self.strict = self.strict.max(level);
+        }
         self.conditional |= conditional && level > Privilege::None;
     }
 
@@ -223,6 +338,7 @@ impl Verdict {
         self.write_on_any_resource |= facts.write_on_any_resource;
         self.admin_via.extend(facts.admin_via.iter().cloned());
         self.conditional |= facts.privilege_conditional;
+        self.strict = self.strict.max(facts.strict);
     }
 
     fn into_facts(self) -> PrivilegeFacts {
@@ -234,7 +350,8 @@ impl Verdict {
             write_on_any_resource: self.write_on_any_resource,
             admin_via: self.admin_via.into_iter().collect(),
             privilege_conditional: self.conditional,
-            permissions_boundary: None,
+            strict: self.strict,
+            ..PrivilegeFacts::default()
         }
     }
 }
@@ -248,23 +365,34 @@ pub fn rank(level: Privilege) -> u8 {
     }
 }
 
-/// Judges the statements of these documents together.
-fn judge(policies: &[&CompiledPolicy]) -> Verdict {
+/// Judges the statements of these documents together, for `caller` when known.
+fn judge(policies: &[&CompiledPolicy], caller: Option<&Caller>) -> Verdict {
     let denies: Vec<&Statement> = policies
         .iter()
         .flat_map(|p| p.statements.iter())
-        .filter(|s| !s.allow && !s.conditional)
+        .filter(|s| !s.allow && s.holds_for(caller) == Holds::Always)
         .collect();
     let mut verdict = Verdict::default();
     for policy in policies {
         for statement in policy.statements.iter().filter(|s| s.allow) {
-            judge_allow(&policy.name, statement, &denies, &mut verdict);
+            let conditional = match statement.holds_for(caller) {
+                Holds::Never => continue,
+                Holds::Always => false,
+                Holds::Maybe(_) => true,
+            };
+            judge_allow(&policy.name, statement, conditional, &denies, &mut verdict);
         }
     }
     verdict
 }
 
-fn judge_allow(policy: &str, allow: &Statement, denies: &[&Statement], verdict: &mut Verdict) {
+fn judge_allow(
+    policy: &str,
+    allow: &Statement,
+    conditional: bool,
+    denies: &[&Statement],
+    verdict: &mut Verdict,
+) {
     let any_resource = allow.resources.any();
     let cancelled = |pattern: &Pattern| {
         denies
@@ -275,44 +403,31 @@ fn judge_allow(policy: &str, allow: &Statement, denies: &[&Statement], verdict: 
         Actions::Only(patterns) => {
             for pattern in patterns.iter().filter(|p| !cancelled(p)) {
                 let reach = reach(&pattern.lower);
-                verdict.raise(reach, allow.conditional);
+                verdict.raise(reach, conditional);
                 if reach == Privilege::Write {
                     if has_wildcard(&pattern.lower) {
                         verdict.wildcard_actions.insert(pattern.text.clone());
                     }
                     verdict.write_on_any_resource |= any_resource;
                 }
-                let escalates = |action: &&str| {
-                    wildcard_match(&pattern.lower, action) && !denied(action, denies)
-                };
-                if any_resource && ESCALATION.iter().any(escalates) {
-                    verdict.admin(policy, allow.conditional);
+                // Every action on every resource, nothing of it denied everywhere.
+                let partly_denied = denies
+                    .iter()
+                    .any(|d| d.covers_resources(&Resources::Only(vec!["*".into()])));
+                if pattern.lower == "*" && any_resource && !partly_denied {
+                    verdict.admin(policy, conditional);
                 }
             }
         }
-        Actions::AllBut(excluded) => {
+        Actions::AllBut(_) => {
             if cancelled(&Pattern::new("*")) {
                 return;
             }
             verdict.not_action = true;
-            verdict.raise(Privilege::Write, allow.conditional);
+            verdict.raise(Privilege::Write, conditional);
             verdict.write_on_any_resource |= any_resource;
-            let escalates = |action: &&str| {
-                !excluded.iter().any(|x| wildcard_match(&x.lower, action))
-                    && !denied(action, denies)
-            };
-            if any_resource && ESCALATION.iter().any(escalates) {
-                verdict.admin(policy, allow.conditional);
-            }
         }
     }
-}
-
-/// An unconditional Deny on every resource matches this concrete action.
-fn denied(action: &str, denies: &[&Statement]) -> bool {
-    denies
-        .iter()
-        .any(|d| d.covers_resources(&Resources::Only(vec!["*".into()])) && d.matches_action(action))
 }
 
 /// The most a (lowercase) action pattern can do.
@@ -407,20 +522,25 @@ fn statement_of(value: &Value) -> Option<Statement> {
         (None, Some(list)) => Actions::AllBut(patterns(list)),
         (None, None) => return None,
     };
-    let resources = match value.get("Resource") {
-        Some(list) => Resources::Only(strings(list).into_iter().map(str::to_string).collect()),
-        None => Resources::AllBut,
+    let owned = |list: &Value| strings(list).into_iter().map(str::to_string).collect();
+    let resources = match (value.get("Resource"), value.get("NotResource")) {
+        (Some(list), _) => Resources::Only(owned(list)),
+        (None, Some(list)) => Resources::AllBut(owned(list)),
+        (None, None) => Resources::AllBut(Vec::new()),
     };
-    let conditional = match value.get("Condition") {
-        None | Some(Value::Null) => false,
-        Some(Value::Object(map)) => !map.is_empty(),
-        Some(_) => true,
+    let condition = match value.get("Condition") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(map)) if map.is_empty() => None,
+        Some(Value::Object(map)) => Some(map.clone()),
+        // Not an object: AWS would refuse it; kept undecidable rather than ignored.
+        Some(other) => Some(Map::from_iter([("?".to_string(), other.clone())])),
     };
     Some(Statement {
         allow,
         actions,
         resources,
-        conditional,
+        conditional: condition.is_some(),
+        condition,
     })
 }
 

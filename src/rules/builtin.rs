@@ -81,6 +81,10 @@ pub static BUILTIN_RULES: &[(&str, &str)] = &[
         include_str!("../../rules/over-scope/AWS-013.toml"),
     ),
     (
+        "rules/over-scope/AWS-019.toml",
+        include_str!("../../rules/over-scope/AWS-019.toml"),
+    ),
+    (
         "rules/over-scope/AZ-006.toml",
         include_str!("../../rules/over-scope/AZ-006.toml"),
     ),
@@ -139,6 +143,10 @@ pub static BUILTIN_RULES: &[(&str, &str)] = &[
     (
         "rules/standing-privilege/AWS-007.toml",
         include_str!("../../rules/standing-privilege/AWS-007.toml"),
+    ),
+    (
+        "rules/standing-privilege/AWS-018.toml",
+        include_str!("../../rules/standing-privilege/AWS-018.toml"),
     ),
     (
         "rules/standing-privilege/AZ-005.toml",

@@ -150,8 +150,20 @@ fn facts_of_users_and_keys() {
     assert_eq!(ci.risk.window_days, Some(-31));
 
     let alice = subject(&analysis, "aws.user", &arn("user/alice"));
-    assert_eq!(fact(alice, "privilege"), "admin");
-    assert_eq!(fact(alice, "admin_via"), json!(["AdministratorAccess"]));
+    // AdministratorAccess within a ReadOnlyAccess boundary: read, and the evidence says why.
+    assert_eq!(fact(alice, "privilege"), "read");
+    assert_eq!(fact(alice, "effective_privilege"), "read");
+    assert_eq!(fact(alice, "admin_via"), json!([]));
+    let reduced = fact(alice, "reduced_by");
+    assert_eq!(
+        reduced[0],
+        "permissions boundary arn:aws:iam::aws:policy/ReadOnlyAccess caps admin to read"
+    );
+    let cut = reduced[1].as_str().unwrap();
+    assert!(
+        cut.starts_with("escalation paths cut by permissions boundary: iam-007, iam-008"),
+        "{cut}"
+    );
     assert_eq!(fact(alice, "machine"), false);
     assert_eq!(fact(alice, "idle_days"), 0);
     assert_eq!(

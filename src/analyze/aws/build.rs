@@ -15,17 +15,27 @@ use rayon::prelude::*;
 
 use crate::hash::FastMap;
 
+use super::catalogue::Catalogue;
+use super::chains::{self, Closure, Node, NodeKind};
+use super::condition::Caller;
+use super::effective::Effective;
+use super::escalation::{self, Found, View};
 use super::{AccessKeyFacts, PrivilegeFacts, RoleFacts, RootFacts, UserFacts};
 use crate::analyze::expiry::{self, ExpiryFacts};
-use crate::analyze::policy::{CompiledPolicy, evaluate};
+use crate::analyze::policy::{CompiledPolicy, Target, evaluate, rank};
 use crate::analyze::trust::{self, TrustFacts};
 use crate::analyze::{
     Analysis, AnalysisContext, Exposure, Facts, Identity, Privilege, RiskInputs, Subject, facts_of,
 };
 use crate::collect::aws::attr;
+use crate::collect::aws::details::account_of_arn;
 use crate::inventory::{
     Credential, Grant, Inventory, LastUsed, Principal, Provider, ResourceRef, Timestamp, Trust,
 };
+
+mod judge;
+
+use judge::{close, privilege_facts, scps};
 
 /// Per-inventory indexes, built once: everything a principal needs, by its ARN.
 struct Index<'a> {
@@ -36,10 +46,45 @@ struct Index<'a> {
     managed: FastMap<&'a str, CompiledPolicy>,
     /// Group inline policies, compiled once for all members: key `group ARN \0 policy name`.
     group_inline: FastMap<String, CompiledPolicy>,
+    /// Users' and roles' own inline policies, by grant id.
+    inline: FastMap<&'a str, CompiledPolicy>,
+    /// The SCPs on each account's path in the organization, one entry per level.
+    scps: FastMap<String, Vec<Vec<CompiledPolicy>>>,
+}
+
+/// What phase one decides of a user or role, before the chains.
+struct Judgement<'a> {
+    facts: PrivilegeFacts,
+    found: Found,
+    effective: Effective<'a>,
+    trust: TrustFacts,
+    /// Its own level, unconditional and counting conditions (self-escalation included).
+    strict: Privilege,
+    loose: Privilege,
 }
 
 pub(super) fn analyze(inventory: &Inventory, ctx: &AnalysisContext) -> Analysis {
     let index = Index::build(inventory);
+    let catalogue = Catalogue::builtin();
+    let scp_levels = index.scp_levels();
+    // Phase one, per principal: own privilege, effective permissions, paths it can take.
+    let principals: Vec<&Principal> = inventory
+        .principals
+        .iter()
+        .filter(|p| p.provider == Provider::Aws && (p.kind == "user" || p.kind == "role"))
+        .collect();
+    let judged: Vec<Judgement> = principals
+        .par_iter()
+        .map(|p| index.judge(p, catalogue, &scp_levels))
+        .collect();
+    // Phase two, over the whole inventory: escalation paths and assume-role chains closed.
+    let groups = index.groups();
+    let closures = close(&principals, &judged, &groups, catalogue);
+    let at: FastMap<&str, usize> = principals
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.id.as_str(), i))
+        .collect();
     // Folded per piece of work rather than collected per principal: a `Vec<Analysis>` of 200k
     // small vectors (four slots each at least) cost more than the subjects themselves, at the
     // peak of the run's memory. The pieces are joined once, in the principals' order.
@@ -48,15 +93,17 @@ pub(super) fn analyze(inventory: &Inventory, ctx: &AnalysisContext) -> Analysis 
         .par_iter()
         .filter(|p| p.provider == Provider::Aws)
         .fold(Analysis::default, |mut acc, p| {
-            acc.extend(match p.kind.as_str() {
-                "user" => user(p, &index, ctx),
-                "role" => role(p, &index, ctx),
-                "root" => root(p, &index, ctx),
+            let judged = at.get(p.id.as_str()).map(|&i| (&judged[i], &closures[i]));
+            acc.extend(match (p.kind.as_str(), judged) {
+                ("user", Some((j, c))) => user(p, &index, ctx, j, c),
+                ("role", Some((j, c))) => role(p, &index, ctx, j, c),
+                ("root", _) => root(p, &index, ctx),
                 _ => Analysis::default(),
             });
             acc
         })
         .collect();
+    drop(judged);
     drop(index);
     Analysis::concat(parts)
 }
@@ -86,10 +133,11 @@ impl<'a> Index<'a> {
             .filter(|t| aws(t.provider) && t.kind == "assume_role_policy")
             .map(|t| (t.principal_id.as_str(), t))
             .collect();
+        // Boundaries are managed policies too: compiled when the inventory holds them.
         let referenced: crate::hash::FastSet<&str> = grants
             .values()
             .flatten()
-            .filter(|g| g.kind == "managed_policy")
+            .filter(|g| g.kind == "managed_policy" || g.kind == "permissions_boundary")
             .filter_map(|g| g.policy_id.as_deref())
             .collect();
         let managed = inventory
@@ -115,13 +163,66 @@ impl<'a> Index<'a> {
                     .or_insert_with(|| CompiledPolicy::compile(&grant.name, &document.value()));
             }
         }
+        let inline = grants
+            .values()
+            .flatten()
+            .filter(|g| g.kind == "inline_policy" && group_key(g).is_none())
+            .filter_map(|g| Some((g.id.as_str(), g.document.as_ref()?)))
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .map(|(id, d)| (id, CompiledPolicy::compile(id, &d.value())))
+            .collect::<Vec<_>>()
+            .into_iter()
+            .collect();
         Index {
             grants,
             credentials,
             trusts,
             managed,
             group_inline,
+            inline,
+            scps: scps(inventory),
         }
+    }
+
+    /// The SCP levels of each account, borrowed as the effective permissions need them.
+    fn scp_levels(&self) -> FastMap<&str, Vec<Vec<&CompiledPolicy>>> {
+        self.scps
+            .iter()
+            .map(|(account, levels)| {
+                let levels = levels.iter().map(|l| l.iter().collect()).collect();
+                (account.as_str(), levels)
+            })
+            .collect()
+    }
+
+    /// Each group's policies (from its members' inherited grants), by group ARN.
+    fn groups(&self) -> Vec<(&'a str, Vec<&CompiledPolicy>)> {
+        let mut by_group: FastMap<&'a str, Vec<&CompiledPolicy>> = FastMap::default();
+        for grant in self.grants.values().flatten() {
+            let Some(arn) = grant
+                .attributes
+                .get(attr::GROUP_ARN)
+                .and_then(|v| v.as_str())
+            else {
+                continue;
+            };
+            let policy = match grant.kind.as_str() {
+                "managed_policy" => grant
+                    .policy_id
+                    .as_deref()
+                    .and_then(|id| self.managed.get(id)),
+                "inline_policy" => group_key(grant).and_then(|k| self.group_inline.get(&k)),
+                _ => None,
+            };
+            let held = by_group.entry(arn).or_default();
+            if let Some(policy) = policy.filter(|p| !held.iter().any(|h| std::ptr::eq(*h, *p))) {
+                held.push(policy);
+            }
+        }
+        let mut groups: Vec<_> = by_group.into_iter().collect();
+        groups.sort_by_key(|(arn, _)| *arn);
+        groups
     }
 
     fn grants_of(&self, principal: &Principal) -> &[&'a Grant] {
@@ -140,38 +241,6 @@ impl<'a> Index<'a> {
         let credentials = self.credentials_of(principal).iter().copied();
         credentials.filter(|c| c.kind == "access_key").collect()
     }
-
-    /// The privilege of a principal's effective policies (managed, inline, via groups).
-    fn privilege(&self, principal: &Principal) -> PrivilegeFacts {
-        let grants = self.grants_of(principal);
-        let own_inline: Vec<CompiledPolicy> = grants
-            .iter()
-            .filter(|g| g.kind == "inline_policy" && group_key(g).is_none())
-            .filter_map(|g| {
-                g.document
-                    .as_ref()
-                    .map(|d| CompiledPolicy::compile(&g.name, &d.value()))
-            })
-            .collect();
-        let mut held: Vec<&CompiledPolicy> = own_inline.iter().collect();
-        for grant in grants {
-            let shared = match grant.kind.as_str() {
-                "managed_policy" => grant
-                    .policy_id
-                    .as_deref()
-                    .and_then(|id| self.managed.get(id)),
-                "inline_policy" => group_key(grant).and_then(|k| self.group_inline.get(&k)),
-                _ => None,
-            };
-            held.extend(shared);
-        }
-        let mut facts = evaluate(&held);
-        facts.permissions_boundary = grants
-            .iter()
-            .find(|g| g.kind == "permissions_boundary")
-            .and_then(|g| g.policy_id.clone());
-        facts
-    }
 }
 
 fn group_key(grant: &Grant) -> Option<String> {
@@ -180,8 +249,14 @@ fn group_key(grant: &Grant) -> Option<String> {
     Some(format!("{group_arn}\0{}", grant.name))
 }
 
-fn user(principal: &Principal, index: &Index, ctx: &AnalysisContext) -> Analysis {
-    let privilege = index.privilege(principal);
+fn user(
+    principal: &Principal,
+    index: &Index,
+    ctx: &AnalysisContext,
+    judgement: &Judgement,
+    closure: &Closure,
+) -> Analysis {
+    let privilege = privilege_facts(judgement, closure);
     let expiry = expiry::from_tags(&principal.tags, ctx);
     let keys = index.access_keys_of(principal);
     let password_enabled = bool_attr(principal, attr::PASSWORD_ENABLED);
@@ -203,7 +278,7 @@ fn user(principal: &Principal, index: &Index, ctx: &AnalysisContext) -> Analysis
         expiry,
     };
     let judged = Judged {
-        privilege: facts.privilege.privilege,
+        privilege: facts.privilege.effective_privilege,
         expiry: &facts.expiry,
         age_days: facts.age_days,
         idle_days: facts.idle_days,
@@ -211,7 +286,7 @@ fn user(principal: &Principal, index: &Index, ctx: &AnalysisContext) -> Analysis
     };
     let mut analysis = principal_analysis("aws.user", principal, index, ctx, &judged, &facts);
     let owner = Owner {
-        privilege: facts.privilege.privilege,
+        privilege: facts.privilege.effective_privilege,
         machine: facts.machine,
         expiry: &facts.expiry,
     };
@@ -287,14 +362,15 @@ fn access_key(
     }
 }
 
-fn role(principal: &Principal, index: &Index, ctx: &AnalysisContext) -> Analysis {
-    let privilege = index.privilege(principal);
-    let trust = index
-        .trusts
-        .get(principal.id.as_str())
-        .and_then(|t| t.document.as_ref())
-        .map(|d| trust::analyze(&d.value(), &principal.scope))
-        .unwrap_or_default();
+fn role(
+    principal: &Principal,
+    index: &Index,
+    ctx: &AnalysisContext,
+    judgement: &Judgement,
+    closure: &Closure,
+) -> Analysis {
+    let privilege = privilege_facts(judgement, closure);
+    let trust = judgement.trust.clone();
     let path = principal.path.clone().unwrap_or_else(|| "/".into());
     let service_linked = path.starts_with("/aws-service-role/");
     // Only IAM Identity Center creates roles under its reserved path; a name anyone can choose.
@@ -332,7 +408,7 @@ fn role(principal: &Principal, index: &Index, ctx: &AnalysisContext) -> Analysis
         expiry: expiry::from_tags(&principal.tags, ctx),
     };
     let judged = Judged {
-        privilege: facts.privilege.privilege,
+        privilege: facts.privilege.effective_privilege,
         expiry: &facts.expiry,
         age_days,
         idle_days: facts.idle_days,
@@ -534,8 +610,6 @@ fn string_list(principal: &Principal, key: &str) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
-
     use super::*;
 
     fn ctx() -> AnalysisContext {
@@ -576,43 +650,6 @@ mod tests {
             ..TrustFacts::default()
         };
         assert_eq!(exposure(&service), Exposure::Internal);
-    }
-
-    /// Only IAM Identity Center's own path makes a role a person's SSO role, not its name.
-    #[test]
-    fn sso_roles_by_path_only() {
-        let role = |name: &str, path: &str| json!({"RoleName": name, "Path": path, "Arn": format!("arn:aws:iam::111111111111:role{path}{name}")});
-        let details: crate::collect::aws::AuthorizationDetails =
-            serde_json::from_value(json!({"RoleDetailList": [
-                role("AWSReservedSSO_Admin_1", "/"),
-                role("AWSReservedSSO_Admin_2", "/aws-reserved/sso.amazonaws.com/"),
-            ]}))
-            .unwrap();
-        let source = crate::inventory::SourceRun {
-            source: "aws".into(),
-            scope: String::new(),
-            started_at: ctx().as_of,
-            duration_ms: 0,
-            api_calls: Default::default(),
-            attributes: Default::default(),
-        };
-        let inventory = crate::collect::aws::to_inventory(details, None, source);
-        let analysis = analyze(&inventory, &ctx());
-        let sso: Vec<(String, bool)> = analysis
-            .subjects
-            .iter()
-            .map(|s| {
-                let sso = s.facts.to_map()["sso_role"].as_bool();
-                (s.resource.name.clone(), sso.unwrap())
-            })
-            .collect();
-        assert_eq!(
-            sso,
-            vec![
-                ("AWSReservedSSO_Admin_1".to_string(), false),
-                ("AWSReservedSSO_Admin_2".to_string(), true)
-            ]
-        );
     }
 
     #[test]

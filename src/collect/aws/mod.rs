@@ -12,6 +12,7 @@ pub mod details;
 pub(crate) mod fetch;
 pub mod files;
 pub mod live;
+pub mod organizations;
 mod progress;
 pub mod session;
 pub mod translate;
