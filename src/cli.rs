@@ -139,6 +139,10 @@ pub struct SourceArgs {
     /// Also scan untracked files that no ignore rule excludes (git's index decides otherwise).
     #[arg(long, help_heading = "Repository")]
     pub untracked: bool,
+    /// A folder of your own secret patterns (`*.toml`, the format of the built-in `secrets/`);
+    /// repeatable, added to `[repo] secrets` of lapse.toml.
+    #[arg(long = "secrets", value_name = "DIR", help_heading = "Repository")]
+    pub secrets: Vec<PathBuf>,
 
     #[arg(long, value_name = "TENANT", help_heading = "Azure")]
     pub azure_tenant: Option<String>,

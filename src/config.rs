@@ -57,6 +57,8 @@ struct RawConfig {
     github: Option<toml::Table>,
     #[serde(default)]
     azure: Option<toml::Table>,
+    #[serde(default)]
+    repo: Option<toml::Table>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -127,6 +129,8 @@ pub struct Config {
     pub aws: Option<ProviderTable>,
     pub github: Option<ProviderTable>,
     pub azure: Option<ProviderTable>,
+    /// `[repo]`, read by the repository collector (`RepoOptions::from_args`).
+    pub repo: Option<ProviderTable>,
 }
 
 fn toml_to_json(value: toml::Value) -> serde_json::Value {
@@ -264,6 +268,7 @@ impl Config {
             aws: provider("aws", raw.aws),
             github: provider("github", raw.github),
             azure: provider("azure", raw.azure),
+            repo: provider("repo", raw.repo),
         })
     }
 }

@@ -142,7 +142,7 @@ fn leaky_checkout_yields_workflow_and_secret_findings_with_lines() {
         "AKIAZ7Q4XJ2LMN5O",
         "wJalrXUtnFEMI",
         "ghp_aB3d",
-        "xoxb-1234",
+        "xoxb-7482",
         "Zx8Qp2",
     ] {
         assert!(

@@ -13,6 +13,7 @@ use crate::inventory::{
     CoverageGap, Credential, Inventory, LastUsed, Location, Principal, Provider, SourceRun,
 };
 
+pub mod catalogue;
 pub mod remote;
 pub mod secrets;
 pub mod tracked;
@@ -28,6 +29,10 @@ pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
 pub enum RepoError {
     #[error("{path}: not a directory")]
     NotADirectory { path: PathBuf },
+    #[error(transparent)]
+    Secrets(#[from] catalogue::CatalogueError),
+    #[error("the built-in secret catalogue does not load")]
+    BuiltinSecrets,
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -70,6 +75,40 @@ struct Counters {
 pub struct RepoOptions {
     /// Also scan untracked files that no ignore rule excludes (`--untracked`).
     pub untracked: bool,
+    /// Folders of the user's own secret patterns (`--secrets DIR`, `[repo] secrets`).
+    pub secret_dirs: Vec<PathBuf>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRepoTable {
+    secrets: Option<Vec<PathBuf>>,
+    untracked: Option<bool>,
+}
+
+impl RepoOptions {
+    /// Flags plus `[repo]` of lapse.toml; `[repo] secrets` folders are relative to lapse.toml.
+    pub fn from_args(
+        args: &crate::cli::SourceArgs,
+        table: Option<&crate::config::ProviderTable>,
+    ) -> Result<RepoOptions, crate::config::ConfigError> {
+        let raw: RawRepoTable = table.map(|t| t.read()).transpose()?.unwrap_or_default();
+        let base = table
+            .and_then(|t| t.path().parent())
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let mut secret_dirs: Vec<PathBuf> = raw
+            .secrets
+            .unwrap_or_default()
+            .into_iter()
+            .map(|dir| base.join(dir))
+            .collect();
+        secret_dirs.extend(args.secrets.iter().cloned());
+        Ok(RepoOptions {
+            untracked: args.untracked || raw.untracked.unwrap_or(false),
+            secret_dirs,
+        })
+    }
 }
 
 /// Scans the checkout at `path` with the default options.
@@ -91,12 +130,19 @@ pub fn collect_with(path: &Path, options: &RepoOptions) -> Result<Inventory, Rep
     }
     let started_at = chrono::Utc::now();
     let clock = Instant::now();
+    let custom;
+    let scanner = if options.secret_dirs.is_empty() {
+        secrets::Scanner::builtin().ok_or(RepoError::BuiltinSecrets)?
+    } else {
+        custom = secrets::Scanner::new(catalogue::Catalogue::load(&options.secret_dirs)?)?;
+        &custom
+    };
     let counters = Counters::default();
     let set = tracked::list(&root, options.untracked);
     let mut results: Vec<FileResult> = set
         .files
         .par_iter()
-        .filter_map(|relative| scan_file(&root, relative, &counters))
+        .filter_map(|relative| scan_file(&root, relative, scanner, &counters))
         .collect();
     results.extend(
         set.unreadable
@@ -142,7 +188,12 @@ pub fn find_checkout(start: &Path) -> Option<PathBuf> {
         .map(Path::to_path_buf)
 }
 
-fn scan_file(root: &Path, relative: &str, counters: &Counters) -> Option<FileResult> {
+fn scan_file(
+    root: &Path,
+    relative: &str,
+    scanner: &secrets::Scanner,
+    counters: &Counters,
+) -> Option<FileResult> {
     let path = root.join(relative);
     // Only regular files: a tracked symlink may point outside the checkout, a submodule is a
     // folder, and a tracked file deleted from the work tree is not there to read.
@@ -191,10 +242,10 @@ fn scan_file(root: &Path, relative: &str, counters: &Counters) -> Option<FileRes
         let doc = Box::new(workflow::read(&relative, &text));
         return Some(FileResult::Workflow {
             doc,
-            hits: secrets::scan(&text),
+            hits: scanner.scan(&text),
         });
     }
-    let hits = secrets::scan(&text);
+    let hits = scanner.scan(&text);
     (!hits.is_empty()).then_some(FileResult::Secrets {
         path: relative,
         hits,
@@ -310,7 +361,13 @@ fn add_result(inventory: &mut Inventory, repo: &str, result: FileResult) {
 fn add_hits(inventory: &mut Inventory, repo: &str, path: &str, hits: Vec<secrets::Hit>) {
     for hit in hits {
         let mut attributes = BTreeMap::new();
-        attributes.insert("secret_type".to_string(), hit.kind.into());
+        attributes.insert("secret_type".to_string(), hit.kind.to_string().into());
+        if hit.generic {
+            attributes.insert("generic".to_string(), true.into());
+        }
+        if let Some(account) = &hit.aws_account {
+            attributes.insert("aws_account".to_string(), account.clone().into());
+        }
         inventory.credentials.push(Credential {
             provider: Provider::Repo,
             kind: "hardcoded_secret".into(),
