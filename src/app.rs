@@ -15,7 +15,7 @@ use crate::cli::{
 use crate::collect;
 use crate::config::Config;
 use crate::exit::Code;
-use crate::findings::suppress;
+use crate::findings::{fixtures, suppress};
 use crate::inventory::{self, Inventory};
 use crate::plan::{self, EvalPlan, GatePlan, OutputPlan, SourcePlan};
 use crate::render;
@@ -57,7 +57,8 @@ fn scan(args: ScanArgs) -> anyhow::Result<Code> {
         .as_deref()
         .map(render::read_report)
         .transpose()?;
-    let inventory = timed("collect", || collect_sources(&sources))?;
+    let options = ProviderOptions::build(&sources, false)?;
+    let inventory = timed("collect", || collect_sources(&sources, &options))?;
     let mut report = evaluate(inventory, &eval, started)?;
     timed("drift", || {
         crate::drift::command::enrich(&mut report, baseline.as_ref(), output.history.as_deref())
@@ -70,7 +71,8 @@ fn scan(args: ScanArgs) -> anyhow::Result<Code> {
 fn collect_only(args: CollectArgs) -> anyhow::Result<Code> {
     let config = plan::load_config(args.config.as_deref())?;
     let sources = plan::source_plan(&args.sources, &config)?;
-    let inventory = collect_sources(&sources)?;
+    let options = ProviderOptions::build(&sources, false)?;
+    let inventory = collect_sources(&sources, &options)?;
     inventory::io::save(&inventory, &args.save)?;
     let gaps = inventory.coverage_gaps.len();
     eprintln!(
@@ -118,8 +120,9 @@ fn evaluate_saved(args: EvaluateArgs) -> anyhow::Result<Code> {
 fn revoke(args: crate::cli::RevokeArgs) -> anyhow::Result<Code> {
     let eval = plan::eval_plan(&args.eval)?;
     let sources = plan::source_plan(&args.sources, &eval.config)?;
-    let inventory = collect_sources(&sources)?;
-    crate::revoke::command::run(&args, &inventory, eval.as_of)
+    let options = ProviderOptions::build(&sources, true)?;
+    let inventory = collect_sources(&sources, &options)?;
+    crate::revoke::command::run(&args, &options, &inventory, eval.as_of)
 }
 
 /// Joins shard reports into one JSON report; exits 3 when a shard left a coverage gap.
@@ -150,9 +153,45 @@ fn merge(args: MergeArgs) -> anyhow::Result<Code> {
     })
 }
 
+/// Each provider's validated options, built once per run from the flags and lapse.toml: the
+/// collectors read with them and `revoke` (and `grant`) build their executors from the very same
+/// values, so a write uses the credentials, role options and endpoints the read used.
+#[derive(Debug, Clone, Default)]
+pub struct ProviderOptions {
+    pub aws: Option<collect::aws::LiveOptions>,
+    pub azure: Option<collect::azure::AzureOptions>,
+    pub github: Option<collect::github::GithubOptions>,
+}
+
+impl ProviderOptions {
+    /// The options of the sources `sources` turns on. `writing`: also AWS and GitHub when
+    /// their sources are off (a plan from offline files or a ledger still writes through them).
+    /// Every table is validated before anything is collected: a typo in [azure] must not wait
+    /// for a long AWS scan to finish.
+    pub fn build(sources: &SourcePlan, writing: bool) -> anyhow::Result<ProviderOptions> {
+        let args = &sources.args;
+        let aws = (sources.aws_live || writing)
+            .then(|| collect::aws::LiveOptions::from_args(args, sources.aws_config.as_ref()))
+            .transpose()?;
+        let azure = sources
+            .azure
+            .then(|| collect::azure::AzureOptions::from_args(args, sources.azure_config.as_ref()))
+            .transpose()?;
+        let github = (sources.github || writing)
+            .then(|| {
+                collect::github::GithubOptions::from_args(args, sources.github_config.as_ref())
+            })
+            .transpose()?;
+        Ok(ProviderOptions { aws, azure, github })
+    }
+}
+
 /// Runs every planned source and joins their fragments. A source's input error (a malformed
 /// file) stops the run; a source that could not reach everything records coverage gaps instead.
-pub fn collect_sources(sources: &SourcePlan) -> anyhow::Result<Inventory> {
+pub fn collect_sources(
+    sources: &SourcePlan,
+    options: &ProviderOptions,
+) -> anyhow::Result<Inventory> {
     let mut inventory = Inventory::new(Utc::now());
     if sources.aws_files {
         let args = &sources.args;
@@ -161,27 +200,14 @@ pub fn collect_sources(sources: &SourcePlan) -> anyhow::Result<Inventory> {
             &args.aws_credential_report,
         )?);
     }
-    // Every source's options are validated before any is collected: a typo in [azure] must not
-    // wait for a long AWS scan to finish.
-    let args = &sources.args;
-    let aws = sources
-        .aws_live
-        .then(|| collect::aws::LiveOptions::from_args(args, sources.aws_config.as_ref()));
-    let azure = sources
-        .azure
-        .then(|| collect::azure::AzureOptions::from_args(args, sources.azure_config.as_ref()));
-    let github = sources
-        .github
-        .then(|| collect::github::GithubOptions::from_args(args, sources.github_config.as_ref()));
-    let (aws, azure, github) = (aws.transpose()?, azure.transpose()?, github.transpose()?);
-    if let Some(options) = aws {
-        inventory.merge(collect::aws::collect_live(&options));
+    if let (true, Some(options)) = (sources.aws_live, &options.aws) {
+        inventory.merge(collect::aws::collect_live(options));
     }
-    if let Some(options) = azure {
-        inventory.merge(collect::azure::collect(&options));
+    if let (true, Some(options)) = (sources.azure, &options.azure) {
+        inventory.merge(collect::azure::collect(options));
     }
-    if let Some(options) = github {
-        inventory.merge(collect::github::collect(&options));
+    if let (true, Some(options)) = (sources.github, &options.github) {
+        inventory.merge(collect::github::collect(options));
     }
     if let Some(path) = &sources.repo {
         let options =
@@ -228,7 +254,13 @@ pub fn evaluate(inventory: Inventory, eval: &EvalPlan, started: Instant) -> anyh
     release(analysis.subjects);
     let mut findings = evaluation.findings;
     let suppression_issues = timed("suppress", || {
-        suppress::apply(&mut findings, &eval.config.suppressions, eval.as_of)
+        let mut issues = fixtures::apply(&mut findings, &eval.config.fixtures);
+        issues.extend(suppress::apply(
+            &mut findings,
+            &eval.config.suppressions,
+            eval.as_of,
+        ));
+        issues
     });
     coverage_gaps.extend(evaluation.errors);
     let scan = ScanMeta {

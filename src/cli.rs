@@ -115,6 +115,11 @@ pub struct SourceArgs {
     pub aws_accounts: Option<String>,
     #[arg(long, value_name = "ID", help_heading = "AWS (live)")]
     pub aws_external_id: Option<String>,
+    /// Role `revoke --apply` assumes to write in each account, with `{account}` in place of the
+    /// id (separate from the read-only --aws-role-arn). Without it, lapse writes only in the
+    /// account of the ambient credentials.
+    #[arg(long, value_name = "ARN", help_heading = "AWS (live)")]
+    pub aws_revoke_role_arn: Option<String>,
 
     /// GitHub organization to scan (repeatable).
     #[arg(long, value_name = "ORG", help_heading = "GitHub")]

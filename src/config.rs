@@ -52,6 +52,8 @@ struct RawConfig {
     #[serde(default)]
     suppressions: Vec<toml::Spanned<RawSuppression>>,
     #[serde(default)]
+    fixtures: Vec<toml::Spanned<fixtures::RawFixtureMark>>,
+    #[serde(default)]
     aws: Option<toml::Table>,
     #[serde(default)]
     github: Option<toml::Table>,
@@ -125,6 +127,8 @@ pub struct Config {
     pub history: Option<PathBuf>,
     pub rules: BTreeMap<String, RuleOverride>,
     pub suppressions: Vec<SuppressionConfig>,
+    /// `[[fixtures]]`: files that hold test data on purpose.
+    pub fixtures: Vec<FixtureMark>,
     /// Provider tables, validated by their collectors (`ProviderTable::read`).
     pub aws: Option<ProviderTable>,
     pub github: Option<ProviderTable>,
@@ -265,6 +269,7 @@ impl Config {
             history: raw.scan.history,
             rules,
             suppressions,
+            fixtures: fixtures::validate(path, text, raw.fixtures)?,
             aws: provider("aws", raw.aws),
             github: provider("github", raw.github),
             azure: provider("azure", raw.azure),
@@ -278,7 +283,9 @@ fn find_line(text: &str, needle: &str) -> usize {
     text.find(needle).map(|at| line_of(text, at)).unwrap_or(1)
 }
 
+mod fixtures;
 mod provider;
+pub use fixtures::FixtureMark;
 pub use provider::ProviderTable;
 
 #[cfg(test)]

@@ -70,7 +70,7 @@ pub struct RoleFacts {
     pub age_days: Option<i64>,
     /// Path `/aws-service-role/`: owned by AWS, never judged for standing privilege.
     pub service_linked: bool,
-    /// `AWSReservedSSO_*`: assumed by people through IAM Identity Center.
+    /// Under `/aws-reserved/sso.amazonaws.com/`: assumed by people through IAM Identity Center.
     pub sso_role: bool,
     /// Neither service-linked nor an SSO role.
     pub machine: bool,

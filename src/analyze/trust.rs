@@ -5,6 +5,10 @@
 //! and judging how much would need the request context). An Allow with `NotPrincipal` admits
 //! everyone but the few it names, so it reads as any principal.
 //!
+//! `*` counts as conditioned only when a condition really restricts the caller (a literal org,
+//! account or ARN under a positive operator, see [`restricts_caller`]); another account counts
+//! as requiring an ExternalId only under `StringEquals` with a literal.
+//!
 //! GitHub OIDC: a statement federated to `token.actions.githubusercontent.com` is *bound* when
 //! every `…:sub` value it accepts names one repository (`repo:org/app:ref:refs/heads/main`,
 //! `repo:org/app:*`) and *unbound* when the condition is missing, negated only, or a value
@@ -35,6 +39,21 @@ pub struct TrustFacts {
     pub github_oidc_unbound: bool,
     pub github_subjects: Vec<String>,
     pub github_repos: Vec<String>,
+    /// Which AWS principals may call `sts:AssumeRole`, for the assume-role chains.
+    #[serde(skip)]
+    pub admits: Admits,
+}
+
+/// The AWS principals a trust admits; each with whether a condition of its statement must
+/// also hold (an ExternalId, MFA, an org): such an edge of a chain is conditional.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Admits {
+    /// `*`: any principal of any account whose own policies allow it.
+    pub any: Option<bool>,
+    /// `arn:…:root` or a bare account id, the role's own account included.
+    pub accounts: Vec<(String, bool)>,
+    /// Users and roles named by ARN.
+    pub arns: Vec<(String, bool)>,
 }
 
 #[derive(Default)]
@@ -77,26 +96,38 @@ pub fn analyze(document: &Value, own_account: &str) -> TrustFacts {
 
 fn read_statement(statement: &Value, own_account: &str, acc: &mut Acc) {
     let condition = statement.get("Condition").and_then(Value::as_object);
-    let conditioned = condition.is_some_and(|c| !c.is_empty());
+    let conditioned = condition.is_some_and(restricts_caller);
+    let any_condition = condition.is_some_and(|c| !c.is_empty());
     if statement.get("NotPrincipal").is_some() {
-        admit_anyone(conditioned, acc);
+        admit_anyone(conditioned, any_condition, acc);
         return;
     }
     let Some(principal) = statement.get("Principal") else {
         return;
     };
     if principal.as_str() == Some("*") {
-        admit_anyone(conditioned, acc);
+        admit_anyone(conditioned, any_condition, acc);
         return;
     }
     let field = |name: &str| principal.get(name).map(strings).unwrap_or_default();
     for aws in field("AWS") {
         if aws == "*" {
-            admit_anyone(conditioned, acc);
-        } else if let Some(account) = account_of(aws).filter(|a| *a != own_account) {
+            admit_anyone(conditioned, any_condition, acc);
+            continue;
+        }
+        let root = aws.ends_with(":root") || account_of(aws) == Some(aws);
+        match account_of(aws) {
+            Some(account) if root => acc
+                .facts
+                .admits
+                .accounts
+                .push((account.to_string(), any_condition)),
+            Some(_) => acc.facts.admits.arns.push((aws.to_string(), any_condition)),
+            None => {}
+        }
+        if let Some(account) = account_of(aws).filter(|a| *a != own_account) {
             acc.accounts.insert(account.to_string());
-            if !condition.is_some_and(|c| has_key(c, |k| k.eq_ignore_ascii_case("sts:ExternalId")))
-            {
+            if !condition.is_some_and(requires_external_id) {
                 acc.without_external_id.insert(account.to_string());
             }
         }
@@ -112,7 +143,9 @@ fn read_statement(statement: &Value, own_account: &str, acc: &mut Acc) {
     }
 }
 
-fn admit_anyone(conditioned: bool, acc: &mut Acc) {
+fn admit_anyone(conditioned: bool, any_condition: bool, acc: &mut Acc) {
+    let before = acc.facts.admits.any.unwrap_or(true);
+    acc.facts.admits.any = Some(before && any_condition);
     if conditioned {
         acc.facts.any_principal_conditioned = true;
     } else {
@@ -131,12 +164,72 @@ fn account_of(principal: &str) -> Option<&str> {
     is_account(account).then_some(account)
 }
 
-/// Condition keys (any operator) that satisfy `pred`.
-fn has_key(condition: &Map<String, Value>, pred: impl Fn(&str) -> bool) -> bool {
+/// Condition keys (lowercase) that name who calls, or on whose behalf a service calls.
+const CALLER_KEYS: &[&str] = &[
+    "aws:principalorgid",
+    "aws:principalarn",
+    "aws:principalaccount",
+    "aws:sourceaccount",
+    "aws:sourcearn",
+];
+
+/// The condition (its clauses are ANDed) holds only for callers it names: some clause compares
+/// a caller key with literal values under a positive operator. Negated, `Null`, `…IfExists`
+/// and set operators (`ForAnyValue:`, `ForAllValues:`) restrict nobody for sure, nor does a
+/// wildcard over the account.
+fn restricts_caller(condition: &Map<String, Value>) -> bool {
+    condition.iter().any(|(operator, block)| {
+        let op = operator.to_ascii_lowercase();
+        let like = match op.as_str() {
+            "stringequals" | "stringequalsignorecase" => false,
+            "stringlike" | "arnequals" | "arnlike" => true,
+            _ => return false,
+        };
+        let Some(block) = block.as_object() else {
+            return false;
+        };
+        block.iter().any(|(key, values)| {
+            let key = key.to_ascii_lowercase();
+            CALLER_KEYS.contains(&key.as_str())
+                && literal_values(values, |v| {
+                    // An ARN narrows the caller by its account, or (S3 and other
+                    // account-less ARNs) by the whole resource.
+                    let account = v.split(':').nth(4).unwrap_or_default();
+                    let significant = if key.ends_with("arn") && !account.is_empty() {
+                        account
+                    } else {
+                        v
+                    };
+                    !significant.is_empty() && !(like && significant.contains(['*', '?']))
+                })
+        })
+    })
+}
+
+/// Every value is a string that `literal` accepts, none a policy variable, and there is one.
+fn literal_values(values: &Value, literal: impl Fn(&str) -> bool) -> bool {
+    let all = match values {
+        Value::String(_) => vec![values],
+        Value::Array(items) => items.iter().collect(),
+        _ => return false,
+    };
+    !all.is_empty()
+        && all
+            .iter()
+            .all(|v| v.as_str().is_some_and(|s| !s.contains("${") && literal(s)))
+}
+
+/// `sts:ExternalId` compared with `StringEquals` to literal, non-empty values: the only form
+/// that stops a confused deputy (`StringLike "*"` or `Null: false` admit any id).
+fn requires_external_id(condition: &Map<String, Value>) -> bool {
     condition
-        .values()
-        .filter_map(Value::as_object)
-        .any(|block| block.keys().any(|k| pred(k)))
+        .iter()
+        .filter(|(operator, _)| operator.eq_ignore_ascii_case("StringEquals"))
+        .filter_map(|(_, block)| block.as_object())
+        .flat_map(|block| block.iter())
+        .any(|(key, values)| {
+            key.eq_ignore_ascii_case("sts:ExternalId") && literal_values(values, |v| !v.is_empty())
+        })
 }
 
 fn is_sub_key(key: &str) -> bool {
@@ -229,6 +322,68 @@ mod tests {
             Some(json!({"StringEquals": {"aws:PrincipalOrgID": "o-1"}})),
         );
         assert!(!f.any_principal && f.any_principal_conditioned);
+    }
+
+    /// Only a condition that restricts who calls clears `*`: a literal org, account or ARN
+    /// under a positive operator.
+    #[test]
+    fn star_conditions_judged_by_what_they_restrict() {
+        let restricting = [
+            json!({"StringEquals": {"aws:PrincipalOrgID": "o-abc123"}}),
+            json!({"StringEquals": {"aws:PrincipalAccount": ["111111111111", "222222222222"]}}),
+            json!({"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::222222222222:role/ci-*"}}),
+            json!({"ArnEquals": {"aws:SourceArn": "arn:aws:s3:::my-bucket"}}),
+            json!({"StringEquals": {"AWS:SourceAccount": "111111111111"}}),
+            json!({"StringLike": {"aws:PrincipalOrgID": "o-abc123"}}),
+        ];
+        for condition in restricting {
+            let f = trust(json!("*"), Some(condition.clone()));
+            assert!(
+                !f.any_principal && f.any_principal_conditioned,
+                "{condition}"
+            );
+        }
+        let loose = [
+            json!({"Bool": {"aws:SecureTransport": "true"}}),
+            json!({"StringLike": {"aws:PrincipalOrgID": "*"}}),
+            json!({"StringLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/x"}}),
+            json!({"StringNotEquals": {"aws:PrincipalOrgID": "o-evil"}}),
+            json!({"StringEqualsIfExists": {"aws:PrincipalOrgID": "o-abc123"}}),
+            json!({"ForAnyValue:StringEquals": {"aws:PrincipalOrgID": "o-abc123"}}),
+            json!({"Null": {"aws:PrincipalOrgID": "false"}}),
+            json!({"StringEquals": {"aws:RequestedRegion": "eu-west-1"}}),
+            json!({"StringEquals": {"aws:PrincipalOrgID": []}}),
+            json!({}),
+        ];
+        for condition in loose {
+            let f = trust(json!({"AWS": "*"}), Some(condition.clone()));
+            assert!(f.any_principal, "{condition}");
+        }
+    }
+
+    /// AWS-013 is cleared only by `sts:ExternalId` under `StringEquals` with a literal value.
+    #[test]
+    fn external_id_judged_by_effect() {
+        let vendor = || json!({"AWS": "arn:aws:iam::222222222222:root"});
+        let f = trust(
+            vendor(),
+            Some(json!({"StringEquals": {"sts:externalid": ["id-1"]}})),
+        );
+        assert!(f.accounts_without_external_id.is_empty());
+        for condition in [
+            json!({"StringLike": {"sts:ExternalId": "*"}}),
+            json!({"Null": {"sts:ExternalId": "false"}}),
+            json!({"StringNotEquals": {"sts:ExternalId": "x"}}),
+            json!({"StringEqualsIfExists": {"sts:ExternalId": "id-1"}}),
+            json!({"StringEquals": {"sts:ExternalId": ""}}),
+        ] {
+            let f = trust(vendor(), Some(condition.clone()));
+            assert_eq!(
+                f.accounts_without_external_id,
+                vec!["222222222222"],
+                "{condition}"
+            );
+        }
     }
 
     #[test]

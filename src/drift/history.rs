@@ -33,7 +33,7 @@ pub enum HistoryError {
     Table { path: PathBuf, message: String },
     #[error(
         "{}: --history needs the `parquet` feature, which this build of lapse lacks \
-         (rebuild with `cargo install lapse --features parquet`)",
+         (use a release binary, or build with the default features)",
         path.display()
     )]
     Disabled { path: PathBuf },

@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::inventory::{Location, ResourceRef};
 
+pub mod fixtures;
 pub mod risk;
 pub mod suppress;
 

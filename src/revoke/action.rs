@@ -25,7 +25,8 @@ impl IamKind {
 }
 
 /// One provider API call (or a small fixed sequence for access keys). Every action is
-/// idempotent: "already gone" (NoSuchEntity, 404) counts as done.
+/// idempotent: "already gone" (NoSuchEntity, 404) from a verified client counts as done
+/// ("already absent"). Its journal key is [`super::ExpiredGrant::key`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Action {
@@ -41,9 +42,15 @@ pub enum Action {
     AwsDeleteLoginProfile {
         user: String,
     },
-    /// PutRolePolicy of an inline deny-all on `aws:TokenIssueTime` earlier than now.
+    /// PutRolePolicy of an inline deny-all on `aws:TokenIssueTime` earlier than now, under a
+    /// run-specific name (`LapseRevokeOlderSessions-<run>`, recorded in the journal).
     AwsDenyOlderSessions {
         role: String,
+    },
+    /// RemoveUserFromGroup: group policies are access too (reversible: AddUserToGroup).
+    AwsRemoveUserFromGroup {
+        user: String,
+        group: String,
     },
     AwsDetachPolicy {
         principal: IamKind,
@@ -87,6 +94,7 @@ impl Action {
             | Action::AwsDeleteDeactivatedAccessKeys { .. }
             | Action::AwsDeleteLoginProfile { .. }
             | Action::AwsDenyOlderSessions { .. }
+            | Action::AwsRemoveUserFromGroup { .. }
             | Action::AwsDetachPolicy { .. }
             | Action::AwsDeleteInlinePolicy { .. } => Provider::Aws,
             Action::GithubDeleteDeployKey { .. }
@@ -95,16 +103,6 @@ impl Action {
             Action::AzureDeleteRoleAssignment { .. } | Action::AzureRemovePassword { .. } => {
                 Provider::Azure
             }
-        }
-    }
-
-    /// The journal key: the same action on the same target always has the same key, so a
-    /// re-run recognises what an interrupted run already did.
-    pub fn key(&self) -> String {
-        match serde_json::to_string(self) {
-            Ok(text) => text,
-            // A plain enum of strings always serializes; the description is a unique fallback.
-            Err(_) => self.describe(),
         }
     }
 
@@ -121,9 +119,12 @@ impl Action {
                 format!("iam:DeleteLoginProfile UserName={user}")
             }
             Action::AwsDenyOlderSessions { role } => format!(
-                "iam:PutRolePolicy RoleName={role} PolicyName={} (Deny * when aws:TokenIssueTime < revocation time)",
-                super::DENY_OLDER_SESSIONS
+                "iam:PutRolePolicy RoleName={role} PolicyName={}-<run> (Deny * when aws:TokenIssueTime < revocation time)",
+                super::aws::deny::DENY_PREFIX
             ),
+            Action::AwsRemoveUserFromGroup { user, group } => {
+                format!("iam:RemoveUserFromGroup UserName={user} GroupName={group}")
+            }
             Action::AwsDetachPolicy {
                 principal,
                 name,
@@ -164,7 +165,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn key_is_stable_and_distinguishes_targets() {
+    fn describe_names_the_operation_and_target() {
         let a = Action::AwsDetachPolicy {
             principal: IamKind::Role,
             name: "ci".into(),
@@ -175,8 +176,7 @@ mod tests {
             name: "ci".into(),
             policy_arn: "arn:aws:iam::aws:policy/ReadOnlyAccess".into(),
         };
-        assert_eq!(a.key(), a.clone().key());
-        assert_ne!(a.key(), b.key());
+        assert_ne!(a, b);
         assert_eq!(
             a.describe(),
             "iam:DetachRolePolicy RoleName=ci PolicyArn=arn:aws:iam::aws:policy/ReadOnlyAccess"

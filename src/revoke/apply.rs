@@ -1,11 +1,12 @@
 //! Revoke, apply: runs a plan's actions through the provider executors, journalling each one
-//! before and after. A failing action stops its grant (the later steps assume it happened) and
-//! is reported; other grants go on.
+//! before and after. Before a grant's first action its principal is read again (a changed id or
+//! marker skips the grant); every step then runs, a failed one is reported (exit 1) without
+//! keeping the others' access in place.
 
 use serde::Serialize;
 
 use super::action::Action;
-use super::journal::{Event, Journal, JournalError, JournalState};
+use super::journal::{Event, Journal, JournalError, JournalState, Record};
 use super::{ExpiredGrant, Plan, TEST_ABORT_ENV};
 use super::{aws::AwsExecutor, azure::AzureExecutor, github::GithubExecutor};
 use crate::exit::Code;
@@ -42,19 +43,53 @@ pub struct ActionError {
     pub message: String,
 }
 
-/// Read-only inputs an executor needs besides its client.
+/// What an executor needs besides its client: the time, the grace period, and the journal
+/// (read, and written for claims made in the middle of an action).
 pub struct ExecContext<'a> {
     pub now: Timestamp,
     pub grace: chrono::Duration,
-    pub journal: &'a JournalState,
-    /// An earlier run died while this very action was in flight: it may have happened.
-    pub resuming: bool,
+    /// This run's id (the session-cutoff deny's name carries it).
+    pub run_id: String,
+    journal: &'a mut Journal,
+    grant: &'a ExpiredGrant,
+    action: &'a Action,
+}
+
+impl ExecContext<'_> {
+    pub fn state(&self) -> &JournalState {
+        self.journal.state()
+    }
+
+    /// Journals that lapse is about to deactivate access key `id` (fsync'd before the call),
+    /// so a resumed run claims exactly the keys lapse touched.
+    pub fn claim_key(&mut self, id: &str) -> Result<(), ActionError> {
+        let mut record = self.journal.record(Event::KeyClaimed);
+        describe_grant(&mut record, self.grant);
+        record.action = Some(self.action.clone());
+        record.replaced = Some(serde_json::json!({ "access_key_id": id }));
+        self.journal.append(&record).map_err(|e| ActionError {
+            permission: false,
+            message: format!("journal: {e}"),
+        })
+    }
+}
+
+/// A grant's principal, read again before its first action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Proceed,
+    /// Not the principal or marker planned: nothing is changed.
+    Skip(String),
+    /// Gone, from a verified client, for a principal whose unique id the plan saw.
+    Absent,
 }
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum ActionStatus {
     Done,
+    /// Nothing to do: the entity is gone (proven by a verified client, for an id planned).
+    AlreadyAbsent,
     /// Done by an interrupted earlier run (from the journal); not repeated.
     Resumed,
     Deferred {
@@ -64,7 +99,8 @@ pub enum ActionStatus {
         permission: bool,
         error: String,
     },
-    /// Not attempted: an earlier action of the same grant failed.
+    /// Not attempted: the principal or its marker changed since the plan, or its executor
+    /// refused it.
     Skipped {
         reason: String,
     },
@@ -108,7 +144,7 @@ impl Outcome {
 }
 
 /// Executes `plan`. Only a journal write failing stops the run early (an action that cannot be
-/// recorded must not run); provider errors are results.
+/// recorded must not run); provider errors, refusals and skips are results.
 pub async fn apply(
     plan: &Plan,
     executors: &Executors,
@@ -144,22 +180,49 @@ struct Run<'a> {
     abort_after: Option<usize>,
 }
 
+fn describe_grant(record: &mut Record, grant: &ExpiredGrant) {
+    record.grant = Some(grant.resource.id.clone());
+    record.provider = Some(grant.resource.provider);
+    record.account = grant.account.clone();
+    record.principal_unique_id = grant.principal_unique_id.clone();
+    record.expires_at = Some(grant.expires_at);
+    record.marker_source = Some(grant.marker_source.clone());
+}
+
 impl Run<'_> {
+    /// Every action of the grant runs even when an earlier one failed: each only takes access
+    /// away, so one failed step (a deny refused by a quota) must not keep the rest in place.
     async fn grant(&mut self, grant: &ExpiredGrant) -> Result<(), JournalError> {
-        let mut stopped_by: Option<String> = None;
+        let pending = grant
+            .actions
+            .iter()
+            .any(|a| !self.journal.state().resumable.contains(&grant.key(a)));
+        let verdict = if pending {
+            self.check(grant).await
+        } else {
+            Ok(Verdict::Proceed)
+        };
+        let verdict = match verdict {
+            Ok(verdict) => verdict,
+            Err(e) => Verdict::Skip(e.message),
+        };
+        if let Verdict::Skip(reason) = &verdict {
+            let mut record = self.journal.record(Event::Skipped);
+            describe_grant(&mut record, grant);
+            record.error = Some(reason.clone());
+            self.journal.append(&record)?;
+        }
         for action in &grant.actions {
-            let status = match &stopped_by {
-                Some(reason) => ActionStatus::Skipped {
-                    reason: reason.clone(),
-                },
-                None if self.journal.state().resumable.contains(&action.key()) => {
+            let status = match &verdict {
+                _ if self.journal.state().resumable.contains(&grant.key(action)) => {
                     ActionStatus::Resumed
                 }
-                None => self.execute(grant, action).await?,
+                Verdict::Skip(reason) => ActionStatus::Skipped {
+                    reason: reason.clone(),
+                },
+                Verdict::Absent => self.absent(grant, action)?,
+                Verdict::Proceed => self.execute(grant, action).await?,
             };
-            if let ActionStatus::Failed { error, .. } = &status {
-                stopped_by = Some(format!("an earlier action of this grant failed: {error}"));
-            }
             self.results.push(ActionResult {
                 grant: grant.resource.id.clone(),
                 action: action.clone(),
@@ -169,20 +232,39 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// The principal is read again through its provider's verified client.
+    async fn check(&self, grant: &ExpiredGrant) -> Result<Verdict, ActionError> {
+        match (grant.resource.provider, &self.executors.aws) {
+            (Provider::Aws, Some(aws)) => aws.check(grant).await,
+            _ => Ok(Verdict::Proceed),
+        }
+    }
+
+    /// Journals an action whose principal is already gone: nothing to call.
+    fn absent(
+        &mut self,
+        grant: &ExpiredGrant,
+        action: &Action,
+    ) -> Result<ActionStatus, JournalError> {
+        let mut record = self.journal.record(Event::Done);
+        describe_grant(&mut record, grant);
+        record.action = Some(action.clone());
+        record.replaced = Some(serde_json::json!({ "already_absent": true }));
+        self.journal.append(&record)?;
+        Ok(ActionStatus::AlreadyAbsent)
+    }
+
     async fn execute(
         &mut self,
         grant: &ExpiredGrant,
         action: &Action,
     ) -> Result<ActionStatus, JournalError> {
-        let resuming = self.journal.state().interrupted.contains_key(&action.key());
         let mut record = self.journal.record(Event::Started);
-        record.grant = Some(grant.resource.id.clone());
-        record.expires_at = Some(grant.expires_at);
-        record.marker_source = Some(grant.marker_source.clone());
+        describe_grant(&mut record, grant);
         record.action = Some(action.clone());
         self.journal.append(&record)?;
 
-        let effect = self.dispatch(grant, action, resuming).await;
+        let effect = self.dispatch(grant, action).await;
         self.executed += 1;
         if self.abort_after == Some(self.executed) {
             // Test-only crash point: the action ran, its `done` record was never written.
@@ -193,8 +275,8 @@ impl Run<'_> {
             Ok(Effect::Done(replaced)) => (Event::Done, ActionStatus::Done, Some(replaced), None),
             Ok(Effect::AlreadyGone) => (
                 Event::Done,
-                ActionStatus::Done,
-                Some(serde_json::json!({ "already_gone": true })),
+                ActionStatus::AlreadyAbsent,
+                Some(serde_json::json!({ "already_absent": true })),
                 None,
             ),
             Ok(Effect::Deferred { until, replaced }) => (
@@ -222,32 +304,36 @@ impl Run<'_> {
     }
 
     async fn dispatch(
-        &self,
+        &mut self,
         grant: &ExpiredGrant,
         action: &Action,
-        resuming: bool,
     ) -> Result<Effect, ActionError> {
-        let ctx = ExecContext {
-            now: chrono::Utc::now(),
-            grace: self.executors.grace,
-            journal: self.journal.state(),
-            resuming,
-        };
         let missing = |provider: Provider| ActionError {
             permission: false,
             message: format!("no {provider} credentials configured for revocation"),
         };
+        let executors = self.executors;
         match action.provider() {
-            Provider::Aws => match &self.executors.aws {
-                Some(aws) => aws.run(&grant.scope, action, &ctx).await,
+            Provider::Aws => match &executors.aws {
+                Some(aws) => {
+                    let mut ctx = ExecContext {
+                        now: chrono::Utc::now(),
+                        grace: executors.grace,
+                        run_id: self.journal.run_id().to_string(),
+                        journal: &mut *self.journal,
+                        grant,
+                        action,
+                    };
+                    aws.run(&grant.scope, action, &mut ctx).await
+                }
                 None => Err(missing(Provider::Aws)),
             },
-            Provider::Github => match &self.executors.github {
+            Provider::Github => match &executors.github {
                 Some(github) => github.run(action).await,
                 None => Err(missing(Provider::Github)),
             },
-            Provider::Azure => match &self.executors.azure {
-                Some(azure) => azure.run(action).await,
+            Provider::Azure => match &executors.azure {
+                Some(azure) => azure.run(grant, action).await,
                 None => Err(missing(Provider::Azure)),
             },
             Provider::Repo => Err(missing(Provider::Repo)),

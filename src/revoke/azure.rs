@@ -2,10 +2,12 @@
 //! principal password (Graph `removePassword`). 404 means already gone; 401/403 are permission
 //! errors.
 
+use super::ExpiredGrant;
 use super::action::Action;
 use super::apply::{ActionError, Effect};
 use super::github::{segment, status_result};
-use crate::collect::azure::Tokens;
+use crate::collect::azure::{AzureOptions, Tokens};
+use crate::render::terminal::clean;
 
 /// ARM API version for role assignments.
 const ROLE_ASSIGNMENTS_API: &str = "2022-04-01";
@@ -24,8 +26,13 @@ pub enum AzureAuth {
     },
 }
 
+/// Acts in one tenant (and, when the options name them, only those subscriptions): a grant
+/// held elsewhere is refused before any request.
 pub struct AzureExecutor {
     http: reqwest::Client,
+    tenant: String,
+    /// Empty: every subscription of the tenant.
+    subscriptions: Vec<String>,
     /// Without the `/v1.0` suffix, like `--azure-graph-url`.
     graph_url: String,
     arm_url: String,
@@ -33,13 +40,72 @@ pub struct AzureExecutor {
 }
 
 impl AzureExecutor {
+    /// The executor of `lapse revoke`: the collector's options, token chain and HTTPS client.
+    pub fn from_options(opts: &AzureOptions) -> Result<Self, crate::collect::azure::ApiError> {
+        let http = crate::collect::azure::http_client(opts)?;
+        let auth = AzureAuth::Chain {
+            tokens: Tokens::from_environment(opts.credential, &opts.tenant),
+            graph_scope: opts.graph_scope(),
+            arm_scope: opts.arm_scope(),
+        };
+        let executor = AzureExecutor::new(http, &opts.graph_url, &opts.arm_url, auth);
+        Ok(executor.in_tenant(&opts.tenant, &opts.subscriptions))
+    }
+
+    /// `tenant` is the only tenant written to (`subscriptions`, when not empty, the only
+    /// subscriptions).
     pub fn new(http: reqwest::Client, graph_url: &str, arm_url: &str, auth: AzureAuth) -> Self {
         AzureExecutor {
             http,
+            tenant: String::new(),
+            subscriptions: Vec::new(),
             graph_url: graph_url.trim_end_matches('/').to_string(),
             arm_url: arm_url.trim_end_matches('/').to_string(),
             auth,
         }
+    }
+
+    pub fn in_tenant(mut self, tenant: &str, subscriptions: &[String]) -> Self {
+        self.tenant = tenant.to_string();
+        self.subscriptions = subscriptions.to_vec();
+        self
+    }
+
+    /// Refuses, before any request, a grant of another tenant or of a subscription outside
+    /// the options.
+    fn check_scope(&self, grant: &ExpiredGrant, action: &Action) -> Result<(), ActionError> {
+        let refused = |message: String| ActionError {
+            permission: false,
+            message: format!("refused: {message}"),
+        };
+        match grant.account.as_deref() {
+            Some(tenant)
+                if !self.tenant.is_empty() && tenant.eq_ignore_ascii_case(&self.tenant) => {}
+            Some(tenant) => {
+                return Err(refused(format!(
+                    "the grant is in tenant {}, this run writes to tenant {}",
+                    clean(tenant),
+                    clean(&self.tenant)
+                )));
+            }
+            None => return Err(refused("the grant's tenant is unknown".into())),
+        }
+        if let Action::AzureDeleteRoleAssignment { id } = action
+            && !self.subscriptions.is_empty()
+        {
+            let subscription = subscription_of(id).unwrap_or_default();
+            if !self
+                .subscriptions
+                .iter()
+                .any(|s| s.eq_ignore_ascii_case(subscription))
+            {
+                return Err(refused(format!(
+                    "subscription `{}` is not one this run was given",
+                    clean(subscription)
+                )));
+            }
+        }
+        Ok(())
     }
 
     async fn token(&self, graph: bool) -> Result<String, ActionError> {
@@ -60,10 +126,11 @@ impl AzureExecutor {
         }
     }
 
-    pub async fn run(&self, action: &Action) -> Result<Effect, ActionError> {
+    pub async fn run(&self, grant: &ExpiredGrant, action: &Action) -> Result<Effect, ActionError> {
+        self.check_scope(grant, action)?;
         match action {
             Action::AzureDeleteRoleAssignment { id } => {
-                let path = id.split('/').map(segment).collect::<Vec<_>>().join("/");
+                let path = arm_path(id)?;
                 let url = format!("{}{path}?api-version={ROLE_ASSIGNMENTS_API}", self.arm_url);
                 let token = self.token(false).await?;
                 let request = self.http.delete(url).bearer_auth(token);
@@ -77,8 +144,8 @@ impl AzureExecutor {
             } => {
                 let path = format!(
                     "/v1.0/{}/{}/removePassword",
-                    segment(owner),
-                    segment(object_id)
+                    segment(owner)?,
+                    segment(object_id)?
                 );
                 let token = self.token(true).await?;
                 let request = self
@@ -126,4 +193,28 @@ impl AzureExecutor {
             Ok(Effect::AlreadyGone)
         }
     }
+}
+
+/// `/subscriptions/{id}/...` → `id`.
+fn subscription_of(id: &str) -> Option<&str> {
+    let mut segments = id.split('/').filter(|s| !s.is_empty());
+    match (segments.next(), segments.next()) {
+        (Some(head), Some(sub)) if head.eq_ignore_ascii_case("subscriptions") => Some(sub),
+        _ => None,
+    }
+}
+
+/// An ARM resource id as a URL path: `/` then segments, each validated and encoded.
+fn arm_path(id: &str) -> Result<String, ActionError> {
+    let Some(rest) = id.strip_prefix('/') else {
+        return Err(ActionError {
+            permission: false,
+            message: format!("refused: `{}` is not an ARM resource id", clean(id)),
+        });
+    };
+    let segments = rest
+        .split('/')
+        .map(segment)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(format!("/{}", segments.join("/")))
 }

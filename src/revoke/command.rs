@@ -1,5 +1,6 @@
 //! Revoke, command: `lapse revoke` on a collected inventory: print the plan; with `--apply`,
-//! take the lock, build the provider clients the plan needs and execute it.
+//! take the lock, build the provider executors the plan needs (from the same validated options
+//! the collectors used) and execute it.
 //!
 //! Exit codes: 0 plan printed, or everything planned done (key deletions waiting for their grace
 //! period count as done); 1 some action failed (a permission error stops its grant); 2 input
@@ -10,19 +11,23 @@ use anyhow::Context;
 use super::action::Action;
 use super::apply::Executors;
 use super::aws::AwsExecutor;
-use super::azure::{AzureAuth, AzureExecutor};
+use super::azure::AzureExecutor;
 use super::github::GithubExecutor;
 use super::{Journal, Plan};
-use crate::cli::{RevokeArgs, SourceArgs};
-use crate::collect::aws::accounts::DEFAULT_MAX_ATTEMPTS;
-use crate::collect::aws::client::{ClientSettings, sdk_config};
+use crate::app::ProviderOptions;
+use crate::cli::RevokeArgs;
+use crate::collect::aws::AwsSessions;
 use crate::exit::Code;
 use crate::inventory::{Inventory, Provider, Timestamp};
 
-const GITHUB_API: &str = "https://api.github.com";
-
-/// Runs `lapse revoke` on an inventory collected with the command's source flags.
-pub fn run(args: &RevokeArgs, inventory: &Inventory, as_of: Timestamp) -> anyhow::Result<Code> {
+/// Runs `lapse revoke` on an inventory collected with the command's source flags; `options`
+/// are the validated provider options the collectors used.
+pub fn run(
+    args: &RevokeArgs,
+    options: &ProviderOptions,
+    inventory: &Inventory,
+    as_of: Timestamp,
+) -> anyhow::Result<Code> {
     let plan = super::plan(inventory, as_of);
     print!("{}", super::print::plan_text(&plan, args.apply));
     for gap in &inventory.coverage_gaps {
@@ -47,7 +52,8 @@ pub fn run(args: &RevokeArgs, inventory: &Inventory, as_of: Timestamp) -> anyhow
         .build()
         .context("tokio runtime")?;
     let outcome = runtime.block_on(async {
-        let executors = executors(&args.sources, &plan, args.grace).await?;
+        let ca_bundle = args.sources.ca_bundle.as_deref();
+        let executors = executors(options, ca_bundle, &plan, args.grace).await?;
         anyhow::Ok(super::apply(&plan, &executors, &mut journal).await?)
     })?;
     print!("{}", super::print::outcome_text(&outcome));
@@ -61,10 +67,12 @@ fn needs(plan: &Plan, provider: Provider) -> bool {
         .any(|a: &Action| a.provider() == provider)
 }
 
-/// Only the clients the plan needs: a plan with no Azure action never looks for Azure
-/// credentials. A provider whose credentials are missing fails its actions (exit 1).
+/// Only the clients the plan needs, each built from the provider's validated options by the
+/// same builder its collector uses: a plan with no Azure action never looks for Azure
+/// credentials. A provider without options or credentials fails its actions (exit 1).
 async fn executors(
-    sources: &SourceArgs,
+    options: &ProviderOptions,
+    ca_bundle: Option<&std::path::Path>,
     plan: &Plan,
     grace_days: u32,
 ) -> anyhow::Result<Executors> {
@@ -72,58 +80,15 @@ async fn executors(
         grace: chrono::Duration::days(i64::from(grace_days)),
         ..Executors::default()
     };
-    if needs(plan, Provider::Aws) {
-        executors.aws = Some(AwsExecutor::new(aws_client(sources).await));
+    if let (true, Some(opts)) = (needs(plan, Provider::Aws), &options.aws) {
+        executors.aws = Some(AwsExecutor::new(AwsSessions::new(opts).await));
     }
-    if needs(plan, Provider::Github) {
-        let token = std::env::var("GITHUB_TOKEN").or_else(|_| std::env::var("GH_TOKEN"));
-        if let Ok(token) = token {
-            let api = sources.github_api_url.as_deref().unwrap_or(GITHUB_API);
-            let http = crate::net::client(sources.ca_bundle.as_deref())?;
-            executors.github = Some(GithubExecutor::new(http, api, token));
-        }
+    if let (true, Some(opts)) = (needs(plan, Provider::Github), &options.github) {
+        let http = crate::net::client(ca_bundle)?;
+        executors.github = GithubExecutor::from_options(http, opts);
     }
-    if needs(plan, Provider::Azure) {
-        executors.azure = azure(sources)?;
+    if let (true, Some(opts)) = (needs(plan, Provider::Azure), &options.azure) {
+        executors.azure = Some(AzureExecutor::from_options(opts)?);
     }
     Ok(executors)
-}
-
-/// The live collector's SDK config (standard chain, profile, region, endpoint override,
-/// retries), from the command's flags.
-async fn aws_client(sources: &SourceArgs) -> aws_sdk_iam::Client {
-    let config = sdk_config(ClientSettings {
-        profile: sources.aws_profile.as_deref(),
-        region: sources.aws_region.as_deref(),
-        endpoint_url: sources.aws_endpoint_url.as_deref(),
-        max_attempts: DEFAULT_MAX_ATTEMPTS,
-    })
-    .await;
-    aws_sdk_iam::Client::new(&config)
-}
-
-fn azure(sources: &SourceArgs) -> anyhow::Result<Option<AzureExecutor>> {
-    let Some(tenant) = &sources.azure_tenant else {
-        return Ok(None);
-    };
-    let opts = crate::collect::azure::AzureOptions::from_flags(
-        tenant,
-        &sources.azure_subscription,
-        sources.azure_graph_url.as_deref(),
-        sources.azure_arm_url.as_deref(),
-        sources.azure_credential.as_deref(),
-    )?;
-    let tokens = crate::collect::azure::Tokens::from_environment(opts.credential, &opts.tenant);
-    let auth = AzureAuth::Chain {
-        tokens,
-        graph_scope: opts.graph_scope(),
-        arm_scope: opts.arm_scope(),
-    };
-    let http = crate::net::client(sources.ca_bundle.as_deref())?;
-    Ok(Some(AzureExecutor::new(
-        http,
-        &opts.graph_url,
-        &opts.arm_url,
-        auth,
-    )))
 }

@@ -3,51 +3,124 @@
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
+use std::collections::BTreeMap;
+
+use tokio::sync::Mutex;
+
 use super::action::Action;
 use super::apply::{ActionError, Effect};
+use crate::collect::github::{GithubAuth, GithubOptions};
+use crate::render::terminal::clean;
 
-/// REST client for revocation. The token is never printed (`Debug` hides it).
+/// Where the bearer token comes from: fixed (a token), or the validated options (a token,
+/// or a GitHub App's installation token per owner).
 #[derive(Clone)]
+enum Credentials {
+    Fixed(String),
+    Options(Box<GithubOptions>),
+}
+
+/// REST client for revocation. Writes only to the owners it was given (the options' orgs and
+/// repository owners): a target of any other owner is refused before any request. Tokens are
+/// never printed (`Debug` hides them).
 pub struct GithubExecutor {
     http: reqwest::Client,
     api_url: String,
-    token: String,
+    credentials: Credentials,
+    owners: Vec<String>,
+    tokens: Mutex<BTreeMap<String, Result<String, String>>>,
 }
 
 impl std::fmt::Debug for GithubExecutor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GithubExecutor")
             .field("api_url", &self.api_url)
+            .field("owners", &self.owners)
             .finish_non_exhaustive()
     }
 }
 
 impl GithubExecutor {
-    /// `api_url`: `https://api.github.com` or a GHES/test root.
+    /// `api_url`: `https://api.github.com` or a GHES/test root. Writes to no owner until
+    /// [`GithubExecutor::for_owners`] names them.
     pub fn new(http: reqwest::Client, api_url: &str, token: String) -> Self {
         GithubExecutor {
             http,
             api_url: api_url.trim_end_matches('/').to_string(),
-            token,
+            credentials: Credentials::Fixed(token),
+            owners: Vec::new(),
+            tokens: Mutex::new(BTreeMap::new()),
         }
     }
 
+    /// The executor of `lapse revoke`, from the collector's options: its API root, its
+    /// authentication (token or GitHub App), its owners. `None` without credentials.
+    pub fn from_options(http: reqwest::Client, opts: &GithubOptions) -> Option<Self> {
+        if matches!(opts.auth, GithubAuth::Anonymous) {
+            return None;
+        }
+        let owners = crate::collect::github::owners(opts);
+        let mut executor = GithubExecutor::new(http, &opts.api_url, String::new());
+        executor.credentials = Credentials::Options(Box::new(opts.clone()));
+        executor.owners = owners;
+        Some(executor)
+    }
+
+    pub fn for_owners(mut self, owners: &[&str]) -> Self {
+        self.owners = owners.iter().map(|o| o.to_string()).collect();
+        self
+    }
+
+    /// The token for `owner`, looked up once per run; refused for an owner not given.
+    async fn token(&self, owner: &str) -> Result<String, ActionError> {
+        let refused = |message: String| ActionError {
+            permission: false,
+            message,
+        };
+        if !self.owners.iter().any(|o| o.eq_ignore_ascii_case(owner)) {
+            return Err(refused(format!(
+                "refused: owner `{}` is not one this run was given (--github-org, --github-repo)",
+                clean(owner)
+            )));
+        }
+        let opts = match &self.credentials {
+            Credentials::Fixed(token) => return Ok(token.clone()),
+            Credentials::Options(opts) => opts,
+        };
+        let mut tokens = self.tokens.lock().await;
+        let key = owner.to_ascii_lowercase();
+        if !tokens.contains_key(&key) {
+            let token = crate::collect::github::token_for(opts, owner)
+                .await
+                .and_then(|t| t.ok_or_else(|| "no GitHub credentials".to_string()));
+            tokens.insert(key.clone(), token);
+        }
+        tokens[&key].clone().map_err(refused)
+    }
+
     pub async fn run(&self, action: &Action) -> Result<Effect, ActionError> {
-        let (path, replaced) = match action {
+        let (owner, path, replaced) = match action {
             Action::GithubDeleteDeployKey { repo, key_id } => (
-                format!("/repos/{}/keys/{key_id}", repo_path(repo)),
+                owner_of(repo),
+                format!("/repos/{}/keys/{key_id}", repo_path(repo)?),
                 serde_json::json!({ "deploy_key_deleted": key_id, "repository": repo }),
             ),
             Action::GithubDeleteRepoSecret { repo, secret } => (
+                owner_of(repo),
                 format!(
                     "/repos/{}/actions/secrets/{}",
-                    repo_path(repo),
-                    segment(secret)
+                    repo_path(repo)?,
+                    segment(secret)?
                 ),
                 serde_json::json!({ "actions_secret_deleted": secret, "repository": repo }),
             ),
             Action::GithubDeleteOrgSecret { org, secret } => (
-                format!("/orgs/{}/actions/secrets/{}", segment(org), segment(secret)),
+                org.as_str(),
+                format!(
+                    "/orgs/{}/actions/secrets/{}",
+                    segment(org)?,
+                    segment(secret)?
+                ),
                 serde_json::json!({ "actions_secret_deleted": secret, "organization": org }),
             ),
             _ => {
@@ -57,7 +130,8 @@ impl GithubExecutor {
                 });
             }
         };
-        if self.delete(&path).await? {
+        let token = self.token(owner).await?;
+        if self.delete(&path, &token).await? {
             Ok(Effect::Done(replaced))
         } else {
             Ok(Effect::AlreadyGone)
@@ -65,12 +139,12 @@ impl GithubExecutor {
     }
 
     /// `Ok(false)`: already gone.
-    async fn delete(&self, path: &str) -> Result<bool, ActionError> {
+    async fn delete(&self, path: &str, token: &str) -> Result<bool, ActionError> {
         let request = format!("DELETE {path}");
         let response = self
             .http
             .delete(format!("{}{path}", self.api_url))
-            .bearer_auth(&self.token)
+            .bearer_auth(token)
             .header("Accept", "application/vnd.github+json")
             .header("X-GitHub-Api-Version", "2022-11-28")
             .header("User-Agent", concat!("lapse/", env!("CARGO_PKG_VERSION")))
@@ -108,14 +182,37 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'~');
 
-pub(crate) fn segment(text: &str) -> String {
-    utf8_percent_encode(text, SEGMENT).to_string()
+/// One URL path segment, percent-encoded. The last line of defence behind the ledger's own
+/// validation: an empty segment, `.`, `..`, `%` or a control character is refused, so no
+/// target can make the HTTP client resolve another path.
+pub(crate) fn segment(text: &str) -> Result<String, ActionError> {
+    let bad = text.is_empty()
+        || text == "."
+        || text == ".."
+        || text.contains('%')
+        || text.chars().any(char::is_control);
+    if bad {
+        return Err(ActionError {
+            permission: false,
+            message: format!("refused: `{}` is not a valid path segment", clean(text)),
+        });
+    }
+    Ok(utf8_percent_encode(text, SEGMENT).to_string())
 }
 
-/// `owner/name` with each half encoded, the slash kept.
-fn repo_path(repo: &str) -> String {
+fn owner_of(repo: &str) -> &str {
+    repo.split_once('/').map_or(repo, |(owner, _)| owner)
+}
+
+/// `owner/name` with each half encoded, the slash kept; anything else is refused.
+fn repo_path(repo: &str) -> Result<String, ActionError> {
     match repo.split_once('/') {
-        Some((owner, name)) => format!("{}/{}", segment(owner), segment(name)),
-        None => segment(repo),
+        Some((owner, name)) if !name.contains('/') => {
+            Ok(format!("{}/{}", segment(owner)?, segment(name)?))
+        }
+        _ => Err(ActionError {
+            permission: false,
+            message: format!("refused: `{}` is not OWNER/REPO", clean(repo)),
+        }),
     }
 }

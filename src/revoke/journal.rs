@@ -2,9 +2,14 @@
 //! and after each one, with the state it replaced. Read back, it tells a re-run what an
 //! interrupted run already did and when each access key was deactivated.
 //!
-//! Record events: `run_started`, `started`, `done`, `deferred`, `failed`, `run_finished`.
-//! A run without `run_finished` was interrupted; the `done` actions of interrupted runs since
-//! the last finished run are skipped by the next run (it resumes them).
+//! Record events: `run_started`, `started`, `key_claimed`, `done`, `deferred`, `failed`,
+//! `skipped`, `run_finished`. A run without `run_finished` was interrupted; the `done` actions of
+//! interrupted runs since the last finished run are skipped by the next run (it resumes them).
+//!
+//! An action is known by its key: provider, account (tenant, owner), the principal's unique id,
+//! the action and its target. The same user name in two accounts, or a principal re-created
+//! under its old name, is another key. Records of the earlier format carry no account or id, so
+//! their unfinished actions match no key of a new plan: the grant is planned again, not resumed.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{File, OpenOptions};
@@ -14,7 +19,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::action::Action;
-use crate::inventory::Timestamp;
+use crate::inventory::{Provider, Timestamp};
 
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
@@ -39,9 +44,13 @@ pub enum JournalError {
 pub enum Event {
     RunStarted,
     Started,
+    /// About to deactivate an access key (`replaced.access_key_id`): written before the call.
+    KeyClaimed,
     Done,
     Deferred,
     Failed,
+    /// A grant left alone: its principal or marker changed, or its executor refused it.
+    Skipped,
     RunFinished,
 }
 
@@ -54,6 +63,14 @@ pub struct Record {
     /// Resource id of the expired grant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grant: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<Provider>,
+    /// Account, tenant or owner that holds the grant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// The principal's unique id the plan pinned (AWS UserId/RoleId, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal_unique_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -89,29 +106,43 @@ impl JournalState {
 
     fn absorb(&mut self, record: &Record) {
         self.records += 1;
-        match record.event {
-            Event::RunFinished => self.resumable.clear(),
-            Event::Started => {
-                if let Some(action) = &record.action {
-                    self.interrupted.insert(action.key(), record.ts);
+        let key = record.action.as_ref().map(|action| {
+            action_key(
+                record.provider.unwrap_or(action.provider()),
+                record.account.as_deref(),
+                record.principal_unique_id.as_deref(),
+                action,
+            )
+        });
+        match (record.event, key) {
+            (Event::RunFinished, _) => self.resumable.clear(),
+            (Event::Started, Some(key)) => {
+                self.interrupted.insert(key, record.ts);
+            }
+            (Event::KeyClaimed, _) => {
+                let id = record
+                    .replaced
+                    .as_ref()
+                    .and_then(|r| r.get("access_key_id"));
+                if let Some(id) = id.and_then(|v| v.as_str()) {
+                    self.deactivated_keys.insert(id.to_string(), record.ts);
                 }
             }
-            Event::Deferred | Event::Failed => {
-                if let Some(action) = &record.action {
-                    self.interrupted.remove(&action.key());
-                }
+            (Event::Deferred | Event::Failed, Some(key)) => {
+                self.interrupted.remove(&key);
             }
-            Event::Done => {
-                let Some(action) = &record.action else { return };
-                let key = action.key();
+            (Event::Done, Some(key)) => {
                 self.interrupted.remove(&key);
                 self.resumable.insert(key.clone());
                 self.done.insert(key, record.ts);
-                for id in string_list(record.replaced.as_ref(), "deactivated_keys") {
-                    self.deactivated_keys.insert(id, record.ts);
+                // Journals of the earlier format claimed keys only here, after the call.
+                if record.account.is_none() {
+                    for id in string_list(record.replaced.as_ref(), "deactivated_keys") {
+                        self.deactivated_keys.insert(id, record.ts);
+                    }
                 }
             }
-            Event::RunStarted => {}
+            _ => {}
         }
     }
 
@@ -144,6 +175,22 @@ impl JournalState {
         }
         Ok(state)
     }
+}
+
+/// The key of `action` on a grant: provider, account, principal unique id, action and target.
+pub fn action_key(
+    provider: Provider,
+    account: Option<&str>,
+    principal_unique_id: Option<&str>,
+    action: &Action,
+) -> String {
+    let key = serde_json::json!({
+        "provider": provider,
+        "account": account,
+        "principal": principal_unique_id,
+        "action": action,
+    });
+    key.to_string()
 }
 
 fn string_list(value: Option<&serde_json::Value>, field: &str) -> Vec<String> {
@@ -216,6 +263,9 @@ impl Journal {
             run_id: self.run_id.clone(),
             event,
             grant: None,
+            provider: None,
+            account: None,
+            principal_unique_id: None,
             expires_at: None,
             marker_source: None,
             action: None,
@@ -240,7 +290,8 @@ impl Journal {
 }
 
 /// A record cut short by a crash was never acknowledged (its fsync did not return): it is
-/// removed, so the next record starts on a line of its own and every line parses.
+/// removed, so the next record starts on a line of its own and every line parses. A last line
+/// that is a whole record is kept.
 fn drop_torn_tail(path: &Path) -> Result<(), JournalError> {
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
@@ -251,6 +302,17 @@ fn drop_torn_tail(path: &Path) -> Result<(), JournalError> {
         return Ok(());
     }
     let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    if serde_json::from_slice::<Record>(&bytes[keep..]).is_ok() {
+        // A whole record whose newline was lost (an editor, a copy): kept, and ended.
+        let mut file = OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map_err(|e| io_error(path, e))?;
+        return file
+            .write_all(b"\n")
+            .and_then(|()| file.sync_data())
+            .map_err(|e| io_error(path, e));
+    }
     let file = OpenOptions::new()
         .write(true)
         .open(path)
@@ -281,7 +343,8 @@ mod tests {
         drop(journal);
 
         let state = JournalState::load(&path).unwrap();
-        let key = Action::AwsDeactivateAccessKeys { user: "bob".into() }.key();
+        let action = Action::AwsDeactivateAccessKeys { user: "bob".into() };
+        let key = action_key(Provider::Aws, None, None, &action);
         assert!(state.resumable.contains(&key));
         assert!(state.deactivated_keys.contains_key("AKIA1"));
 

@@ -26,11 +26,28 @@ pub struct RunLock {
     pub path: PathBuf,
 }
 
-/// The lock file that guards `journal`.
+/// The lock file that guards `journal`, beside its canonical path: a symlink or another
+/// spelling of the same journal takes the same lock.
 pub fn lock_path(journal: &Path) -> PathBuf {
-    let mut name = journal.as_os_str().to_owned();
+    let mut name = canonical(journal).into_os_string();
     name.push(".lock");
     PathBuf::from(name)
+}
+
+/// The journal's canonical path; for a journal not written yet, its folder's canonical path
+/// joined with its name.
+fn canonical(journal: &Path) -> PathBuf {
+    if let Ok(path) = std::fs::canonicalize(journal) {
+        return path;
+    }
+    let parent = match journal.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    match (std::fs::canonicalize(parent), journal.file_name()) {
+        (Ok(dir), Some(name)) => dir.join(name),
+        _ => journal.to_path_buf(),
+    }
 }
 
 /// Takes the lock without waiting: a second concurrent run is refused, not queued.
@@ -65,5 +82,16 @@ mod tests {
         assert!(matches!(acquire(&journal), Err(LockError::Held { .. })));
         drop(first);
         assert!(acquire(&journal).is_ok());
+    }
+
+    #[test]
+    fn a_symlinked_journal_takes_the_same_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = dir.path().join("j.jsonl");
+        std::fs::write(&journal, "").unwrap();
+        let link = dir.path().join("link.jsonl");
+        std::os::unix::fs::symlink(&journal, &link).unwrap();
+        let _first = acquire(&journal).unwrap();
+        assert!(matches!(acquire(&link), Err(LockError::Held { .. })));
     }
 }

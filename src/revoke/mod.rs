@@ -24,12 +24,9 @@ pub mod plan;
 pub mod print;
 
 pub use action::Action;
-pub use apply::{ActionResult, ActionStatus, Executors, Outcome, apply};
+pub use apply::{ActionResult, ActionStatus, Executors, Outcome, Verdict, apply};
 pub use journal::{Journal, JournalState};
 pub use plan::plan;
-
-/// Name of the inline deny that cuts a role's sessions issued before the revocation.
-pub const DENY_OLDER_SESSIONS: &str = "LapseRevokeOlderSessions";
 
 /// Environment variable read only by debug builds: exit the process after the Nth action's API
 /// call returns and before its `done` record, to test recovery from a crash. Test-only.
@@ -60,6 +57,17 @@ pub struct ExpiredGrant {
     pub resource: ResourceRef,
     /// Account, tenant, organization or repository; selects the client that acts on it.
     pub scope: String,
+    /// The account (AWS), tenant (Azure) or owner (GitHub) that holds the grant: its executor
+    /// acts there only, and refuses the grant when it is not where it writes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// The principal's unique id when the plan saw it (AWS UserId/RoleId, Azure object id,
+    /// GitHub key id): read again before acting, and part of every journal key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal_unique_id: Option<String>,
+    /// The marker text the plan read (attacker-controlled): read again before acting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub marker: Option<String>,
     pub expires_at: Timestamp,
     /// Where the expiry was read: `tag`, `description`, `title`, `ledger`, `schedule`, `end_date`.
     pub marker_source: String,
@@ -69,6 +77,18 @@ pub struct ExpiredGrant {
     pub actions: Vec<Action>,
     /// What is deliberately left in place, and why (a policy inherited through a shared group).
     pub notes: Vec<String>,
+}
+
+impl ExpiredGrant {
+    /// The journal key of one of this grant's actions.
+    pub fn key(&self, action: &Action) -> String {
+        journal::action_key(
+            self.resource.provider,
+            self.account.as_deref(),
+            self.principal_unique_id.as_deref(),
+            action,
+        )
+    }
 }
 
 /// A marker that is present but unreadable: reported, never acted on.
@@ -105,7 +125,7 @@ pub fn revocations(plan: &Plan, journal: Option<&JournalState>) -> Vec<Revocatio
             let done: Vec<Option<Timestamp>> = grant
                 .actions
                 .iter()
-                .map(|a| journal.and_then(|j| j.done_at(&a.key())))
+                .map(|a| journal.and_then(|j| j.done_at(&grant.key(a))))
                 .collect();
             let done_count = done.iter().filter(|d| d.is_some()).count();
             let status = match done_count {

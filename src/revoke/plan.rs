@@ -14,13 +14,23 @@ use crate::analyze::expiry::{self, ExpiryFacts};
 use crate::inventory::{Credential, Grant, Inventory, LedgerEntry, Principal, Provider, Timestamp};
 
 use super::action::{Action, IamKind};
+use super::aws::deny::is_own_deny;
 use super::ledger::iam_principal;
-use super::{DENY_OLDER_SESSIONS, ExpiredGrant, MarkerIssue, Plan, resource};
+use super::{ExpiredGrant, MarkerIssue, Plan, resource};
+use crate::collect::aws::attr;
+
+/// What pins a grant to its holder: the account (tenant, owner) and the principal's unique id.
+#[derive(Debug, Default)]
+struct Pin {
+    account: Option<String>,
+    unique_id: Option<String>,
+}
 
 /// Computes what `lapse revoke` does at `as_of`. Pure: reads the inventory, calls nothing.
 pub fn plan(inventory: &Inventory, as_of: Timestamp) -> Plan {
     let ctx = AnalysisContext { as_of };
     let mut builder = Builder {
+        aws_principals: Default::default(),
         plan: Plan {
             as_of,
             grants: Vec::new(),
@@ -43,13 +53,23 @@ pub fn plan(inventory: &Inventory, as_of: Timestamp) -> Plan {
     for principal in &inventory.principals {
         if principal.provider == Provider::Aws && matches!(principal.kind.as_str(), "user" | "role")
         {
+            builder
+                .aws_principals
+                .insert(principal.id.as_str(), aws_pin(principal));
             let facts = expiry::from_tags(&principal.tags, &ctx);
             let own_grants = aws_grants
                 .get(principal.id.as_str())
                 .map(Vec::as_slice)
                 .unwrap_or(&[]);
             let actions = || aws_principal_actions(principal, own_grants);
-            builder.consider(principal_ref(principal), &principal.scope, &facts, actions);
+            let pin = aws_pin(principal);
+            builder.consider(
+                principal_ref(principal),
+                &principal.scope,
+                &facts,
+                pin,
+                actions,
+            );
         }
     }
     for grant in &inventory.grants {
@@ -69,19 +89,39 @@ pub fn plan(inventory: &Inventory, as_of: Timestamp) -> Plan {
     builder.plan
 }
 
-struct Builder {
+struct Builder<'a> {
+    /// AWS principals by ARN, to pin a ledger entry that names one.
+    aws_principals: crate::hash::FastMap<&'a str, Pin>,
     plan: Plan,
+}
+
+/// An AWS principal's account and UserId/RoleId.
+fn aws_pin(principal: &Principal) -> Pin {
+    let key = if principal.kind == "user" {
+        attr::USER_ID
+    } else {
+        attr::ROLE_ID
+    };
+    Pin {
+        account: Some(principal.scope.clone()),
+        unique_id: principal
+            .attributes
+            .get(key)
+            .and_then(|v| v.as_str())
+            .map(str::to_string),
+    }
 }
 
 type Planned = (Vec<Action>, Vec<String>);
 
-impl Builder {
+impl Builder<'_> {
     /// Files one marker: an expired grant with its actions, an issue, or a count.
     fn consider(
         &mut self,
         what: crate::inventory::ResourceRef,
         scope: &str,
         facts: &ExpiryFacts,
+        pin: Pin,
         actions: impl FnOnce() -> Planned,
     ) {
         match facts.expiry_marker.as_str() {
@@ -98,6 +138,9 @@ impl Builder {
                 self.plan.grants.push(ExpiredGrant {
                     resource: what,
                     scope: scope.to_string(),
+                    account: pin.account,
+                    principal_unique_id: pin.unique_id,
+                    marker: facts.expiry_marker_value.clone(),
                     expires_at,
                     marker_source: facts.expiry_source.clone().unwrap_or_default(),
                     owner: facts.owner.clone(),
@@ -124,7 +167,15 @@ impl Builder {
         let what = resource(Provider::Azure, &grant.kind, &grant.id, &grant.name);
         let scope = grant.target.clone().unwrap_or_default();
         let id = grant.id.clone();
-        self.consider(what, &scope, &facts, || {
+        let pin = Pin {
+            account: grant
+                .attributes
+                .get(crate::collect::azure::TENANT_ATTRIBUTE)
+                .and_then(|v| v.as_str())
+                .map(str::to_string),
+            unique_id: Some(grant.principal_id.clone()).filter(|p| !p.is_empty()),
+        };
+        self.consider(what, &scope, &facts, pin, || {
             (vec![Action::AzureDeleteRoleAssignment { id }], Vec::new())
         });
     }
@@ -141,7 +192,13 @@ impl Builder {
         match (credential.provider, credential.kind.as_str()) {
             (Provider::Github, "deploy_key") => {
                 let facts = expiry::from_text(Some(&credential.name), "title", ctx);
-                self.consider(what(), &credential.scope, &facts, || deploy_key(credential));
+                let pin = Pin {
+                    account: owner(&credential.scope),
+                    unique_id: attribute(credential, "key_id"),
+                };
+                self.consider(what(), &credential.scope, &facts, pin, || {
+                    deploy_key(credential)
+                });
             }
             (Provider::Azure, "client_secret" | "password") => {
                 let mut facts = expiry::from_text(Some(&credential.name), "description", ctx);
@@ -150,7 +207,11 @@ impl Builder {
                 {
                     facts = expiry::read_marker(Some(&rfc3339(end)), "end_date", ctx);
                 }
-                self.consider(what(), &credential.scope, &facts, || {
+                let pin = Pin {
+                    account: Some(credential.scope.clone()),
+                    unique_id: credential.principal_id.clone(),
+                };
+                self.consider(what(), &credential.scope, &facts, pin, || {
                     azure_password(credential)
                 });
             }
@@ -170,7 +231,22 @@ impl Builder {
         };
         let what = resource(entry.provider, &entry.kind, &id, &entry.target);
         let scope = ledger_scope(entry);
-        self.consider(what, &scope, &facts, || ledger_actions(entry));
+        let pin = match entry.provider {
+            Provider::Aws => Pin {
+                account: Some(scope.clone()).filter(|s| !s.is_empty()),
+                unique_id: entry
+                    .principal_id
+                    .as_deref()
+                    .and_then(|arn| self.aws_principals.get(arn))
+                    .and_then(|p| p.unique_id.clone()),
+            },
+            Provider::Github => Pin {
+                account: owner(&entry.target),
+                unique_id: None,
+            },
+            _ => Pin::default(),
+        };
+        self.consider(what, &scope, &facts, pin, || ledger_actions(entry));
     }
 }
 
@@ -187,8 +263,26 @@ fn rfc3339(t: Timestamp) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-/// A user: keys off first (the most direct way in), then the console, then every policy; key
-/// deletion last, as it waits for the grace period. A role: cut live sessions first.
+/// The owner of `owner/...` (a GitHub repository or target path).
+fn owner(path: &str) -> Option<String> {
+    path.split('/')
+        .next()
+        .filter(|o| !o.is_empty())
+        .map(str::to_string)
+}
+
+/// Whether an inline-policy grant is lapse's own session cutoff, judged by its content.
+fn is_lapse_deny(grant: &Grant) -> bool {
+    grant.kind == "inline_policy"
+        && grant
+            .document
+            .as_ref()
+            .is_some_and(|d| is_own_deny(&grant.name, &d.value()))
+}
+
+/// A user: keys off first (the most direct way in), then the console, its groups, every
+/// policy; key deletion last, as it waits for the grace period. A role: cut live sessions
+/// first, unless lapse's own cutoff (recognised by content) is already there.
 fn aws_principal_actions(principal: &Principal, own_grants: &[&Grant]) -> Planned {
     let name = principal.name.clone();
     let is_user = principal.kind == "user";
@@ -202,16 +296,19 @@ fn aws_principal_actions(principal: &Principal, own_grants: &[&Grant]) -> Planne
     if is_user {
         actions.push(Action::AwsDeactivateAccessKeys { user: name.clone() });
         actions.push(Action::AwsDeleteLoginProfile { user: name.clone() });
-    } else if !own_grants
-        .iter()
-        .any(|g| g.kind == "inline_policy" && g.name == DENY_OLDER_SESSIONS)
-    {
+        for group in user_groups(principal, own_grants) {
+            actions.push(Action::AwsRemoveUserFromGroup {
+                user: name.clone(),
+                group,
+            });
+        }
+    } else if !own_grants.iter().any(|g| is_lapse_deny(g)) {
         actions.push(Action::AwsDenyOlderSessions { role: name.clone() });
     }
     for grant in own_grants.iter().copied() {
         if let Some(group) = &grant.via {
             notes.push(format!(
-                "{} is inherited from group {group}: the group is shared and left unchanged",
+                "{} comes from group {group}: the user leaves the group, the group is unchanged",
                 grant.name
             ));
             continue;
@@ -222,7 +319,7 @@ fn aws_principal_actions(principal: &Principal, own_grants: &[&Grant]) -> Planne
                 name: name.clone(),
                 policy_arn: grant.policy_id.clone().unwrap_or_else(|| grant.id.clone()),
             }),
-            "inline_policy" if grant.name != DENY_OLDER_SESSIONS => {
+            "inline_policy" if !is_lapse_deny(grant) => {
                 actions.push(Action::AwsDeleteInlinePolicy {
                     principal: iam_kind,
                     name: name.clone(),
@@ -236,6 +333,22 @@ fn aws_principal_actions(principal: &Principal, own_grants: &[&Grant]) -> Planne
         actions.push(Action::AwsDeleteDeactivatedAccessKeys { user: name });
     }
     (actions, notes)
+}
+
+/// The user's groups: the `groups` attribute, and any group a grant was inherited through.
+fn user_groups(principal: &Principal, own_grants: &[&Grant]) -> Vec<String> {
+    let mut groups: Vec<String> = principal
+        .attributes
+        .get(attr::GROUPS)
+        .and_then(|v| v.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|g| g.as_str().map(str::to_string))
+        .collect();
+    groups.extend(own_grants.iter().filter_map(|g| g.via.clone()));
+    groups.sort();
+    groups.dedup();
+    groups
 }
 
 fn attribute(credential: &Credential, key: &str) -> Option<String> {

@@ -96,6 +96,10 @@ pub fn outcome_text(outcome: &Outcome) -> String {
                 done += 1;
                 "done".to_string()
             }
+            ActionStatus::AlreadyAbsent => {
+                done += 1;
+                "already absent".to_string()
+            }
             ActionStatus::Resumed => {
                 done += 1;
                 "done by an interrupted earlier run".to_string()

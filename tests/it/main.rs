@@ -1,4 +1,5 @@
 //! Integration tests, compiled into one binary (linking aws-sdk and polars once, not per file).
+mod action;
 mod aws_live;
 mod aws_offline;
 mod azure;
@@ -15,5 +16,8 @@ mod repo_files;
 mod repo_secrets;
 mod repo_workflows;
 mod revoke;
+mod revoke_accounts;
+mod revoke_refusals;
 mod rules;
+mod self_scan;
 mod support;

@@ -336,14 +336,11 @@ fn plan_changes_nothing_and_apply_revokes_only_expired_grants() {
         assert!(inline(&iam, "user", "temp-deployer").await.is_empty());
         assert!(!has_login_profile(&iam, "temp-deployer").await);
         assert!(attached(&iam, "role", "temp-ci").await.is_empty());
-        assert_eq!(
-            inline(&iam, "role", "temp-ci").await,
-            vec!["LapseRevokeOlderSessions"]
-        );
+        let deny_name = only_deny(&iam, "temp-ci").await;
         let deny = iam
             .get_role_policy()
             .role_name("temp-ci")
-            .policy_name("LapseRevokeOlderSessions")
+            .policy_name(&deny_name)
             .send()
             .await
             .expect("deny policy");
@@ -382,6 +379,16 @@ fn plan_changes_nothing_and_apply_revokes_only_expired_grants() {
     rt.block_on(assert_untouched(&iam, &estate));
 }
 
+/// The role's one inline policy, lapse's session cutoff (named for the run that wrote it).
+async fn only_deny(iam: &aws_sdk_iam::Client, role: &str) -> String {
+    let names = inline(iam, "role", role).await;
+    assert!(
+        names.len() == 1 && names[0].starts_with("LapseRevokeOlderSessions-"),
+        "{names:?}"
+    );
+    names[0].clone()
+}
+
 fn percent_decode(text: &str) -> String {
     percent_encoding::percent_decode_str(text)
         .decode_utf8_lossy()
@@ -409,9 +416,18 @@ fn a_run_killed_mid_apply_is_finished_by_the_next_without_repeats() {
         .assert()
         .code(86);
     let records = journal_records(dir.path());
-    let last = records.last().expect("records");
-    assert_eq!(last["event"], "started", "killed between records");
-    assert_eq!(last["action"]["action"], "aws_deactivate_access_keys");
+    // Killed between records: the action started, each key was claimed before its call, and
+    // no `done` followed.
+    let started = records
+        .iter()
+        .rposition(|r| r["event"] == "started")
+        .expect("a started record");
+    assert_eq!(
+        records[started]["action"]["action"],
+        "aws_deactivate_access_keys"
+    );
+    let after: Vec<&Value> = records[started + 1..].iter().map(|r| &r["event"]).collect();
+    assert_eq!(after, vec!["key_claimed", "key_claimed"], "{records:#?}");
     assert_eq!(
         rt.block_on(key_states(&iam, "temp-deployer")),
         vec![StatusType::Inactive; 2]
@@ -430,10 +446,7 @@ fn a_run_killed_mid_apply_is_finished_by_the_next_without_repeats() {
     let out = String::from_utf8_lossy(&rerun.get_output().stdout).to_string();
     assert!(out.contains("done by an interrupted earlier run"), "{out}");
     rt.block_on(async {
-        assert_eq!(
-            inline(&iam, "role", "temp-ci").await,
-            vec!["LapseRevokeOlderSessions"]
-        );
+        only_deny(&iam, "temp-ci").await;
         assert_eq!(
             key_states(&iam, "temp-deployer").await,
             vec![StatusType::Inactive; 2]
@@ -564,7 +577,7 @@ fn github_deletes_exactly_the_expired_deploy_key_and_secrets() {
         let server = MockServer::start().await;
         mock_delete(&server, "/repos/acme/api/keys/42", 204).await;
         mock_delete(&server, "/repos/acme/api/actions/secrets/DEPLOY_TOKEN", 204).await;
-        // Already gone: 404 counts as done.
+        // Already gone: 404 counts as done, "already absent".
         mock_delete(&server, "/orgs/acme/actions/secrets/ORG_TOKEN", 404).await;
 
         let plan = lapse::revoke::plan(&github_estate(), at("2025-06-01T00:00:00Z"));
@@ -574,10 +587,10 @@ fn github_deletes_exactly_the_expired_deploy_key_and_secrets() {
 
         let outcome = apply_against_github(&plan, &server).await;
         assert!(
-            outcome
-                .results
-                .iter()
-                .all(|r| matches!(r.status, ActionStatus::Done)),
+            outcome.results.iter().all(|r| match r.grant.as_str() {
+                "acme/ORG_TOKEN" => matches!(r.status, ActionStatus::AlreadyAbsent),
+                _ => matches!(r.status, ActionStatus::Done),
+            }),
             "{outcome:#?}"
         );
         assert_eq!(outcome.exit_code(), lapse::exit::Code::Clean);
@@ -626,7 +639,7 @@ fn role_assignment(id: &str, description: &str) -> Grant {
         starts_at: None,
         ends_at: None,
         description: Some(description.into()),
-        attributes: BTreeMap::new(),
+        attributes: BTreeMap::from([("tenant".to_string(), Value::from("tenant"))]),
     }
 }
 
@@ -694,12 +707,10 @@ fn azure_deletes_the_expired_assignment_and_removes_the_expired_password() {
             arm: "arm-token".into(),
         };
         let executors = Executors {
-            azure: Some(AzureExecutor::new(
-                reqwest::Client::new(),
-                &server.uri(),
-                &server.uri(),
-                auth,
-            )),
+            azure: Some(
+                AzureExecutor::new(reqwest::Client::new(), &server.uri(), &server.uri(), auth)
+                    .in_tenant("tenant", &[]),
+            ),
             ..Executors::default()
         };
         let dir = tempfile::tempdir().expect("tempdir");
@@ -735,11 +746,10 @@ async fn apply_against_github(
     server: &MockServer,
 ) -> lapse::revoke::Outcome {
     let executors = Executors {
-        github: Some(GithubExecutor::new(
-            reqwest::Client::new(),
-            &server.uri(),
-            "test-token".into(),
-        )),
+        github: Some(
+            GithubExecutor::new(reqwest::Client::new(), &server.uri(), "test-token".into())
+                .for_owners(&["acme"]),
+        ),
         ..Executors::default()
     };
     let dir = tempfile::tempdir().expect("tempdir");

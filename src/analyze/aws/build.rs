@@ -297,8 +297,8 @@ fn role(principal: &Principal, index: &Index, ctx: &AnalysisContext) -> Analysis
         .unwrap_or_default();
     let path = principal.path.clone().unwrap_or_else(|| "/".into());
     let service_linked = path.starts_with("/aws-service-role/");
-    let sso_role = principal.name.starts_with("AWSReservedSSO_")
-        || path.starts_with("/aws-reserved/sso.amazonaws.com/");
+    // Only IAM Identity Center creates roles under its reserved path; a name anyone can choose.
+    let sso_role = path.starts_with("/aws-reserved/sso.amazonaws.com/");
     let age_days = principal.created_at.map(|t| ctx.days_since(t));
     let exposure = exposure(&trust);
     let facts = RoleFacts {
@@ -534,6 +534,8 @@ fn string_list(principal: &Principal, key: &str) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     fn ctx() -> AnalysisContext {
@@ -576,6 +578,43 @@ mod tests {
             ..TrustFacts::default()
         };
         assert_eq!(exposure(&service), Exposure::Internal);
+    }
+
+    /// Only IAM Identity Center's own path makes a role a person's SSO role, not its name.
+    #[test]
+    fn sso_roles_by_path_only() {
+        let role = |name: &str, path: &str| json!({"RoleName": name, "Path": path, "Arn": format!("arn:aws:iam::111111111111:role{path}{name}")});
+        let details: crate::collect::aws::AuthorizationDetails =
+            serde_json::from_value(json!({"RoleDetailList": [
+                role("AWSReservedSSO_Admin_1", "/"),
+                role("AWSReservedSSO_Admin_2", "/aws-reserved/sso.amazonaws.com/"),
+            ]}))
+            .unwrap();
+        let source = crate::inventory::SourceRun {
+            source: "aws".into(),
+            scope: String::new(),
+            started_at: ctx().as_of,
+            duration_ms: 0,
+            api_calls: Default::default(),
+            attributes: Default::default(),
+        };
+        let inventory = crate::collect::aws::to_inventory(details, None, source);
+        let analysis = analyze(&inventory, &ctx());
+        let sso: Vec<(String, bool)> = analysis
+            .subjects
+            .iter()
+            .map(|s| {
+                let sso = s.facts.to_map()["sso_role"].as_bool();
+                (s.resource.name.clone(), sso.unwrap())
+            })
+            .collect();
+        assert_eq!(
+            sso,
+            vec![
+                ("AWSReservedSSO_Admin_1".to_string(), false),
+                ("AWSReservedSSO_Admin_2".to_string(), true)
+            ]
+        );
     }
 
     #[test]

@@ -40,6 +40,10 @@ pub enum LiveOptionsError {
     RoleWithoutAccounts,
     #[error("--shard '{0}': expected I/N with 0 <= I < N, e.g. 0/4")]
     BadShard(String),
+    #[error(
+        "--aws-revoke-role-arn '{0}': expected a role ARN (arn:aws:iam::{{account}}:role/NAME)"
+    )]
+    BadRevokeRole(String),
     #[error("--concurrency must be at least 1")]
     ZeroConcurrency,
 }
@@ -52,6 +56,12 @@ struct RawAwsConfig {
     region: Option<String>,
     endpoint_url: Option<String>,
     role_arn: Option<String>,
+    /// The role `revoke` (and `grant`) assume to write, `{account}` in place of the id.
+    revoke_role_arn: Option<String>,
+    /// Session name on every assumed role (default `lapse-audit` / `lapse-revoke`).
+    session_name: Option<String>,
+    /// Lifetime of assumed credentials (900-43200); an apply refreshes them when it outlasts it.
+    session_duration_secs: Option<u32>,
     /// Account ids, or one string naming a file (same forms as `--aws-accounts`).
     accounts: Option<AccountsValue>,
     external_id: Option<String>,
@@ -95,6 +105,13 @@ pub struct LiveOptions {
     /// Role ARN template with `{account}`; `None` scans with the ambient credentials.
     pub role_arn: Option<String>,
     pub external_id: Option<String>,
+    /// Role template with `{account}` that `revoke` and `grant` assume to write; `None`:
+    /// they write with the ambient credentials, in the ambient account only.
+    pub revoke_role_arn: Option<String>,
+    /// Session name of assumed roles; `None`: `lapse-audit` to read, `lapse-revoke` to write.
+    pub session_name: Option<String>,
+    /// Lifetime of assumed credentials, in seconds.
+    pub session_seconds: u32,
     /// Accounts to assume into, sorted, deduplicated, already cut to this shard.
     pub accounts: Vec<String>,
     /// With no account list: whether this shard owns the ambient account (shard index 0).
@@ -136,6 +153,25 @@ impl LiveOptions {
         if concurrency == 0 {
             return Err(LiveOptionsError::ZeroConcurrency);
         }
+        let revoke_role_arn = args.aws_revoke_role_arn.clone().or(raw.revoke_role_arn);
+        if let Some(arn) = &revoke_role_arn
+            && !is_role_template(arn)
+        {
+            return Err(LiveOptionsError::BadRevokeRole(printable(arn)));
+        }
+        let session_seconds = raw
+            .session_duration_secs
+            .unwrap_or(super::session::DEFAULT_SESSION_SECONDS);
+        if let (false, Some(table)) = ((900..=43_200).contains(&session_seconds), table) {
+            let message = format!("must be between 900 and 43200, got {session_seconds}");
+            return Err(table.invalid("session_duration_secs", message).into());
+        }
+        if let (Some(name), Some(table)) = (&raw.session_name, table)
+            && !is_session_name(name)
+        {
+            let message = "2-64 characters of letters, digits and =,.@-";
+            return Err(table.invalid("session_name", message).into());
+        }
         let max_attempts = raw.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS);
         if let (false, Some(table)) = ((1..=20).contains(&max_attempts), table) {
             let message = format!("must be between 1 and 20, got {max_attempts}");
@@ -156,6 +192,9 @@ impl LiveOptions {
             scan_ambient: !listed && ambient_in_shard,
             accounts,
             role_arn,
+            revoke_role_arn,
+            session_name: raw.session_name,
+            session_seconds,
             concurrency,
             max_attempts,
             quiet: args.quiet,
@@ -276,6 +315,34 @@ fn sorted(mut accounts: Vec<String>) -> Vec<String> {
     accounts.sort();
     accounts.dedup();
     accounts
+}
+
+/// `arn:<partition>:iam::<account or {account}>:role/<name>`.
+fn is_role_template(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    match parts.as_slice() {
+        ["arn", partition, "iam", "", account, resource] => {
+            partition.starts_with("aws")
+                && (*account == ACCOUNT_PLACEHOLDER || is_account_id(account))
+                && resource
+                    .strip_prefix("role/")
+                    .is_some_and(|n| !n.is_empty())
+        }
+        _ => false,
+    }
+}
+
+/// STS's RoleSessionName: `[\w+=,.@-]{2,64}`.
+fn is_session_name(name: &str) -> bool {
+    (2..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b))
+}
+
+/// User input echoed in an error: short and printable.
+fn printable(value: &str) -> String {
+    value.chars().take(80).filter(|c| !c.is_control()).collect()
 }
 
 pub fn is_account_id(value: &str) -> bool {

@@ -5,28 +5,23 @@
 //! Each account's SDK output is shaped like the offline files and goes through the same
 //! [`to_inventory`] translation: a live scan and an offline scan of the same account agree.
 
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
-use aws_config::SdkConfig;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde_json::json;
 
 use super::accounts::LiveOptions;
-use super::client::{ClientSettings, sdk_config};
 use super::credential_report::{CredentialReport, parse_credential_report_csv};
 use super::details::{AuthorizationDetails, ListRoles, account_of_arn};
-use super::fetch::{self, CallFailure, Calls, RawCredentialReport, count};
+use super::fetch::{self, CallFailure, Calls, RawCredentialReport};
 use super::progress::{AccountBar, Progress};
+use super::session::{AwsSessions, Purpose, caller_identity};
 use super::translate::to_inventory;
 use crate::inventory::{CoverageGap, Inventory, SourceRun};
 
 /// Name of this source in scan metadata and coverage gaps.
 pub const SOURCE: &str = "aws";
-/// Session name on every assumed role, so CloudTrail says who read the account.
-pub const SESSION_NAME: &str = "lapse-audit";
-/// STS minimum: the scan needs ⌈N/1000⌉+5 calls, far less than 15 minutes.
-pub const SESSION_SECONDS: i32 = 900;
 /// A report older than this (IAM's own regeneration threshold) is flagged in the scan metadata.
 const REPORT_MAX_AGE_HOURS: i64 = 4;
 
@@ -85,16 +80,10 @@ fn targets(opts: &LiveOptions) -> Vec<Target> {
 }
 
 async fn collect_all(opts: &LiveOptions, started_at: DateTime<Utc>) -> Inventory {
-    let base = sdk_config(ClientSettings {
-        profile: opts.profile.as_deref(),
-        region: opts.region.as_deref(),
-        endpoint_url: opts.endpoint_url.as_deref(),
-        max_attempts: opts.max_attempts,
-    })
-    .await;
+    let sessions = AwsSessions::new(opts).await;
     let progress = Progress::new(opts.quiet);
     let mut outcomes: Vec<AccountOutcome> = futures::stream::iter(targets(opts))
-        .map(|target| collect_account(&base, opts, &progress, target))
+        .map(|target| collect_account(&sessions, opts, &progress, target))
         .buffer_unordered(opts.concurrency)
         .collect()
         .await;
@@ -108,7 +97,7 @@ async fn collect_all(opts: &LiveOptions, started_at: DateTime<Utc>) -> Inventory
 }
 
 async fn collect_account(
-    base: &SdkConfig,
+    sessions: &AwsSessions,
     opts: &LiveOptions,
     progress: &Progress,
     target: Target,
@@ -121,7 +110,7 @@ async fn collect_account(
         account: None,
         role_arn: target.role_arn.clone(),
     };
-    let result = scan_account(base, opts, &target, &mut run, &mut calls, &bar).await;
+    let result = scan_account(sessions, opts, &target, &mut run, &mut calls, &bar).await;
     let elapsed = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
     let scope = run.account.clone().unwrap_or_else(|| target.label.clone());
     let inventory = match result {
@@ -162,7 +151,7 @@ struct AccountData {
 }
 
 async fn scan_account(
-    base: &SdkConfig,
+    sessions: &AwsSessions,
     opts: &LiveOptions,
     target: &Target,
     run: &mut AccountRun,
@@ -172,12 +161,12 @@ async fn scan_account(
     let config = match &target.role_arn {
         Some(role_arn) => {
             bar.step("assuming role");
-            assume_role(base, role_arn, opts.external_id.as_deref(), calls).await?
+            sessions.assume(role_arn, Purpose::Audit, calls).await?
         }
-        None => base.clone(),
+        None => sessions.base().clone(),
     };
     bar.step("identity");
-    let account = caller_account(&config, calls).await?;
+    let (account, _) = caller_identity(&config, calls).await?;
     if target.role_arn.is_some() && !opts.accounts.is_empty() && account != target.label {
         let reason = format!(
             "the assumed role belongs to account {account}, not {}",
@@ -196,56 +185,6 @@ async fn scan_account(
         roles,
         report,
     })
-}
-
-/// AssumeRole with the base credentials; the returned session signs every later call.
-async fn assume_role(
-    base: &SdkConfig,
-    role_arn: &str,
-    external_id: Option<&str>,
-    calls: &mut Calls,
-) -> Result<SdkConfig, CallFailure> {
-    const OP: &str = "sts:AssumeRole";
-    let sts = aws_sdk_sts::Client::new(base);
-    count(calls, OP);
-    let out = sts
-        .assume_role()
-        .role_arn(role_arn)
-        .role_session_name(SESSION_NAME)
-        .duration_seconds(SESSION_SECONDS)
-        .set_external_id(external_id.map(str::to_string))
-        .send()
-        .await
-        .map_err(|e| CallFailure::new(OP, "account", fetch::describe(&e)))?;
-    let creds = out
-        .credentials()
-        .ok_or_else(|| CallFailure::new(OP, "account", "the response has no Credentials"))?;
-    let expiry = SystemTime::try_from(*creds.expiration()).ok();
-    let session = aws_sdk_sts::config::Credentials::new(
-        creds.access_key_id(),
-        creds.secret_access_key(),
-        Some(creds.session_token().to_string()),
-        expiry,
-        "lapse-assume-role",
-    );
-    Ok(base
-        .to_builder()
-        .credentials_provider(aws_sdk_sts::config::SharedCredentialsProvider::new(session))
-        .build())
-}
-
-async fn caller_account(config: &SdkConfig, calls: &mut Calls) -> Result<String, CallFailure> {
-    const OP: &str = "sts:GetCallerIdentity";
-    count(calls, OP);
-    let out = aws_sdk_sts::Client::new(config)
-        .get_caller_identity()
-        .send()
-        .await
-        .map_err(|e| CallFailure::new(OP, "account", fetch::describe(&e)))?;
-    out.account()
-        .filter(|a| !a.is_empty())
-        .map(str::to_string)
-        .ok_or_else(|| CallFailure::new(OP, "account", "the response names no Account"))
 }
 
 fn source_run(

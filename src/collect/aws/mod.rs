@@ -9,10 +9,11 @@ pub mod accounts;
 pub(crate) mod client;
 pub mod credential_report;
 pub mod details;
-mod fetch;
+pub(crate) mod fetch;
 pub mod files;
 pub mod live;
 mod progress;
+pub mod session;
 pub mod translate;
 mod wire;
 
@@ -22,8 +23,10 @@ pub use credential_report::{
     parse_credential_report_json,
 };
 pub use details::{AuthorizationDetails, PolicyDocument, decode_policy_document};
+pub use fetch::CallFailure;
 pub use files::collect_files;
 pub use live::collect_live;
+pub use session::{AccountSession, AwsSessions, Purpose};
 pub use translate::to_inventory;
 
 /// Names of the provider attributes this source writes on principals, credentials and grants

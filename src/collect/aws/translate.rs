@@ -1,7 +1,8 @@
 //! Collect, AWS: translation of authorization details and the credential report into the
 //! inventory (shared by the offline reader and the live collector).
 //!
-//! Users inherit their groups' policies as grants with `via = <group name>`; a permissions
+//! Users inherit their groups' policies (the group of that name in the user's own account) as
+//! grants with `via = <group name>`; a permissions
 //! boundary is a grant of kind `permissions_boundary` (analysis does not apply it); tags become
 //! principal tags. Report rows join users by ARN; a report row without a user in the details
 //! (or the `<root_account>` row) is still a principal, with what the report says.
@@ -41,10 +42,20 @@ pub fn to_inventory(
         .collect();
     let builder = || Builder::new(source.started_at, &source.source);
     let known_policies: FastSet<&str> = details.policies.iter().map(|p| p.arn.as_str()).collect();
-    let groups: FastMap<&str, &GroupDetail> = details
+    // A user's GroupList names groups of its own account: joined by (account, name), never by
+    // name alone, or a second account's group of the same name would stand in for it.
+    let groups: FastMap<(&str, &str), &GroupDetail> = details
         .group_detail_list
         .iter()
-        .map(|g| (g.group_name.as_str(), g))
+        .map(|g| {
+            (
+                (
+                    account_of_arn(&g.arn).unwrap_or_default(),
+                    g.group_name.as_str(),
+                ),
+                g,
+            )
+        })
         .collect();
     let rows = report.map(|r| r.rows).unwrap_or_default();
     // The last row of an ARN, as a map built in report order keeps it.
@@ -208,7 +219,7 @@ impl Builder {
         &mut self,
         user: &UserDetail,
         row: Option<&CredentialReportRow>,
-        groups: &FastMap<&str, &GroupDetail>,
+        groups: &FastMap<(&str, &str), &GroupDetail>,
         known: &FastSet<&str>,
     ) {
         let mut principal = principal(
@@ -235,8 +246,9 @@ impl Builder {
             known,
         );
         self.boundary(&user.arn, user.permissions_boundary.as_ref());
+        let account = account_of_arn(&user.arn).unwrap_or_default();
         for group_name in &user.group_list {
-            match groups.get(group_name.as_str()) {
+            match groups.get(&(account, group_name.as_str())) {
                 Some(group) => {
                     let via = Some(*group);
                     self.grants(
@@ -569,6 +581,59 @@ mod tests {
             LastUsed::Never
         );
         assert_eq!(most_recent(&[]), LastUsed::Never);
+    }
+
+    fn source() -> SourceRun {
+        SourceRun {
+            source: "aws".into(),
+            scope: String::new(),
+            started_at: "2025-06-01T00:00:00Z".parse().unwrap(),
+            duration_ms: 0,
+            api_calls: Default::default(),
+            attributes: Default::default(),
+        }
+    }
+
+    /// Two accounts each with a group `ops`: A's grants admin, B's reads. A user is joined to
+    /// the group of its own account, whichever order the exports came in.
+    #[test]
+    fn groups_join_users_within_their_own_account() {
+        let group = |account: &str, action: &str| {
+            json!({"GroupName": "ops", "Path": "/", "Arn": format!("arn:aws:iam::{account}:group/ops"),
+                "GroupPolicyList": [{"PolicyName": format!("ops-{account}"),
+                    "PolicyDocument": {"Statement": [{"Effect": "Allow", "Action": action, "Resource": "*"}]}}]})
+        };
+        let user = |account: &str| json!({"UserName": "alice", "Arn": format!("arn:aws:iam::{account}:user/alice"), "GroupList": ["ops"]});
+        for groups in [
+            json!([
+                group("111111111111", "*"),
+                group("222222222222", "s3:GetObject")
+            ]),
+            json!([
+                group("222222222222", "s3:GetObject"),
+                group("111111111111", "*")
+            ]),
+        ] {
+            let details: AuthorizationDetails = serde_json::from_value(json!({
+                "UserDetailList": [user("111111111111"), user("222222222222")],
+                "GroupDetailList": groups,
+            }))
+            .unwrap();
+            let inventory = to_inventory(details, None, source());
+            let held = |account: &str| -> Vec<String> {
+                let arn = format!("arn:aws:iam::{account}:user/alice");
+                let mut names: Vec<String> = inventory
+                    .grants
+                    .iter()
+                    .filter(|g| g.principal_id == arn)
+                    .map(|g| g.name.clone())
+                    .collect();
+                names.sort();
+                names
+            };
+            assert_eq!(held("111111111111"), vec!["ops-111111111111"]);
+            assert_eq!(held("222222222222"), vec!["ops-222222222222"]);
+        }
     }
 
     #[test]

@@ -19,9 +19,12 @@ mod graph;
 mod http;
 
 pub use auth::{CredentialKind, Tokens};
+pub use http::ApiError;
 
 pub const PUBLIC_GRAPH_URL: &str = "https://graph.microsoft.com";
 pub const PUBLIC_ARM_URL: &str = "https://management.azure.com";
+/// Attribute of a role assignment (or PIM grant) naming the tenant it was read in.
+pub const TENANT_ATTRIBUTE: &str = "tenant";
 /// The source name in gaps and runs.
 pub const SOURCE: &str = "azure";
 
@@ -155,6 +158,11 @@ fn origin(flag: &'static str, url: &str) -> Result<String, AzureOptionsError> {
     Ok(parsed.origin().ascii_serialization())
 }
 
+/// The HTTPS client every Azure call goes through (collect and revoke alike).
+pub fn http_client(opts: &AzureOptions) -> Result<reqwest::Client, ApiError> {
+    http::build_client(opts.ca_bundle.as_deref())
+}
+
 /// One collection run's shared state.
 pub(crate) struct Run<'a> {
     opts: &'a AzureOptions,
@@ -241,6 +249,13 @@ pub async fn collect_async(opts: &AzureOptions, tokens: Tokens) -> Inventory {
         .inventory
         .into_inner()
         .unwrap_or_else(|p| p.into_inner());
+    // The tenant that holds each grant: `revoke` writes to a grant's own tenant only.
+    for grant in &mut inventory.grants {
+        grant
+            .attributes
+            .entry(TENANT_ATTRIBUTE.into())
+            .or_insert_with(|| serde_json::json!(opts.tenant));
+    }
     let mut attributes = crate::inventory::Attributes::new();
     if let Some(name) = run.tokens.chosen_name() {
         attributes.insert("credential".into(), serde_json::json!(name));

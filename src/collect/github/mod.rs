@@ -279,36 +279,86 @@ pub(crate) fn api_gap(scope: &str, what: &str, err: &ApiError) -> CoverageGap {
     )
 }
 
-async fn client_for(opts: &GithubOptions, scope: &Scope) -> Result<Api, String> {
-    let builder = || {
-        Octocrab::builder()
-            .add_retry_config(octocrab::service::middleware::retry::RetryConfig::None)
-            .set_connect_timeout(Some(Duration::from_secs(10)))
-            .set_read_timeout(Some(Duration::from_secs(60)))
-            .base_uri(opts.api_url.as_str())
-            .map_err(|e| format!("invalid --github-api-url `{}`: {e}", opts.api_url))
+/// The owners `opts` names (its orgs and the owners of its repositories): the only owners
+/// `revoke` and `grant` write to.
+pub fn owners(opts: &GithubOptions) -> Vec<String> {
+    plan(opts).into_iter().map(|scope| scope.owner).collect()
+}
+
+/// A bearer token for writing to `owner`: the personal token, or the GitHub App's
+/// installation token on that owner. `None` when the options carry no credentials.
+pub async fn token_for(opts: &GithubOptions, owner: &str) -> Result<Option<String>, String> {
+    let app = match &opts.auth {
+        GithubAuth::Anonymous => return Ok(None),
+        GithubAuth::Token(token) => return Ok(Some(token.clone())),
+        GithubAuth::App { .. } => app_client(opts).await?,
     };
+    let id = installation_id(&app, opts, owner).await?;
+    let (_, token) = app
+        .installation_and_token(id.into())
+        .await
+        .map_err(|e| format!("GitHub App installation {id}: {e}"))?;
+    use octocrab::secrecy::ExposeSecret;
+    Ok(Some(token.expose_secret().to_string()))
+}
+
+type CrabBuilder = octocrab::OctocrabBuilder<
+    octocrab::NoSvc,
+    octocrab::DefaultOctocrabBuilderConfig,
+    octocrab::NoAuth,
+    octocrab::NotLayerReady,
+>;
+
+/// Every GitHub client's settings: no octocrab retries (lapse waits out rate limits itself),
+/// bounded timeouts, the API root of the options.
+fn crab_builder(opts: &GithubOptions) -> Result<CrabBuilder, String> {
+    Octocrab::builder()
+        .add_retry_config(octocrab::service::middleware::retry::RetryConfig::None)
+        .set_connect_timeout(Some(Duration::from_secs(10)))
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .base_uri(opts.api_url.as_str())
+        .map_err(|e| format!("invalid --github-api-url `{}`: {e}", opts.api_url))
+}
+
+/// The client authenticated as the GitHub App itself (JWT), for installation lookups.
+async fn app_client(opts: &GithubOptions) -> Result<Octocrab, String> {
+    let GithubAuth::App {
+        app_id,
+        private_key_pem,
+        ..
+    } = &opts.auth
+    else {
+        return Err("not a GitHub App".into());
+    };
+    let key = octocrab::EncodingKey::from_rsa_pem(private_key_pem)
+        .map_err(|e| format!("GitHub App private key is not an RSA PEM key: {e}"))?;
+    crab_builder(opts)?
+        .app((*app_id).into(), key)
+        .build()
+        .map_err(|e| format!("could not build the GitHub App client: {e}"))
+}
+
+/// The App's installation on `owner`: the configured one, else looked up.
+async fn installation_id(app: &Octocrab, opts: &GithubOptions, owner: &str) -> Result<u64, String> {
+    match &opts.auth {
+        GithubAuth::App {
+            installation_id: Some(id),
+            ..
+        } => Ok(*id),
+        _ => org_installation(app, opts, owner).await,
+    }
+}
+
+async fn client_for(opts: &GithubOptions, scope: &Scope) -> Result<Api, String> {
     let crab = match &opts.auth {
-        GithubAuth::Anonymous => builder()?.build().map_err(|e| e.to_string()),
-        GithubAuth::Token(token) => builder()?
+        GithubAuth::Anonymous => crab_builder(opts)?.build().map_err(|e| e.to_string()),
+        GithubAuth::Token(token) => crab_builder(opts)?
             .personal_token(token.clone())
             .build()
             .map_err(|e| e.to_string()),
-        GithubAuth::App {
-            app_id,
-            private_key_pem,
-            installation_id,
-        } => {
-            let key = octocrab::EncodingKey::from_rsa_pem(private_key_pem)
-                .map_err(|e| format!("GitHub App private key is not an RSA PEM key: {e}"))?;
-            let app = builder()?
-                .app((*app_id).into(), key)
-                .build()
-                .map_err(|e| format!("could not build the GitHub App client: {e}"))?;
-            let id = match installation_id {
-                Some(id) => *id,
-                None => org_installation(&app, opts, &scope.owner).await?,
-            };
+        GithubAuth::App { .. } => {
+            let app = app_client(opts).await?;
+            let id = installation_id(&app, opts, &scope.owner).await?;
             app.installation(id.into())
                 .map_err(|e| format!("GitHub App installation {id}: {e}"))
         }
