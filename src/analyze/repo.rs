@@ -95,6 +95,10 @@ pub struct HardcodedSecretFacts {
     pub generic: bool,
     /// For an AWS access key id: the account it belongs to, decoded from the id offline.
     pub aws_account: Option<String>,
+    /// With `--git-history`: the commit that introduced it, and whether HEAD still holds it
+    /// (null without a history scan).
+    pub introduced_in: Option<String>,
+    pub in_head: Option<bool>,
 }
 
 /// Builds workflow and hard-coded-secret subjects of every provider.
@@ -430,6 +434,15 @@ fn hardcoded_subject(credential: &Credential) -> Subject {
             .get("aws_account")
             .and_then(|v| v.as_str())
             .map(str::to_string),
+        introduced_in: credential
+            .attributes
+            .get("introduced_in")
+            .and_then(|v| v.as_str())
+            .map(str::to_string),
+        in_head: credential
+            .attributes
+            .get("in_head")
+            .and_then(|v| v.as_bool()),
         secret_type,
         hint: credential.hint.clone(),
     };

@@ -75,6 +75,7 @@ struct RawPattern {
     hint: bool,
     #[serde(default)]
     generic: bool,
+    requires: Option<String>,
 }
 
 fn yes() -> bool {
@@ -103,6 +104,9 @@ pub struct Pattern {
     pub hint: bool,
     /// The entropy-checked catch-all, which yields to every precise pattern.
     pub generic: bool,
+    /// A regex the whole text must also match (context anywhere in the file, such as
+    /// `kind: Secret`), kept out of `regex` so the set stays small.
+    pub requires: Option<Regex>,
     /// Where it was defined, for messages.
     pub source: String,
 }
@@ -193,6 +197,12 @@ impl Catalogue {
                     format!("pattern `{}`: no capture group {group}", raw.id),
                 ));
             }
+            let requires = raw
+                .requires
+                .as_deref()
+                .map(Regex::new)
+                .transpose()
+                .map_err(|e| invalid(offset, format!("pattern `{}` requires: {e}", raw.id)))?;
             self.patterns.push(Pattern {
                 id: raw.id,
                 title: raw.title,
@@ -201,6 +211,7 @@ impl Catalogue {
                 min_entropy: raw.min_entropy,
                 hint: raw.hint,
                 generic: raw.generic,
+                requires,
                 source: path.to_string(),
             });
         }

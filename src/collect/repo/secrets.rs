@@ -23,6 +23,9 @@ pub struct Hit {
     /// The AWS account an access key id belongs to, decoded offline from the id itself.
     pub aws_account: Option<String>,
     pub generic: bool,
+    /// Identifies the value within one run (history: one finding per secret), in memory
+    /// only: it is never written anywhere.
+    pub identity: u64,
 }
 
 /// A catalogue compiled for scanning.
@@ -84,6 +87,9 @@ impl Scanner {
         order.sort_by_key(|&i| self.catalogue.patterns[i].generic);
         for index in order {
             let pattern = &self.catalogue.patterns[index];
+            if pattern.requires.as_ref().is_some_and(|r| !r.is_match(text)) {
+                continue;
+            }
             for caps in pattern.regex.captures_iter(text) {
                 let Some(value) = caps.get(pattern.group) else {
                     continue;
@@ -105,6 +111,7 @@ impl Scanner {
                         .then(|| aws_account_of_key_id(value.as_str()))
                         .flatten(),
                     generic: pattern.generic,
+                    identity: identity(&self.kinds[index], value.as_str()),
                 });
             }
         }
@@ -120,6 +127,17 @@ impl Scanner {
         !is_placeholder(value)
             && (pattern.min_entropy == 0.0 || entropy(value) >= pattern.min_entropy)
     }
+}
+
+fn identity(kind: &str, value: &str) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    // Keyed per process: the number says nothing about the value outside this run.
+    static KEY: LazyLock<std::collections::hash_map::RandomState> =
+        LazyLock::new(std::collections::hash_map::RandomState::new);
+    let mut hasher = KEY.build_hasher();
+    hasher.write(kind.as_bytes());
+    hasher.write(value.as_bytes());
+    hasher.finish()
 }
 
 /// Every secret in `text`, with the built-in catalogue.
