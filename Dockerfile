@@ -16,6 +16,7 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY rules ./rules
+COPY secrets ./secrets
 COPY reports ./reports
 COPY examples ./examples
 RUN --mount=type=cache,target=/usr/local/cargo/registry \

@@ -202,9 +202,11 @@ impl Run<'_> {
         } else {
             Ok(Verdict::Proceed)
         };
-        let verdict = match verdict {
-            Ok(verdict) => verdict,
-            Err(e) => Verdict::Skip(e.message),
+        // The re-read itself failing (a refused account, owner or tenant; an error) fails
+        // the grant's actions without a call.
+        let (verdict, refused) = match verdict {
+            Ok(verdict) => (verdict, None),
+            Err(e) => (Verdict::Skip(e.message.clone()), Some(e)),
         };
         if let Verdict::Skip(reason) = &verdict {
             let mut record = self.journal.record(Event::Skipped);
@@ -213,15 +215,19 @@ impl Run<'_> {
             self.journal.append(&record)?;
         }
         for action in &grant.actions {
-            let status = match &verdict {
+            let status = match (&verdict, &refused) {
                 _ if self.journal.state().resumable.contains(&grant.key(action)) => {
                     ActionStatus::Resumed
                 }
-                Verdict::Skip(reason) => ActionStatus::Skipped {
+                (_, Some(e)) => ActionStatus::Failed {
+                    permission: e.permission,
+                    error: e.message.clone(),
+                },
+                (Verdict::Skip(reason), None) => ActionStatus::Skipped {
                     reason: reason.clone(),
                 },
-                Verdict::Absent => self.absent(grant, action)?,
-                Verdict::Proceed => self.execute(grant, action).await?,
+                (Verdict::Absent, None) => self.absent(grant, action)?,
+                (Verdict::Proceed, None) => self.execute(grant, action).await?,
             };
             self.results.push(ActionResult {
                 grant: grant.resource.id.clone(),
@@ -234,9 +240,20 @@ impl Run<'_> {
 
     /// The principal is read again through its provider's verified client.
     async fn check(&self, grant: &ExpiredGrant) -> Result<Verdict, ActionError> {
-        match (grant.resource.provider, &self.executors.aws) {
-            (Provider::Aws, Some(aws)) => aws.check(grant).await,
-            _ => Ok(Verdict::Proceed),
+        match grant.resource.provider {
+            Provider::Aws => match &self.executors.aws {
+                Some(aws) => aws.check(grant).await,
+                None => Ok(Verdict::Proceed),
+            },
+            Provider::Github => match &self.executors.github {
+                Some(github) => github.check(grant).await,
+                None => Ok(Verdict::Proceed),
+            },
+            Provider::Azure => match &self.executors.azure {
+                Some(azure) => azure.check(grant).await,
+                None => Ok(Verdict::Proceed),
+            },
+            Provider::Repo => Ok(Verdict::Proceed),
         }
     }
 

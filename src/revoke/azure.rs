@@ -4,8 +4,10 @@
 
 use super::ExpiredGrant;
 use super::action::Action;
-use super::apply::{ActionError, Effect};
+use super::apply::{ActionError, Effect, Verdict};
 use super::github::{segment, status_result};
+use super::pin::{id_verdict, marker_verdict};
+use crate::analyze::expiry::find_in_text;
 use crate::collect::azure::{AzureOptions, Tokens};
 use crate::render::terminal::clean;
 
@@ -126,6 +128,54 @@ impl AzureExecutor {
         }
     }
 
+    /// Reads a role assignment again before deleting it (in the grant's own tenant only): gone
+    /// is "already absent"; another principal behind the id, or a description marker changed
+    /// since the plan, skips the grant.
+    pub async fn check(&self, grant: &ExpiredGrant) -> Result<Verdict, ActionError> {
+        let Some(action @ Action::AzureDeleteRoleAssignment { id }) = grant.actions.first() else {
+            return Ok(Verdict::Proceed);
+        };
+        self.check_scope(grant, action)?;
+        let url = format!(
+            "{}{}?api-version={ROLE_ASSIGNMENTS_API}",
+            self.arm_url,
+            arm_path(id)?
+        );
+        let token = self.token(false).await?;
+        let request_text = format!("GET {}", clean(id));
+        let response = self
+            .http
+            .get(url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(|e| ActionError {
+                permission: false,
+                message: format!("{request_text}: {}", e.without_url()),
+            })?;
+        if !status_result(&request_text, response.status())? {
+            return Ok(Verdict::Absent);
+        }
+        let body: serde_json::Value = response.json().await.map_err(|e| ActionError {
+            permission: false,
+            message: format!("{request_text}: not the expected JSON: {}", e.without_url()),
+        })?;
+        let properties = &body["properties"];
+        let who = format!("role assignment {}", clean(id));
+        if let Some(pinned) = grant.principal_unique_id.as_deref() {
+            let current = properties["principalId"].as_str().unwrap_or_default();
+            let verdict = id_verdict(&who, pinned, current);
+            if verdict != Verdict::Proceed {
+                return Ok(verdict);
+            }
+        }
+        if grant.marker_source != "description" {
+            return Ok(Verdict::Proceed);
+        }
+        let description = properties["description"].as_str().unwrap_or_default();
+        Ok(marker_verdict(grant, &who, find_in_text(description)))
+    }
+
     pub async fn run(&self, grant: &ExpiredGrant, action: &Action) -> Result<Effect, ActionError> {
         self.check_scope(grant, action)?;
         match action {
@@ -217,4 +267,29 @@ fn arm_path(id: &str) -> Result<String, ActionError> {
         .map(segment)
         .collect::<Result<Vec<_>, _>>()?;
     Ok(format!("/{}", segments.join("/")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arm_paths_are_encoded_and_dot_segments_refused() {
+        let id = "/subscriptions/s1/resourceGroups/r g/providers/Microsoft.Authorization/roleAssignments/ra-1";
+        assert_eq!(
+            arm_path(id).unwrap(),
+            "/subscriptions/s1/resourceGroups/r%20g/providers/Microsoft.Authorization/roleAssignments/ra-1"
+        );
+        for bad in [
+            "/subscriptions/s1/../resourceGroups/x",
+            "/subscriptions/s1/%2e%2e/x",
+            "/subscriptions//x",
+            "subscriptions/s1",
+            "/subscriptions/s1/\nx",
+        ] {
+            assert!(arm_path(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(subscription_of("/subscriptions/s1/x"), Some("s1"));
+        assert_eq!(subscription_of("/providers/x"), None);
+    }
 }

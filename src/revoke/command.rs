@@ -3,8 +3,9 @@
 //! the collectors used) and execute it.
 //!
 //! Exit codes: 0 plan printed, or everything planned done (key deletions waiting for their grace
-//! period count as done); 1 some action failed (a permission error stops its grant); 2 input
-//! error, including a second concurrent `--apply` refused by the lock.
+//! period count as done); 1 some action failed, was refused (another account, tenant or owner)
+//! or skipped (the principal or its marker changed since the plan); 2 input error, including a
+//! second concurrent `--apply` refused by the lock.
 
 use anyhow::Context;
 

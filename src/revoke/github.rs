@@ -7,8 +7,10 @@ use std::collections::BTreeMap;
 
 use tokio::sync::Mutex;
 
+use super::ExpiredGrant;
 use super::action::Action;
-use super::apply::{ActionError, Effect};
+use super::apply::{ActionError, Effect, Verdict};
+use crate::analyze::expiry::find_in_text;
 use crate::collect::github::{GithubAuth, GithubOptions};
 use crate::render::terminal::clean;
 
@@ -140,10 +142,18 @@ impl GithubExecutor {
 
     /// `Ok(false)`: already gone.
     async fn delete(&self, path: &str, token: &str) -> Result<bool, ActionError> {
-        let request = format!("DELETE {path}");
-        let response = self
-            .http
-            .delete(format!("{}{path}", self.api_url))
+        let response = self.send(reqwest::Method::DELETE, path, token).await?;
+        status_result(&format!("DELETE {path}"), response.status())
+    }
+
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+    ) -> Result<reqwest::Response, ActionError> {
+        self.http
+            .request(method.clone(), format!("{}{path}", self.api_url))
             .bearer_auth(token)
             .header("Accept", "application/vnd.github+json")
             .header("X-GitHub-Api-Version", "2022-11-28")
@@ -152,9 +162,35 @@ impl GithubExecutor {
             .await
             .map_err(|e| ActionError {
                 permission: false,
-                message: format!("{request}: {}", e.without_url()),
-            })?;
-        status_result(&request, response.status())
+                message: format!("{method} {path}: {}", e.without_url()),
+            })
+    }
+
+    /// Reads a deploy key again before deleting it: gone (404) is "already absent" (its id is
+    /// the one the plan saw); a title whose marker changed skips the grant.
+    pub async fn check(&self, grant: &ExpiredGrant) -> Result<Verdict, ActionError> {
+        let Some(Action::GithubDeleteDeployKey { repo, key_id }) = grant.actions.first() else {
+            return Ok(Verdict::Proceed);
+        };
+        let path = format!("/repos/{}/keys/{key_id}", repo_path(repo)?);
+        let token = self.token(owner_of(repo)).await?;
+        let response = self.send(reqwest::Method::GET, &path, &token).await?;
+        if !status_result(&format!("GET {path}"), response.status())? {
+            return Ok(Verdict::Absent);
+        }
+        if grant.marker_source != "title" {
+            return Ok(Verdict::Proceed);
+        }
+        let body: serde_json::Value = response.json().await.map_err(|e| ActionError {
+            permission: false,
+            message: format!("GET {path}: not the expected JSON: {}", e.without_url()),
+        })?;
+        let title = body
+            .get("title")
+            .and_then(|t| t.as_str())
+            .unwrap_or_default();
+        let who = format!("deploy key {key_id} of {}", clean(repo));
+        Ok(super::pin::marker_verdict(grant, &who, find_in_text(title)))
     }
 }
 
@@ -214,5 +250,22 @@ fn repo_path(repo: &str) -> Result<String, ActionError> {
             permission: false,
             message: format!("refused: `{}` is not OWNER/REPO", clean(repo)),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_are_encoded_and_traversal_refused() {
+        assert_eq!(segment("MY SECRET").unwrap(), "MY%20SECRET");
+        assert_eq!(repo_path("acme/api.v2").unwrap(), "acme/api.v2");
+        for bad in ["", ".", "..", "%2e%2e", "a\u{7}b"] {
+            assert!(segment(bad).is_err(), "{bad:?}");
+        }
+        assert!(repo_path("acme/../x").is_err());
+        assert!(repo_path("acme").is_err());
+        assert_eq!(owner_of("acme/api"), "acme");
     }
 }

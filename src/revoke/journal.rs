@@ -357,6 +357,30 @@ mod tests {
     }
 
     #[test]
+    fn a_whole_last_line_without_its_newline_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        let line = "{\"ts\":\"2025-01-01T00:00:00Z\",\"run_id\":\"a\",\"event\":\"run_started\"}";
+        std::fs::write(&path, line).unwrap();
+        let mut journal = Journal::open(&path).unwrap();
+        assert_eq!(journal.state().records, 1);
+        let record = journal.record(Event::RunFinished);
+        journal.append(&record).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with(&format!("{line}\n")), "{text}");
+        assert_eq!(JournalState::load(&path).unwrap().records, 2);
+    }
+
+    #[test]
+    fn keys_differ_by_account_and_principal() {
+        let action = Action::AwsDeactivateAccessKeys { user: "bob".into() };
+        let a = action_key(Provider::Aws, Some("111111111111"), Some("AIDA1"), &action);
+        let b = action_key(Provider::Aws, Some("222222222222"), Some("AIDA1"), &action);
+        let c = action_key(Provider::Aws, Some("111111111111"), Some("AIDA2"), &action);
+        assert!(a != b && a != c && b != c);
+    }
+
+    #[test]
     fn torn_last_line_is_ignored_and_repaired() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("j.jsonl");

@@ -6,6 +6,11 @@
 //! unreadable marker becomes a [`MarkerIssue`], never an action. `apply` executes a plan under a
 //! lock, writing every action to an append-only journal before and after it runs, so a run
 //! killed half-way is finished by the next one without repeating what was done.
+//!
+//! Each provider's executor is built from the validated options its collector used
+//! (`app::ProviderOptions`) and acts only where the grant is held: the verified session of the
+//! grant's AWS account, its Azure tenant, its GitHub owner. The plan pins each principal's
+//! unique id and marker; `pin` holds the verdicts of the re-read made before acting.
 
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +25,7 @@ pub mod github;
 pub mod journal;
 pub mod ledger;
 pub mod lock;
+pub mod pin;
 pub mod plan;
 pub mod print;
 

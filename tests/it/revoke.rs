@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use assert_cmd::Command;
-use aws_sdk_iam::types::{StatusType, Tag};
+use aws_sdk_iam::types::StatusType;
 use chrono::{TimeZone, Utc};
 use serde_json::Value;
 use wiremock::matchers::{body_json, header, method, path, query_param};
@@ -19,62 +19,20 @@ use lapse::revoke::azure::{AzureAuth, AzureExecutor};
 use lapse::revoke::github::GithubExecutor;
 use lapse::revoke::{Executors, Journal, JournalState};
 
+// Re-exported for the grant tests, which prove their changes with the same list calls.
+use crate::support::iam::{READ_ONLY, expiry, has_login_profile, key_states, managed_policy, user};
+pub(crate) use crate::support::iam::{attached, inline};
 use crate::support::moto::Moto;
 
 const PAST: &str = "2020-01-01T00:00:00Z";
 const FUTURE: &str = "2099-01-01T00:00:00Z";
-const READ_ONLY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:Get*","Resource":"*"}]}"#;
 const ROLE_TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
 
-fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("tokio runtime")
-}
-
-fn expiry(value: &str) -> Tag {
-    Tag::builder()
-        .key("lapse:expires-at")
-        .value(value)
-        .build()
-        .expect("tag")
-}
-
-/// A user with two keys, a login profile, a managed and an inline policy; `marker` is its
-/// `lapse:expires-at` tag (none for a standing user).
-async fn user(iam: &aws_sdk_iam::Client, name: &str, marker: Option<&str>, policy_arn: &str) {
-    let mut create = iam.create_user().user_name(name);
-    if let Some(value) = marker {
-        create = create.tags(expiry(value));
-    }
-    create.send().await.expect("create user");
-    for _ in 0..2 {
-        iam.create_access_key()
-            .user_name(name)
-            .send()
-            .await
-            .expect("key");
-    }
-    iam.create_login_profile()
-        .user_name(name)
-        .password("Correct-Horse-9!")
-        .send()
-        .await
-        .expect("login profile");
-    iam.attach_user_policy()
-        .user_name(name)
-        .policy_arn(policy_arn)
-        .send()
-        .await
-        .expect("attach");
-    iam.put_user_policy()
-        .user_name(name)
-        .policy_name("inline-read")
-        .policy_document(READ_ONLY)
-        .send()
-        .await
-        .expect("inline");
 }
 
 async fn role(iam: &aws_sdk_iam::Client, name: &str, marker: Option<&str>, policies: &[&str]) {
@@ -103,17 +61,6 @@ async fn role(iam: &aws_sdk_iam::Client, name: &str, marker: Option<&str>, polic
         .expect("inline");
 }
 
-async fn managed_policy(iam: &aws_sdk_iam::Client, name: &str) -> String {
-    let out = iam
-        .create_policy()
-        .policy_name(name)
-        .policy_document(READ_ONLY)
-        .send()
-        .await
-        .expect("policy");
-    out.policy().and_then(|p| p.arn()).expect("arn").to_string()
-}
-
 struct Estate {
     policy: String,
     second: String,
@@ -124,10 +71,10 @@ struct Estate {
 async fn build_estate(iam: &aws_sdk_iam::Client) -> Estate {
     let policy = managed_policy(iam, "temp-read").await;
     let second = managed_policy(iam, "ledger-read").await;
-    user(iam, "temp-deployer", Some(PAST), &policy).await;
-    user(iam, "standing-svc", None, &policy).await;
-    user(iam, "future-svc", Some(FUTURE), &policy).await;
-    user(iam, "broken-svc", Some("next tuesday"), &policy).await;
+    user(iam, "temp-deployer", Some(PAST), 2, &policy).await;
+    user(iam, "standing-svc", None, 2, &policy).await;
+    user(iam, "future-svc", Some(FUTURE), 2, &policy).await;
+    user(iam, "broken-svc", Some("next tuesday"), 2, &policy).await;
     role(iam, "temp-ci", Some(PAST), &[&policy]).await;
     role(iam, "future-role", Some(FUTURE), &[&policy]).await;
     role(iam, "standing-role", None, &[&policy, &second]).await;
@@ -144,70 +91,6 @@ fn lapse(moto: &Moto, dir: &Path) -> Command {
         .args(["revoke", "--aws", "--quiet", "--journal"])
         .arg(dir.join("journal.jsonl"));
     cmd
-}
-
-async fn key_states(iam: &aws_sdk_iam::Client, user: &str) -> Vec<StatusType> {
-    let out = iam
-        .list_access_keys()
-        .user_name(user)
-        .send()
-        .await
-        .expect("list keys");
-    out.access_key_metadata()
-        .iter()
-        .filter_map(|k| k.status().cloned())
-        .collect()
-}
-
-async fn attached(iam: &aws_sdk_iam::Client, kind: &str, name: &str) -> Vec<String> {
-    let arns: Vec<String> = if kind == "user" {
-        let out = iam
-            .list_attached_user_policies()
-            .user_name(name)
-            .send()
-            .await
-            .expect("list");
-        out.attached_policies()
-            .iter()
-            .filter_map(|p| p.policy_arn().map(str::to_string))
-            .collect()
-    } else {
-        let out = iam
-            .list_attached_role_policies()
-            .role_name(name)
-            .send()
-            .await
-            .expect("list");
-        out.attached_policies()
-            .iter()
-            .filter_map(|p| p.policy_arn().map(str::to_string))
-            .collect()
-    };
-    arns
-}
-
-async fn inline(iam: &aws_sdk_iam::Client, kind: &str, name: &str) -> Vec<String> {
-    if kind == "user" {
-        let out = iam
-            .list_user_policies()
-            .user_name(name)
-            .send()
-            .await
-            .expect("list");
-        out.policy_names().to_vec()
-    } else {
-        let out = iam
-            .list_role_policies()
-            .role_name(name)
-            .send()
-            .await
-            .expect("list");
-        out.policy_names().to_vec()
-    }
-}
-
-async fn has_login_profile(iam: &aws_sdk_iam::Client, user: &str) -> bool {
-    iam.get_login_profile().user_name(user).send().await.is_ok()
 }
 
 /// Each look-alike still has everything it started with.
@@ -506,25 +389,7 @@ fn at(text: &str) -> chrono::DateTime<Utc> {
 }
 
 fn deploy_key(id: u64, title: &str) -> Credential {
-    Credential {
-        provider: Provider::Github,
-        kind: "deploy_key".into(),
-        id: format!("acme/api/keys/{id}"),
-        name: title.into(),
-        principal_id: None,
-        scope: "acme/api".into(),
-        active: true,
-        created_at: None,
-        rotated_at: None,
-        expires_at: None,
-        last_used: LastUsed::Unknown,
-        hint: None,
-        location: None,
-        attributes: BTreeMap::from([
-            ("repository".to_string(), Value::from("acme/api")),
-            ("key_id".to_string(), Value::from(id)),
-        ]),
-    }
+    crate::support::grants::deploy_key("acme/api", id, title)
 }
 
 fn ledger(provider: Provider, kind: &str, target: &str, expires: &str) -> LedgerEntry {
@@ -560,6 +425,19 @@ fn github_estate() -> Inventory {
     inventory
 }
 
+/// The deploy key read again before its deletion: still there, with the planned title.
+async fn mock_key_42(server: &MockServer) {
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/api/keys/42"))
+        .and(header("authorization", "Bearer test-token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "id": 42, "title": format!("deploy [lapse:expires-at={PAST}]"), "read_only": true
+        })))
+        .expect(1)
+        .mount(server)
+        .await;
+}
+
 async fn mock_delete(server: &MockServer, route: &str, status: u16) {
     Mock::given(method("DELETE"))
         .and(path(route))
@@ -575,6 +453,7 @@ fn github_deletes_exactly_the_expired_deploy_key_and_secrets() {
     let rt = runtime();
     rt.block_on(async {
         let server = MockServer::start().await;
+        mock_key_42(&server).await;
         mock_delete(&server, "/repos/acme/api/keys/42", 204).await;
         mock_delete(&server, "/repos/acme/api/actions/secrets/DEPLOY_TOKEN", 204).await;
         // Already gone: 404 counts as done, "already absent".
@@ -595,7 +474,7 @@ fn github_deletes_exactly_the_expired_deploy_key_and_secrets() {
         );
         assert_eq!(outcome.exit_code(), lapse::exit::Code::Clean);
         let requests = server.received_requests().await.expect("recorded");
-        assert_eq!(requests.len(), 3, "no other request: {requests:?}");
+        assert_eq!(requests.len(), 4, "no other request: {requests:?}");
         server.verify().await;
     });
 }
@@ -605,6 +484,7 @@ fn a_permission_error_stops_its_grant_and_exits_1_while_others_go_on() {
     let rt = runtime();
     rt.block_on(async {
         let server = MockServer::start().await;
+        mock_key_42(&server).await;
         mock_delete(&server, "/repos/acme/api/keys/42", 403).await;
         mock_delete(&server, "/repos/acme/api/actions/secrets/DEPLOY_TOKEN", 204).await;
         mock_delete(&server, "/orgs/acme/actions/secrets/ORG_TOKEN", 204).await;
@@ -684,6 +564,19 @@ fn azure_deletes_the_expired_assignment_and_removes_the_expired_password() {
     let rt = runtime();
     rt.block_on(async {
         let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path(expired))
+            .and(header("authorization", "Bearer arm-token"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "id": expired,
+                "properties": {
+                    "principalId": "sp-1",
+                    "description": format!("temporary lapse:expires-at={PAST} INC-7")
+                }
+            })))
+            .expect(1)
+            .mount(&server)
+            .await;
         Mock::given(method("DELETE"))
             .and(path(expired))
             .and(query_param("api-version", "2022-04-01"))
@@ -724,7 +617,7 @@ fn azure_deletes_the_expired_assignment_and_removes_the_expired_password() {
             lapse::exit::Code::Clean,
             "{outcome:#?}"
         );
-        assert_eq!(server.received_requests().await.expect("recorded").len(), 2);
+        assert_eq!(server.received_requests().await.expect("recorded").len(), 3);
         server.verify().await;
         drop(journal);
 

@@ -8,14 +8,35 @@
 use std::path::Path;
 
 use assert_cmd::Command;
-use aws_sdk_iam::types::{StatusType, Tag};
+use aws_sdk_iam::types::StatusType;
 
+use crate::support::iam::{
+    READ_ONLY, attached, expiry, has_login_profile as has_login, inline, key_states as statuses,
+    managed_policy,
+};
 use crate::support::moto::{DEFAULT_ACCOUNT, Moto};
+
+/// A user in the shape the shared fixture makes, provisional (and expired) or standing.
+async fn user(iam: &aws_sdk_iam::Client, name: &str, expired: bool, keys: usize, policy: &str) {
+    let marker = expired.then_some(PAST);
+    crate::support::iam::user(iam, name, marker, keys, policy).await;
+}
+
+async fn user_policies(iam: &aws_sdk_iam::Client, name: &str) -> (usize, usize) {
+    let attached = attached(iam, "user", name).await.len();
+    (attached, inline(iam, "user", name).await.len())
+}
+
+async fn role_policies(iam: &aws_sdk_iam::Client, name: &str) -> (usize, Vec<String>) {
+    (
+        attached(iam, "role", name).await.len(),
+        inline(iam, "role", name).await,
+    )
+}
 
 const PAST: &str = "2020-01-01T00:00:00Z";
 const ALLOW_ALL: &str =
     r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
-const READ_ONLY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:Get*","Resource":"*"}]}"#;
 const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"}]}"#;
 const AUDIT_ROLE: &str = "arn:aws:iam::{account}:role/LapseAudit";
 const REVOKE_ROLE: &str = "arn:aws:iam::{account}:role/LapseRevoke";
@@ -29,60 +50,13 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
-/// A user with `keys` access keys, a login profile, a managed and an inline policy.
-async fn user(iam: &aws_sdk_iam::Client, name: &str, expired: bool, keys: usize, policy: &str) {
-    let mut create = iam.create_user().user_name(name);
-    if expired {
-        create = create.tags(
-            Tag::builder()
-                .key("lapse:expires-at")
-                .value(PAST)
-                .build()
-                .expect("tag"),
-        );
-    }
-    create.send().await.expect("create user");
-    for _ in 0..keys {
-        iam.create_access_key()
-            .user_name(name)
-            .send()
-            .await
-            .expect("key");
-    }
-    iam.create_login_profile()
-        .user_name(name)
-        .password("Correct-Horse-9!")
-        .send()
-        .await
-        .expect("login profile");
-    iam.attach_user_policy()
-        .user_name(name)
-        .policy_arn(policy)
-        .send()
-        .await
-        .expect("attach");
-    iam.put_user_policy()
-        .user_name(name)
-        .policy_name("inline-read")
-        .policy_document(READ_ONLY)
-        .send()
-        .await
-        .expect("inline");
-}
-
 async fn role(iam: &aws_sdk_iam::Client, name: &str, expired: bool, policy: Option<&str>) {
     let mut create = iam
         .create_role()
         .role_name(name)
         .assume_role_policy_document(TRUST);
     if expired {
-        create = create.tags(
-            Tag::builder()
-                .key("lapse:expires-at")
-                .value(PAST)
-                .build()
-                .expect("tag"),
-        );
+        create = create.tags(expiry(PAST));
     }
     create.send().await.expect("create role");
     if let Some(arn) = policy {
@@ -105,17 +79,6 @@ async fn inline_role_policy(iam: &aws_sdk_iam::Client, role: &str, name: &str, d
         .expect("put role policy");
 }
 
-async fn managed_policy(iam: &aws_sdk_iam::Client) -> String {
-    let out = iam
-        .create_policy()
-        .policy_name("temp-read")
-        .policy_document(READ_ONLY)
-        .send()
-        .await
-        .expect("policy");
-    out.policy().and_then(|p| p.arn()).expect("arn").to_string()
-}
-
 async fn keys(iam: &aws_sdk_iam::Client, user: &str) -> Vec<(String, StatusType)> {
     let out = iam
         .list_access_keys()
@@ -135,52 +98,6 @@ async fn keys(iam: &aws_sdk_iam::Client, user: &str) -> Vec<(String, StatusType)
         .collect();
     keys.sort_by(|a, b| a.0.cmp(&b.0));
     keys
-}
-
-async fn statuses(iam: &aws_sdk_iam::Client, user: &str) -> Vec<StatusType> {
-    keys(iam, user).await.into_iter().map(|(_, s)| s).collect()
-}
-
-async fn user_policies(iam: &aws_sdk_iam::Client, user: &str) -> (usize, usize) {
-    let attached = iam
-        .list_attached_user_policies()
-        .user_name(user)
-        .send()
-        .await
-        .expect("list");
-    let inline = iam
-        .list_user_policies()
-        .user_name(user)
-        .send()
-        .await
-        .expect("list");
-    (
-        attached.attached_policies().len(),
-        inline.policy_names().len(),
-    )
-}
-
-async fn role_policies(iam: &aws_sdk_iam::Client, role: &str) -> (usize, Vec<String>) {
-    let attached = iam
-        .list_attached_role_policies()
-        .role_name(role)
-        .send()
-        .await
-        .expect("list");
-    let inline = iam
-        .list_role_policies()
-        .role_name(role)
-        .send()
-        .await
-        .expect("list");
-    (
-        attached.attached_policies().len(),
-        inline.policy_names().to_vec(),
-    )
-}
-
-async fn has_login(iam: &aws_sdk_iam::Client, user: &str) -> bool {
-    iam.get_login_profile().user_name(user).send().await.is_ok()
 }
 
 /// `lapse revoke` reading `accounts` through the audit role, journalling in `dir`.
@@ -213,7 +130,7 @@ fn stdout(assert: &assert_cmd::assert::Assert) -> String {
 async fn look_alikes(moto: &Moto) {
     for (account, expired) in [(A, true), (B, false), (DEFAULT_ACCOUNT, false)] {
         let iam = moto.iam_in(account).await;
-        let policy = managed_policy(&iam).await;
+        let policy = managed_policy(&iam, "temp-read").await;
         user(&iam, "contractor", expired, 2, &policy).await;
         role(&iam, "ci-temp", expired, Some(&policy)).await;
     }
@@ -332,7 +249,7 @@ fn a_crash_in_one_account_neither_skips_nor_claims_anything_in_another() {
     let person_deactivated = rt.block_on(async {
         for account in [A, B] {
             let iam = moto.iam_in(account).await;
-            let policy = managed_policy(&iam).await;
+            let policy = managed_policy(&iam, "temp-read").await;
             user(&iam, "bob", true, 2, &policy).await;
         }
         // In A, someone deactivated one of bob's keys long before lapse ran.
@@ -431,7 +348,7 @@ fn a_deny_iam_refuses_still_lets_the_detaches_run_and_exits_1() {
         // The revoke role may not write inline policies: the session cutoff will fail.
         let no_put = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"iam:PutRolePolicy","Resource":"*"}]}"#;
         inline_role_policy(&iam, "LapseRevoke", "no-put", no_put).await;
-        let policy = managed_policy(&iam).await;
+        let policy = managed_policy(&iam, "temp-read").await;
         role(&iam, "ci-temp", true, Some(&policy)).await;
         inline_role_policy(&iam, "ci-temp", "inline-read", READ_ONLY).await;
         (key.access_key_id().to_string(), key.secret_access_key().to_string())

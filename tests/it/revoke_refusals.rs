@@ -146,25 +146,29 @@ fn a_principal_re_created_between_plan_and_apply_is_skipped() {
 }
 
 fn deploy_key(owner_repo: &str, id: u64) -> Credential {
-    Credential {
-        provider: Provider::Github,
-        kind: "deploy_key".into(),
-        id: format!("{owner_repo}/keys/{id}"),
-        name: format!("deploy [lapse:expires-at={PAST}]"),
-        principal_id: None,
-        scope: owner_repo.into(),
-        active: true,
-        created_at: None,
-        rotated_at: None,
-        expires_at: None,
-        last_used: LastUsed::Unknown,
-        hint: None,
-        location: None,
-        attributes: BTreeMap::from([
-            ("repository".to_string(), Value::from(owner_repo)),
-            ("key_id".to_string(), Value::from(id)),
-        ]),
+    let title = format!("deploy [lapse:expires-at={PAST}]");
+    crate::support::grants::deploy_key(owner_repo, id, &title)
+}
+
+/// Executors writing to GitHub owner `acme` only, against `server`.
+fn github_executors(server: &MockServer) -> Executors {
+    let executor = GithubExecutor::new(reqwest::Client::new(), &server.uri(), "t".into());
+    Executors {
+        github: Some(executor.for_owners(&["acme"])),
+        ..Executors::default()
     }
+}
+
+/// The one read the executor makes before acting: `GET route` answers `body`.
+async fn mount_read(server: &MockServer, route: &str, body: Value) {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, ResponseTemplate};
+    Mock::given(method("GET"))
+        .and(path(route))
+        .respond_with(ResponseTemplate::new(200).set_body_json(body))
+        .expect(1)
+        .mount(server)
+        .await;
 }
 
 #[test]
@@ -176,14 +180,7 @@ fn github_targets_of_another_owner_or_with_dot_segments_are_refused_before_any_r
         inventory.credentials = vec![deploy_key("evil/api", 42), deploy_key("acme/..", 43)];
         let plan = lapse::revoke::plan(&inventory, Utc::now());
         assert_eq!(plan.action_count(), 2, "{plan:#?}");
-        let executors = Executors {
-            github: Some(
-                GithubExecutor::new(reqwest::Client::new(), &server.uri(), "t".into())
-                    .for_owners(&["acme"]),
-            ),
-            ..Executors::default()
-        };
-        let outcome = apply(&plan, &executors).await;
+        let outcome = apply(&plan, &github_executors(&server)).await;
         let failed: Vec<_> = outcome.failures().collect();
         assert_eq!(failed.len(), 2, "{outcome:#?}");
         let requests = server.received_requests().await.expect("recorded");
@@ -191,48 +188,102 @@ fn github_targets_of_another_owner_or_with_dot_segments_are_refused_before_any_r
     });
 }
 
+const ASSIGNMENT: &str = "/subscriptions/s1/providers/Microsoft.Authorization/roleAssignments/ra-1";
+
+/// An expired Owner assignment of `sp-1`, read in `tenant`.
+fn role_assignment(tenant: &str) -> Grant {
+    Grant {
+        provider: Provider::Azure,
+        kind: "role_assignment".into(),
+        id: ASSIGNMENT.into(),
+        principal_id: "sp-1".into(),
+        name: "Owner".into(),
+        via: None,
+        policy_id: None,
+        document: None,
+        role: Some("Owner".into()),
+        target: Some("/subscriptions/s1".into()),
+        starts_at: None,
+        ends_at: None,
+        description: Some(format!("lapse:expires-at={PAST}")),
+        attributes: BTreeMap::from([("tenant".to_string(), Value::from(tenant))]),
+    }
+}
+
+/// An executor writing to tenant contoso only, against `server`.
+fn azure_executors(server: &MockServer) -> Executors {
+    let auth = AzureAuth::Fixed {
+        graph: "g".into(),
+        arm: "a".into(),
+    };
+    let executor = AzureExecutor::new(reqwest::Client::new(), &server.uri(), &server.uri(), auth)
+        .in_tenant("contoso.onmicrosoft.com", &[]);
+    Executors {
+        azure: Some(executor),
+        ..Executors::default()
+    }
+}
+
 #[test]
 fn an_azure_grant_in_another_tenant_is_refused_before_any_request() {
     let rt = runtime();
     rt.block_on(async {
         let server = MockServer::start().await;
-        let id = "/subscriptions/s1/providers/Microsoft.Authorization/roleAssignments/ra-1";
-        let grant = Grant {
-            provider: Provider::Azure,
-            kind: "role_assignment".into(),
-            id: id.into(),
-            principal_id: "sp-1".into(),
-            name: "Owner".into(),
-            via: None,
-            policy_id: None,
-            document: None,
-            role: Some("Owner".into()),
-            target: Some("/subscriptions/s1".into()),
-            starts_at: None,
-            ends_at: None,
-            description: Some(format!("lapse:expires-at={PAST}")),
-            attributes: BTreeMap::from([("tenant".to_string(), Value::from("other-tenant"))]),
-        };
         let mut inventory = Inventory::new(Utc::now());
-        inventory.grants = vec![grant];
+        inventory.grants = vec![role_assignment("other-tenant")];
         let plan = lapse::revoke::plan(&inventory, Utc::now());
         assert_eq!(plan.action_count(), 1, "{plan:#?}");
-        let auth = AzureAuth::Fixed {
-            graph: "g".into(),
-            arm: "a".into(),
-        };
-        let executor =
-            AzureExecutor::new(reqwest::Client::new(), &server.uri(), &server.uri(), auth)
-                .in_tenant("contoso.onmicrosoft.com", &[]);
-        let executors = Executors {
-            azure: Some(executor),
-            ..Executors::default()
-        };
-        let outcome = apply(&plan, &executors).await;
+        let outcome = apply(&plan, &azure_executors(&server)).await;
         let failed: Vec<_> = outcome.failures().collect();
         assert_eq!(failed.len(), 1, "{outcome:#?}");
         assert!(format!("{:?}", failed[0].status).contains("other-tenant"));
         let requests = server.received_requests().await.expect("recorded");
         assert!(requests.is_empty(), "no request may be sent: {requests:?}");
+    });
+}
+
+#[test]
+fn an_azure_assignment_now_held_by_another_principal_is_skipped_without_a_delete() {
+    let rt = runtime();
+    rt.block_on(async {
+        let server = MockServer::start().await;
+        let body = serde_json::json!({
+            "id": ASSIGNMENT,
+            "properties": { "principalId": "sp-2", "description": format!("lapse:expires-at={PAST}") }
+        });
+        mount_read(&server, ASSIGNMENT, body).await;
+        let mut inventory = Inventory::new(Utc::now());
+        inventory.grants = vec![role_assignment("contoso.onmicrosoft.com")];
+        let plan = lapse::revoke::plan(&inventory, Utc::now());
+        let outcome = apply(&plan, &azure_executors(&server)).await;
+        assert!(
+            matches!(&outcome.results[0].status, ActionStatus::Skipped { reason } if reason.contains("sp-2")),
+            "{outcome:#?}"
+        );
+        let requests = server.received_requests().await.expect("recorded");
+        assert_eq!(requests.len(), 1, "only the read, no DELETE: {requests:?}");
+    });
+}
+
+#[test]
+fn a_deploy_key_whose_marker_changed_since_the_plan_is_skipped_without_a_delete() {
+    let rt = runtime();
+    rt.block_on(async {
+        let server = MockServer::start().await;
+        let body = serde_json::json!({
+            "id": 42, "title": "deploy [lapse:expires-at=2099-01-01T00:00:00Z]"
+        });
+        mount_read(&server, "/repos/acme/api/keys/42", body).await;
+        let mut inventory = Inventory::new(Utc::now());
+        inventory.credentials = vec![deploy_key("acme/api", 42)];
+        let plan = lapse::revoke::plan(&inventory, Utc::now());
+        let outcome = apply(&plan, &github_executors(&server)).await;
+        assert!(
+            matches!(&outcome.results[0].status, ActionStatus::Skipped { reason } if reason.contains("changed")),
+            "{outcome:#?}"
+        );
+        let requests = server.received_requests().await.expect("recorded");
+        assert_eq!(requests.len(), 1, "only the read, no DELETE: {requests:?}");
+        server.verify().await;
     });
 }

@@ -264,3 +264,32 @@ impl ProvideCredentials for RefreshingRole {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn role_with(expiry: SystemTime) -> RefreshingRole {
+        let config = aws_sdk_sts::Config::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build();
+        RefreshingRole {
+            assumer: Assumer {
+                sts: aws_sdk_sts::Client::from_conf(config),
+                role_arn: "arn:aws:iam::111111111111:role/LapseRevoke".into(),
+                session_name: WRITE_SESSION_NAME.into(),
+                seconds: DEFAULT_SESSION_SECONDS,
+                external_id: None,
+            },
+            current: Mutex::new(Some(Credentials::new("a", "s", None, Some(expiry), "t"))),
+        }
+    }
+
+    #[test]
+    fn assumed_credentials_are_fetched_again_before_they_expire() {
+        let now = SystemTime::now();
+        assert!(role_with(now + Duration::from_secs(3600)).fresh().is_some());
+        assert!(role_with(now + Duration::from_secs(60)).fresh().is_none());
+        assert!(role_with(now - Duration::from_secs(1)).fresh().is_none());
+    }
+}

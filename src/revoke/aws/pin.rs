@@ -1,4 +1,4 @@
-//! Revoke, AWS pinned identity: before a grant's first action, the principal is read again
+//! Revoke, AWS pinned identity (verdicts in `revoke::pin`): before a grant's first action, the principal is read again
 //! through the verified client of its account. A different unique id (deleted and re-created
 //! under the same name), a marker changed, removed or moved into the future, skips the grant
 //! with nothing changed; a principal gone since the plan saw its id is "already absent".
@@ -11,6 +11,7 @@ use crate::render::terminal::clean;
 use crate::revoke::ExpiredGrant;
 use crate::revoke::action::{Action, IamKind};
 use crate::revoke::apply::{ActionError, Verdict};
+use crate::revoke::pin::{id_verdict, marker_verdict};
 
 /// The user or role a grant's actions change.
 fn principal_of(grant: &ExpiredGrant) -> Option<(IamKind, &str)> {
@@ -45,7 +46,8 @@ fn marker(tags: &[Tag]) -> Option<String> {
 impl AwsExecutor {
     /// Re-reads the grant's principal; see the module header for the verdicts.
     pub async fn check(&self, grant: &ExpiredGrant) -> Result<Verdict, ActionError> {
-        let Some((kind, name)) = principal_of(grant) else {
+        // A group is not a principal that holds credentials; its ledger entries are not pinned.
+        let Some((kind @ (IamKind::User | IamKind::Role), name)) = principal_of(grant) else {
             return Ok(Verdict::Proceed);
         };
         let Some(pinned) = grant.principal_unique_id.as_deref() else {
@@ -106,26 +108,11 @@ fn unreadable(kind: IamKind, name: &str) -> ActionError {
 
 fn judge(grant: &ExpiredGrant, kind: IamKind, name: &str, pinned: &str, now: &Current) -> Verdict {
     let who = format!("{} {}", kind.as_str(), clean(name));
-    if now.unique_id != pinned {
-        return Verdict::Skip(format!(
-            "{who} is not the principal planned: its id is {} now, {} when planned (deleted and re-created?)",
-            clean(&now.unique_id),
-            clean(pinned)
-        ));
-    }
-    // Only a tag marker can be re-read from IAM; a ledger's expiry lives in the ledger.
-    if grant.marker_source != "tag" {
-        return Verdict::Proceed;
-    }
-    match (&grant.marker, &now.marker) {
-        (Some(planned), Some(current)) if planned == current => Verdict::Proceed,
-        (_, None) => Verdict::Skip(format!(
-            "{who}: its {EXPIRES_AT} tag was removed since the plan"
-        )),
-        (planned, Some(current)) => Verdict::Skip(format!(
-            "{who}: its {EXPIRES_AT} tag changed since the plan ({:?} -> {:?})",
-            clean(planned.as_deref().unwrap_or_default()),
-            clean(current)
-        )),
+    match id_verdict(&who, pinned, &now.unique_id) {
+        // Only a tag marker can be read again from IAM; a ledger's expiry lives in the ledger.
+        Verdict::Proceed if grant.marker_source == "tag" => {
+            marker_verdict(grant, &who, now.marker.as_deref())
+        }
+        verdict => verdict,
     }
 }
