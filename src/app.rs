@@ -255,9 +255,8 @@ pub fn collect_sources(
         inventory.merge(collect::github::collect(options));
     }
     if let Some(path) = &sources.repo {
-        let options = collect::repo::RepoOptions {
-            untracked: sources.args.untracked,
-        };
+        let options =
+            collect::repo::RepoOptions::from_args(&sources.args, sources.repo_config.as_ref())?;
         inventory.merge(collect::repo::collect_with(path, &options)?);
     }
     if let Some(path) = &sources.args.ledger {

@@ -164,6 +164,30 @@ pub struct SourceArgs {
     /// Also scan untracked files that no ignore rule excludes (git's index decides otherwise).
     #[arg(long, help_heading = "Repository")]
     pub untracked: bool,
+    /// A folder of your own secret patterns (`*.toml`, the format of the built-in `secrets/`);
+    /// repeatable, added to `[repo] secrets` of lapse.toml.
+    #[arg(long = "secrets", value_name = "DIR", help_heading = "Repository")]
+    pub secrets: Vec<PathBuf>,
+    /// Also scan every commit reachable from HEAD for secrets (each blob once); a secret is
+    /// reported once, with the commit that introduced it and whether HEAD still holds it.
+    #[arg(long, help_heading = "Repository")]
+    pub git_history: bool,
+    /// With --git-history: only commits since this date (anything `git log --since` reads).
+    #[arg(
+        long,
+        value_name = "DATE",
+        requires = "git_history",
+        help_heading = "Repository"
+    )]
+    pub git_since: Option<String>,
+    /// With --git-history: at most this many commits back from HEAD.
+    #[arg(
+        long,
+        value_name = "N",
+        requires = "git_history",
+        help_heading = "Repository"
+    )]
+    pub git_depth: Option<u64>,
 
     #[arg(long, value_name = "TENANT", help_heading = "Azure")]
     pub azure_tenant: Option<String>,

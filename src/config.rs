@@ -64,6 +64,8 @@ struct RawConfig {
     azure: Option<toml::Table>,
     #[serde(default)]
     grant: RawGrant,
+    #[serde(default)]
+    repo: Option<toml::Table>,
 }
 
 /// `[grant]`: the policy `lapse grant` issues under.
@@ -175,6 +177,8 @@ pub struct Config {
     pub aws: Option<ProviderTable>,
     pub github: Option<ProviderTable>,
     pub azure: Option<ProviderTable>,
+    /// `[repo]`, read by the repository collector (`RepoOptions::from_args`).
+    pub repo: Option<ProviderTable>,
 }
 
 impl Default for Config {
@@ -196,6 +200,7 @@ impl Default for Config {
             aws: None,
             github: None,
             azure: None,
+            repo: None,
         }
     }
 }
@@ -361,6 +366,7 @@ impl Config {
             aws: provider("aws", raw.aws),
             github: provider("github", raw.github),
             azure: provider("azure", raw.azure),
+            repo: provider("repo", raw.repo),
         })
     }
 }

@@ -107,6 +107,7 @@ pub struct SourcePlan {
     pub aws_config: Option<ProviderTable>,
     pub github_config: Option<ProviderTable>,
     pub azure_config: Option<ProviderTable>,
+    pub repo_config: Option<ProviderTable>,
 }
 
 pub fn parse_as_of(value: Option<&str>) -> Result<(Timestamp, bool), PlanError> {
@@ -282,6 +283,7 @@ pub fn source_plan(args: &SourceArgs, config: &Config) -> Result<SourcePlan, Pla
         aws_config: config.aws.clone(),
         github_config: config.github.clone(),
         azure_config: config.azure.clone(),
+        repo_config: config.repo.clone(),
     })
 }
 

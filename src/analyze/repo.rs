@@ -93,6 +93,12 @@ pub struct HardcodedSecretFacts {
     pub hint: Option<String>,
     /// Found by the entropy-checked generic pattern rather than a provider's format.
     pub generic: bool,
+    /// For an AWS access key id: the account it belongs to, decoded from the id offline.
+    pub aws_account: Option<String>,
+    /// With `--git-history`: the commit that introduced it, and whether HEAD still holds it
+    /// (null without a history scan).
+    pub introduced_in: Option<String>,
+    pub in_head: Option<bool>,
 }
 
 /// Builds workflow and hard-coded-secret subjects of every provider.
@@ -418,7 +424,25 @@ fn hardcoded_subject(credential: &Credential) -> Subject {
             .map(|l| l.path.clone())
             .unwrap_or_default(),
         line: location.as_ref().and_then(|l| l.line),
-        generic: secret_type == "generic_secret",
+        generic: credential
+            .attributes
+            .get("generic")
+            .and_then(|v| v.as_bool())
+            .unwrap_or(secret_type == "generic_secret"),
+        aws_account: credential
+            .attributes
+            .get("aws_account")
+            .and_then(|v| v.as_str())
+            .map(str::to_string),
+        introduced_in: credential
+            .attributes
+            .get("introduced_in")
+            .and_then(|v| v.as_str())
+            .map(str::to_string),
+        in_head: credential
+            .attributes
+            .get("in_head")
+            .and_then(|v| v.as_bool()),
         secret_type,
         hint: credential.hint.clone(),
     };

@@ -93,7 +93,7 @@ fn findings_of_a_multi_principal_estate() {
         attributes: Default::default(),
     };
     let inventory = to_inventory(details, None, source);
-    let analysis = analyze(&inventory, &AnalysisContext { as_of });
+    let analysis = analyze(&inventory, &AnalysisContext::at(as_of));
     let set = rules::load(&[], &Config::default()).unwrap();
     let eval = rules::evaluate(&set, &analysis.subjects, as_of);
     assert!(eval.errors.is_empty(), "{:?}", eval.errors);

@@ -21,6 +21,7 @@ mod render;
 mod repo;
 mod repo_audits;
 mod repo_files;
+mod repo_secrets;
 mod repo_workflows;
 mod revoke;
 mod revoke_accounts;

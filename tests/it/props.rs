@@ -155,7 +155,7 @@ proptest! {
 fn check_document(document: &Document) {
     let value = document.value();
     let policy = analyze::policy::CompiledPolicy::compile("p", &value);
-    let _ = analyze::policy::evaluate(&[&policy]);
+    let _ = analyze::policy::evaluate(&[&policy], None);
     let _ = analyze::trust::analyze(&value, "111122223333");
 }
 

@@ -142,7 +142,7 @@ fn leaky_checkout_yields_workflow_and_secret_findings_with_lines() {
         "AKIAZ7Q4XJ2LMN5O",
         "wJalrXUtnFEMI",
         "ghp_aB3d",
-        "xoxb-1234",
+        "xoxb-7482",
         "Zx8Qp2",
     ] {
         assert!(
@@ -186,4 +186,34 @@ fn finds_the_enclosing_checkout() {
     let nested = dir.path().join(".github/workflows");
     let found = lapse::collect::repo::find_checkout(&nested).unwrap();
     assert_eq!(found, dir.path().canonicalize().unwrap());
+}
+
+/// The whole repo scan of the leaky fixture: each finding's rule, severity, file, line and
+/// evidence (SARIF `physicalLocation` is built from the same location).
+#[test]
+fn leaky_checkout_findings_snapshot() {
+    let dir = checkout("leaky");
+    let (_, findings) = findings(dir.path());
+    let mut rows: Vec<serde_json::Value> = findings
+        .iter()
+        .map(|f| {
+            let loc = f.location.as_ref().expect("location");
+            serde_json::json!({
+                "rule": f.rule_id,
+                "severity": f.severity.as_str(),
+                "path": loc.path,
+                "line": loc.line,
+                "resource": f.resource.name,
+                "evidence": f.evidence,
+            })
+        })
+        .collect();
+    rows.sort_by_key(|r| {
+        (
+            r["path"].as_str().unwrap_or("").to_string(),
+            r["line"].as_u64(),
+            r["rule"].as_str().unwrap_or("").to_string(),
+        )
+    });
+    insta::assert_json_snapshot!("leaky_checkout_findings", rows);
 }

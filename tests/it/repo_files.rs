@@ -81,3 +81,92 @@ fn a_token_in_the_origin_url_never_names_anything() {
     let text = serde_json::to_string(&(&inventory, &findings)).unwrap();
     assert!(!text.contains("Qx7Lm2"), "the token leaked into the output");
 }
+
+fn commit(dir: &std::path::Path, message: &str) {
+    git(dir, &["add", "-A"]);
+    git(
+        dir,
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.com",
+            "commit",
+            "-q",
+            "-m",
+            message,
+        ],
+    );
+}
+
+fn head_of(dir: &std::path::Path) -> String {
+    let out = std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn history_reports_each_secret_once_with_its_commit_and_whether_head_holds_it() {
+    let dir = checkout_with(&[("old.env", &format!("K={}\n", key("HIS01")))]);
+    commit(dir.path(), "add a key");
+    let first = head_of(dir.path());
+    std::fs::remove_file(dir.path().join("old.env")).unwrap();
+    std::fs::write(dir.path().join("new.env"), format!("K={}\n", key("HIS02"))).unwrap();
+    commit(dir.path(), "replace it");
+    let second = head_of(dir.path());
+    // The same key kept while the file changes: still one secret.
+    std::fs::write(
+        dir.path().join("new.env"),
+        format!("# rotated soon\nK={}\n", key("HIS02")),
+    )
+    .unwrap();
+    commit(dir.path(), "comment");
+
+    let plain = collect_with(dir.path(), &RepoOptions::default()).unwrap();
+    assert_eq!(plain.credentials.len(), 1, "HEAD alone holds one key");
+
+    let options = RepoOptions {
+        history: Some(lapse::collect::repo::history::HistoryBound::default()),
+        ..RepoOptions::default()
+    };
+    let inventory = collect_with(dir.path(), &options).unwrap();
+    assert!(
+        inventory.coverage_gaps.is_empty(),
+        "{:?}",
+        inventory.coverage_gaps
+    );
+    let mut seen: Vec<(String, bool, String)> = inventory
+        .credentials
+        .iter()
+        .map(|c| {
+            (
+                c.location.as_ref().unwrap().path.clone(),
+                c.attributes["in_head"].as_bool().unwrap(),
+                c.attributes["introduced_in"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        vec![
+            ("new.env".to_string(), true, second),
+            ("old.env".to_string(), false, first),
+        ]
+    );
+    assert_eq!(inventory.sources[0].attributes["history_commits"], 3);
+
+    // Bounded to the last commit: the deleted key's commit is out of reach.
+    let options = RepoOptions {
+        history: Some(lapse::collect::repo::history::HistoryBound {
+            depth: Some(1),
+            ..Default::default()
+        }),
+        ..RepoOptions::default()
+    };
+    let inventory = collect_with(dir.path(), &options).unwrap();
+    assert_eq!(inventory.credentials.len(), 1);
+}

@@ -11,9 +11,7 @@ pub(super) const A: &str = "111111111111";
 pub(super) const B: &str = "222222222222";
 
 pub(super) fn ctx() -> AnalysisContext {
-    AnalysisContext {
-        as_of: "2025-06-01T00:00:00Z".parse().unwrap(),
-    }
+    AnalysisContext::at("2025-06-01T00:00:00Z".parse().unwrap())
 }
 
 pub(super) fn statement(effect: &str, action: Value, resource: Value) -> Value {

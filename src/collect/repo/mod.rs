@@ -2,7 +2,7 @@
 //! `.github/workflows/` into a `WorkflowDoc` and finds hard-coded secrets in the files git
 //! tracks (its index decides, `tracked`; binaries skipped), in parallel over files.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -13,6 +13,8 @@ use crate::inventory::{
     CoverageGap, Credential, Inventory, LastUsed, Location, Principal, Provider, SourceRun,
 };
 
+pub mod catalogue;
+pub mod history;
 pub mod remote;
 pub mod secrets;
 pub mod tracked;
@@ -28,6 +30,10 @@ pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
 pub enum RepoError {
     #[error("{}: not a directory", crate::input::shown(path))]
     NotADirectory { path: PathBuf },
+    #[error(transparent)]
+    Secrets(#[from] catalogue::CatalogueError),
+    #[error("the built-in secret catalogue does not load")]
+    BuiltinSecrets,
     #[error("{}: {source}", crate::input::shown(path))]
     Io {
         path: PathBuf,
@@ -70,6 +76,47 @@ struct Counters {
 pub struct RepoOptions {
     /// Also scan untracked files that no ignore rule excludes (`--untracked`).
     pub untracked: bool,
+    /// Folders of the user's own secret patterns (`--secrets DIR`, `[repo] secrets`).
+    pub secret_dirs: Vec<PathBuf>,
+    /// Also scan git history (`--git-history`), this far back.
+    pub history: Option<history::HistoryBound>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRepoTable {
+    secrets: Option<Vec<PathBuf>>,
+    untracked: Option<bool>,
+}
+
+impl RepoOptions {
+    /// Flags plus `[repo]` of lapse.toml; `[repo] secrets` folders are relative to lapse.toml.
+    pub fn from_args(
+        args: &crate::cli::SourceArgs,
+        table: Option<&crate::config::ProviderTable>,
+    ) -> Result<RepoOptions, crate::config::ConfigError> {
+        let raw: RawRepoTable = table.map(|t| t.read()).transpose()?.unwrap_or_default();
+        let base = table
+            .and_then(|t| t.path().parent())
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let mut secret_dirs: Vec<PathBuf> = raw
+            .secrets
+            .unwrap_or_default()
+            .into_iter()
+            .map(|dir| base.join(dir))
+            .collect();
+        secret_dirs.extend(args.secrets.iter().cloned());
+        let history = args.git_history.then(|| history::HistoryBound {
+            since: args.git_since.clone(),
+            depth: args.git_depth,
+        });
+        Ok(RepoOptions {
+            untracked: args.untracked || raw.untracked.unwrap_or(false),
+            secret_dirs,
+            history,
+        })
+    }
 }
 
 /// Scans the checkout at `path` with the default options.
@@ -91,12 +138,19 @@ pub fn collect_with(path: &Path, options: &RepoOptions) -> Result<Inventory, Rep
     }
     let started_at = chrono::Utc::now();
     let clock = Instant::now();
+    let custom;
+    let scanner = if options.secret_dirs.is_empty() {
+        secrets::Scanner::builtin().ok_or(RepoError::BuiltinSecrets)?
+    } else {
+        custom = secrets::Scanner::new(catalogue::Catalogue::load(&options.secret_dirs)?)?;
+        &custom
+    };
     let counters = Counters::default();
     let set = tracked::list(&root, options.untracked);
     let mut results: Vec<FileResult> = set
         .files
         .par_iter()
-        .filter_map(|relative| scan_file(&root, relative, &counters))
+        .filter_map(|relative| scan_file(&root, relative, scanner, &counters))
         .collect();
     results.extend(
         set.unreadable
@@ -122,12 +176,25 @@ pub fn collect_with(path: &Path, options: &RepoOptions) -> Result<Inventory, Rep
             request: None,
         });
     }
+    // Secret identity → index of its credential, to join history with HEAD.
+    let mut in_head: HashMap<u64, usize> = HashMap::new();
     for result in results {
-        add_result(&mut inventory, &name, result);
+        add_result(&mut inventory, &name, result, &mut in_head);
     }
     let mut run = source_run(&name, started_at, clock, &counters);
     run.attributes
         .insert("tracked_from".into(), set.from.as_str().into());
+    if let Some(bound) = &options.history {
+        add_history(
+            &mut inventory,
+            &name,
+            &root,
+            bound,
+            scanner,
+            &in_head,
+            &mut run,
+        );
+    }
     inventory.sources.push(run);
     Ok(inventory)
 }
@@ -142,7 +209,12 @@ pub fn find_checkout(start: &Path) -> Option<PathBuf> {
         .map(Path::to_path_buf)
 }
 
-fn scan_file(root: &Path, relative: &str, counters: &Counters) -> Option<FileResult> {
+fn scan_file(
+    root: &Path,
+    relative: &str,
+    scanner: &secrets::Scanner,
+    counters: &Counters,
+) -> Option<FileResult> {
     let path = root.join(relative);
     // Only regular files: a tracked symlink may point outside the checkout, a submodule is a
     // folder, and a tracked file deleted from the work tree is not there to read.
@@ -191,10 +263,10 @@ fn scan_file(root: &Path, relative: &str, counters: &Counters) -> Option<FileRes
         let doc = Box::new(workflow::read(&relative, &text));
         return Some(FileResult::Workflow {
             doc,
-            hits: secrets::scan(&text),
+            hits: scanner.scan(&text),
         });
     }
-    let hits = secrets::scan(&text);
+    let hits = scanner.scan(&text);
     (!hits.is_empty()).then_some(FileResult::Secrets {
         path: relative,
         hits,
@@ -275,11 +347,16 @@ pub fn workflow_principal(provider: Provider, repo: &str, doc: &WorkflowDoc) -> 
     }
 }
 
-fn add_result(inventory: &mut Inventory, repo: &str, result: FileResult) {
+fn add_result(
+    inventory: &mut Inventory,
+    repo: &str,
+    result: FileResult,
+    in_head: &mut HashMap<u64, usize>,
+) {
     match result {
-        FileResult::Secrets { path, hits } => add_hits(inventory, repo, &path, hits),
+        FileResult::Secrets { path, hits } => add_hits(inventory, repo, &path, hits, in_head),
         FileResult::Workflow { doc, hits } => {
-            add_hits(inventory, repo, &doc.path, hits);
+            add_hits(inventory, repo, &doc.path, hits, in_head);
             if let Some(reason) = &doc.unreadable {
                 inventory.coverage_gaps.push(CoverageGap {
                     source: "repo".into(),
@@ -307,14 +384,102 @@ fn add_result(inventory: &mut Inventory, repo: &str, result: FileResult) {
     }
 }
 
-fn add_hits(inventory: &mut Inventory, repo: &str, path: &str, hits: Vec<secrets::Hit>) {
+fn add_hits(
+    inventory: &mut Inventory,
+    repo: &str,
+    path: &str,
+    hits: Vec<secrets::Hit>,
+    in_head: &mut HashMap<u64, usize>,
+) {
     for hit in hits {
+        in_head
+            .entry(hit.identity)
+            .or_insert(inventory.credentials.len());
+        inventory
+            .credentials
+            .push(hit_credential(repo, path, None, hit));
+    }
+}
+
+/// Reads history and joins it with HEAD: a secret still in HEAD gets the commit that
+/// introduced it; one no longer there becomes a finding of its own at that commit.
+fn add_history(
+    inventory: &mut Inventory,
+    repo: &str,
+    root: &Path,
+    bound: &history::HistoryBound,
+    scanner: &secrets::Scanner,
+    in_head: &HashMap<u64, usize>,
+    run: &mut SourceRun,
+) {
+    let scan = match history::scan(root, bound, scanner, MAX_FILE_BYTES) {
+        Ok(scan) => scan,
+        Err(reason) => {
+            inventory.coverage_gaps.push(CoverageGap {
+                source: "repo".into(),
+                scope: repo.to_string(),
+                what: "git history".into(),
+                reason,
+                request: None,
+            });
+            return;
+        }
+    };
+    for credential in &mut inventory.credentials {
+        credential
+            .attributes
+            .insert("in_head".into(), serde_json::Value::Bool(true));
+    }
+    for found in scan.hits {
+        match in_head.get(&found.hit.identity) {
+            Some(&index) => {
+                inventory.credentials[index]
+                    .attributes
+                    .insert("introduced_in".into(), found.commit.into());
+            }
+            None => {
+                let commit = found.commit.clone();
+                let mut credential = hit_credential(repo, &found.path, Some(&commit), found.hit);
+                credential
+                    .attributes
+                    .insert("in_head".into(), serde_json::Value::Bool(false));
+                credential
+                    .attributes
+                    .insert("introduced_in".into(), commit.into());
+                inventory.credentials.push(credential);
+            }
+        }
+    }
+    for (key, value) in [
+        ("history_commits", scan.commits),
+        ("history_blobs", scan.blobs),
+        ("history_bytes", scan.bytes),
+        ("history_blobs_binary", scan.skipped_binary),
+        ("history_blobs_large", scan.skipped_large),
+        ("history_blobs_missing", scan.missing),
+    ] {
+        run.attributes.insert(key.into(), value.into());
+    }
+}
+
+/// The inventory form of a secret found in `path` (at `commit`, for one only in history).
+fn hit_credential(repo: &str, path: &str, commit: Option<&str>, hit: secrets::Hit) -> Credential {
+    {
         let mut attributes = BTreeMap::new();
-        attributes.insert("secret_type".to_string(), hit.kind.into());
-        inventory.credentials.push(Credential {
+        attributes.insert("secret_type".to_string(), hit.kind.to_string().into());
+        if hit.generic {
+            attributes.insert("generic".to_string(), true.into());
+        }
+        if let Some(account) = &hit.aws_account {
+            attributes.insert("aws_account".to_string(), account.clone().into());
+        }
+        let at = commit
+            .map(|c| format!("@{}", &c[..c.len().min(12)]))
+            .unwrap_or_default();
+        Credential {
             provider: Provider::Repo,
             kind: "hardcoded_secret".into(),
-            id: format!("repo:{repo}/{path}:{}:{}", hit.line, hit.kind),
+            id: format!("repo:{repo}/{path}{at}:{}:{}", hit.line, hit.kind),
             name: format!("{} in {path}", hit.kind),
             principal_id: Some(format!("repo:{repo}")),
             scope: repo.to_string(),
@@ -330,7 +495,7 @@ fn add_hits(inventory: &mut Inventory, repo: &str, path: &str, hits: Vec<secrets
                 column: Some(hit.column),
             }),
             attributes,
-        });
+        }
     }
 }
 

@@ -1,158 +1,215 @@
 //! Collect, repository: finds hard-coded secrets in a file's text in one pass. A compiled
-//! `RegexSet` says which patterns occur at all; only those run again to locate each match.
-//! A hit carries its pattern, line and the last four characters, never the value. Word
-//! boundaries and blanks are ASCII (`(?-u:\b)`, `[ \t]`) so the set runs on the lazy DFA.
+//! `RegexSet` over the catalogue (`catalogue`, data) says which patterns occur at all; only
+//! those run again to locate each match. A hit carries its pattern, line and the last four
+//! characters, never the value. Placeholders, documented example keys, repeated or sequential
+//! characters and public emulator keys are not hits.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
-use regex::{Regex, RegexSet};
+use regex::RegexSet;
 
-/// A secret pattern. `group` is the capture holding the secret itself (0: the whole match).
-struct Pattern {
-    kind: &'static str,
-    regex: &'static str,
-    group: usize,
-    /// Minimum Shannon entropy (bits per character) of the captured value; 0 disables the check.
-    min_entropy: f64,
-}
-
-const PATTERNS: &[Pattern] = &[
-    Pattern {
-        kind: "aws_access_key_id",
-        regex: r"(?-u:\b)((?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16})(?-u:\b)",
-        group: 1,
-        min_entropy: 0.0,
-    },
-    Pattern {
-        kind: "aws_secret_access_key",
-        regex: r#"(?i)aws_?secret_?(?:access_?)?key["']?[ \t]*[:=][ \t]*["']?([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+]|$)"#,
-        group: 1,
-        min_entropy: 3.0,
-    },
-    Pattern {
-        kind: "github_token",
-        regex: r"(?-u:\b)(gh[pousr]_[A-Za-z0-9]{36,251})(?-u:\b)",
-        group: 1,
-        min_entropy: 0.0,
-    },
-    Pattern {
-        kind: "github_fine_grained_pat",
-        regex: r"(?-u:\b)(github_pat_[A-Za-z0-9_]{22,255})(?-u:\b)",
-        group: 1,
-        min_entropy: 0.0,
-    },
-    Pattern {
-        kind: "slack_token",
-        regex: r"(?-u:\b)(xox[abposr]-[A-Za-z0-9-]{10,250})(?-u:\b)",
-        group: 1,
-        min_entropy: 0.0,
-    },
-    Pattern {
-        kind: "slack_webhook",
-        regex: r"(https://hooks\.slack\.com/services/T[A-Za-z0-9_]+/B[A-Za-z0-9_]+/[A-Za-z0-9_]{16,})",
-        group: 1,
-        min_entropy: 0.0,
-    },
-    Pattern {
-        kind: "private_key",
-        regex: r"-----BEGIN ((?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?)-----",
-        group: 0,
-        min_entropy: 0.0,
-    },
-    Pattern {
-        kind: "azure_storage_key",
-        regex: r"(?i)AccountKey[ \t]*=[ \t]*([A-Za-z0-9+/]{86}==)",
-        group: 1,
-        min_entropy: 0.0,
-    },
-    Pattern {
-        kind: "generic_secret",
-        regex: r#"(?i)(?:secret|passw(?:or)?d|token|api_?key|apikey|access_?key|private_?key|client_?secret)[a-z0-9_.-]{0,40}["']?[ \t]*[:=][ \t]*["']([A-Za-z0-9+/_\-.=]{20,200})["']"#,
-        group: 1,
-        min_entropy: 4.0,
-    },
-];
+use super::catalogue::{Catalogue, CatalogueError, Pattern};
 
 /// One hard-coded secret found in a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hit {
-    /// Pattern name (`aws_access_key_id`, `github_token`, ...).
-    pub kind: &'static str,
+    /// Pattern id (`aws_access_key_id`, `github_pat`, ...).
+    pub kind: Arc<str>,
     /// 1-based.
     pub line: u32,
     pub column: u32,
-    /// At most the last four characters of the value (none for a private key header).
+    /// At most the last four characters of the value (none for a private key).
     pub hint: Option<String>,
+    /// The AWS account an access key id belongs to, decoded offline from the id itself.
+    pub aws_account: Option<String>,
+    pub generic: bool,
+    /// Identifies the value within one run (history: one finding per secret), in memory
+    /// only: it is never written anywhere.
+    pub identity: u64,
 }
 
-static SET: LazyLock<RegexSet> = LazyLock::new(|| {
-    // The patterns are constants covered by `every_pattern_compiles`.
-    RegexSet::new(PATTERNS.iter().map(|p| p.regex)).unwrap_or_else(|_| RegexSet::empty())
-});
-static REGEXES: LazyLock<Vec<Option<Regex>>> =
-    LazyLock::new(|| PATTERNS.iter().map(|p| Regex::new(p.regex).ok()).collect());
+/// A catalogue compiled for scanning.
+pub struct Scanner {
+    catalogue: Catalogue,
+    kinds: Vec<Arc<str>>,
+    set: RegexSet,
+}
 
-/// Every secret in `text`, in order of position.
-pub fn scan(text: &str) -> Vec<Hit> {
-    let matched = SET.matches(text);
-    if !matched.matched_any() {
-        return Vec::new();
+static BUILTIN: LazyLock<Option<Scanner>> =
+    LazyLock::new(|| Catalogue::load(&[]).ok().and_then(|c| Scanner::new(c).ok()));
+
+impl Scanner {
+    pub fn new(catalogue: Catalogue) -> Result<Scanner, CatalogueError> {
+        let set =
+            RegexSet::new(catalogue.patterns.iter().map(|p| p.regex.as_str())).map_err(|e| {
+                CatalogueError::Invalid {
+                    path: "secret patterns".into(),
+                    line: 0,
+                    message: e.to_string(),
+                }
+            })?;
+        let kinds = catalogue
+            .patterns
+            .iter()
+            .map(|p| Arc::from(p.id.as_str()))
+            .collect();
+        Ok(Scanner {
+            catalogue,
+            kinds,
+            set,
+        })
     }
-    let lines = LineIndex::new(text);
-    let mut hits = Vec::new();
-    let mut covered: Vec<std::ops::Range<usize>> = Vec::new();
-    for index in matched.iter() {
-        let (pattern, Some(regex)) = (&PATTERNS[index], &REGEXES[index]) else {
-            continue;
-        };
-        for caps in regex.captures_iter(text) {
-            let Some(value) = caps.get(pattern.group) else {
-                continue;
-            };
-            // The generic pattern must not repeat what a precise one already found.
-            if pattern.kind == "generic_secret"
-                && covered
-                    .iter()
-                    .any(|r| r.start < value.end() && value.start() < r.end)
-            {
-                continue;
-            }
-            if !plausible(value.as_str(), pattern) {
-                continue;
-            }
-            covered.push(value.range());
-            let (line, column) = lines.position(value.start());
-            let hint = (pattern.group != 0).then(|| last_four(value.as_str()));
-            hits.push(Hit {
-                kind: pattern.kind,
-                line,
-                column,
-                hint,
-            });
+
+    /// The built-in catalogue (covered by `catalogue::tests`).
+    pub fn builtin() -> Option<&'static Scanner> {
+        BUILTIN.as_ref()
+    }
+
+    pub fn len(&self) -> usize {
+        self.catalogue.patterns.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.catalogue.patterns.is_empty()
+    }
+
+    /// Every secret in `text`, in order of position.
+    pub fn scan(&self, text: &str) -> Vec<Hit> {
+        let matched = self.set.matches(text);
+        if !matched.matched_any() {
+            return Vec::new();
         }
+        let lines = LineIndex::new(text);
+        let mut hits = Vec::new();
+        let mut covered: Vec<std::ops::Range<usize>> = Vec::new();
+        // Precise patterns first, so the generic one can yield to them.
+        let mut order: Vec<usize> = matched.iter().collect();
+        order.sort_by_key(|&i| self.catalogue.patterns[i].generic);
+        for index in order {
+            let pattern = &self.catalogue.patterns[index];
+            if pattern.requires.as_ref().is_some_and(|r| !r.is_match(text)) {
+                continue;
+            }
+            for caps in pattern.regex.captures_iter(text) {
+                let Some(value) = caps.get(pattern.group) else {
+                    continue;
+                };
+                let overlaps = covered
+                    .iter()
+                    .any(|r| r.start < value.end() && value.start() < r.end);
+                if overlaps || !self.plausible(value.as_str(), pattern) {
+                    continue;
+                }
+                covered.push(value.range());
+                let (line, column) = lines.position(value.start());
+                hits.push(Hit {
+                    kind: self.kinds[index].clone(),
+                    line,
+                    column,
+                    hint: pattern.hint.then(|| last_four(value.as_str())),
+                    aws_account: (pattern.id == "aws_access_key_id")
+                        .then(|| aws_account_of_key_id(value.as_str()))
+                        .flatten(),
+                    generic: pattern.generic,
+                    identity: identity(&self.kinds[index], value.as_str()),
+                });
+            }
+        }
+        hits.sort_by_key(|h| (h.line, h.column));
+        hits
     }
-    hits.sort_by_key(|h| (h.line, h.column));
-    hits
+
+    /// Rejects what looks like a credential but is not one.
+    fn plausible(&self, value: &str, pattern: &Pattern) -> bool {
+        if self.catalogue.known_public.iter().any(|k| k == value) {
+            return false;
+        }
+        !is_placeholder(value)
+            && (pattern.min_entropy == 0.0 || entropy(value) >= pattern.min_entropy)
+    }
 }
 
-/// Rejects placeholders and low-entropy text where the pattern asks for it.
-fn plausible(value: &str, pattern: &Pattern) -> bool {
-    if pattern.min_entropy == 0.0 {
-        return true;
-    }
+fn identity(kind: &str, value: &str) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    // Keyed per process: the number says nothing about the value outside this run.
+    static KEY: LazyLock<std::collections::hash_map::RandomState> =
+        LazyLock::new(std::collections::hash_map::RandomState::new);
+    let mut hasher = KEY.build_hasher();
+    hasher.write(kind.as_bytes());
+    hasher.write(value.as_bytes());
+    hasher.finish()
+}
+
+/// Every secret in `text`, with the built-in catalogue.
+pub fn scan(text: &str) -> Vec<Hit> {
+    Scanner::builtin().map(|s| s.scan(text)).unwrap_or_default()
+}
+
+/// Placeholder words, runs of one character, ascending runs (`abcdef`, `123456`) and values
+/// with too few distinct characters to be random.
+pub fn is_placeholder(value: &str) -> bool {
     let lower = value.to_ascii_lowercase();
-    let placeholder = [
+    let words = [
         "example",
         "xxxx",
         "changeme",
         "placeholder",
         "your_",
+        "yourkey",
         "dummy",
         "redacted",
-    ]
-    .iter()
-    .any(|p| lower.contains(p));
-    !placeholder && entropy(value) >= pattern.min_entropy
+        "fake",
+        "sample",
+        "<",
+        "${",
+        "{{",
+    ];
+    // Whole values that tutorials and compose files use as stand-ins.
+    let stand_ins = [
+        "password", "passwd", "secret", "changeit", "admin", "root", "test",
+    ];
+    if words.iter().any(|w| lower.contains(w)) || stand_ins.contains(&lower.as_str()) {
+        return true;
+    }
+    let bytes = lower.as_bytes();
+    let (mut same, mut ascending) = (1, 1);
+    for pair in bytes.windows(2) {
+        same = if pair[1] == pair[0] { same + 1 } else { 1 };
+        ascending = if pair[1] == pair[0].wrapping_add(1) && pair[0].is_ascii_alphanumeric() {
+            ascending + 1
+        } else {
+            1
+        };
+        if same >= 6 || ascending >= 6 {
+            return true;
+        }
+    }
+    // Few distinct characters (`ghp_aaaa…`, `abababab…`): not random.
+    let mut seen = [false; 256];
+    let distinct = value
+        .bytes()
+        .filter(|&b| !std::mem::replace(&mut seen[b as usize], true))
+        .count();
+    value.len() >= 16 && distinct <= 5
+}
+
+/// The AWS account id an access key id encodes (offline, no call): the 10 bytes that follow
+/// the four-letter prefix are base32; the account is bits 7..47 of their first six bytes.
+pub fn aws_account_of_key_id(key_id: &str) -> Option<String> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let body = key_id.get(4..)?.as_bytes();
+    if body.len() != 16 {
+        return None;
+    }
+    let mut bits: u128 = 0;
+    for &c in body {
+        let v = ALPHABET.iter().position(|&a| a == c)? as u128;
+        bits = (bits << 5) | v;
+    }
+    // 16 characters = 80 bits; the first 48 hold the account id shifted left by 7.
+    let first_six = (bits >> 32) as u64;
+    let account = (first_six & 0x7fff_ffff_ff80) >> 7;
+    Some(format!("{account:012}"))
 }
 
 /// Shannon entropy in bits per character.
@@ -205,35 +262,50 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_pattern_compiles() {
-        for p in PATTERNS {
-            assert!(Regex::new(p.regex).is_ok(), "{}", p.kind);
-        }
-        assert_eq!(SET.len(), PATTERNS.len());
-    }
-
-    #[test]
     fn finds_each_kind_with_line_and_hint() {
         let gh = format!("ghp_{}", "aB3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dE3fG5");
+        let key_id = format!("AKIA{}", "Z7Q4XJ2LMN5OPQR6");
         let text = format!(
-            "a = 1\nkey_id = \"AKIAZ7Q4XJ2LMN5OPQR6\"\naws_secret_access_key = \"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\"\ntoken: {gh}\n-----BEGIN OPENSSH PRIVATE KEY-----\n"
+            "a = 1\nkey_id = \"{key_id}\"\naws_secret_access_key = \"wJalrXUtnFEMI/K7MDENG/bPxRfiCYzQ4Lm8Tq2W\"\ntoken: {gh}\n"
         );
         let hits = scan(&text);
-        let kinds: Vec<_> = hits.iter().map(|h| (h.kind, h.line)).collect();
+        let kinds: Vec<_> = hits.iter().map(|h| (&*h.kind, h.line)).collect();
         assert_eq!(
             kinds,
             vec![
                 ("aws_access_key_id", 2),
                 ("aws_secret_access_key", 3),
-                ("github_token", 4),
-                ("private_key", 5)
+                ("github_pat", 4),
             ]
         );
         assert_eq!(hits[0].hint.as_deref(), Some("PQR6"));
-        assert_eq!(hits[3].hint, None);
-        for hit in &hits {
-            assert!(hit.hint.as_deref().unwrap_or("").len() <= 4);
+        assert!(hits[0].aws_account.is_some());
+    }
+
+    #[test]
+    fn account_id_decodes_offline() {
+        // The decoding AWS's key ids are known for: ASIAY34FZKBOKMUTVV7A is account 609629065308.
+        assert_eq!(
+            aws_account_of_key_id(&format!("ASIA{}", "Y34FZKBOKMUTVV7A")).as_deref(),
+            Some("609629065308")
+        );
+        assert_eq!(aws_account_of_key_id("AKIA"), None);
+    }
+
+    #[test]
+    fn placeholders_are_not_secrets() {
+        for value in [
+            "AKIAXXXXXXXXXXXXXXXX",
+            "ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            "abcdefghijklmnopqrst",
+            "1234567890abcdef",
+            "aaaaaaaaaaaaaaaaaaaaaaaa",
+            "abababababababababababab",
+            "${{ secrets.X }}",
+        ] {
+            assert!(is_placeholder(value), "{value}");
         }
+        assert!(!is_placeholder("Zx8Qp2Lm7Rt4Vb9Nc3Kd6Hf1Jg5"));
     }
 
     #[test]
@@ -242,7 +314,7 @@ mod tests {
         assert_eq!(scan("api_key = \"your_api_key_goes_here_12345\"").len(), 0);
         let hits = scan("api_key = \"Zx8Qp2Lm7Rt4Vb9Nc3Kd6Hf1Jg5\"");
         assert_eq!(hits.len(), 1);
-        assert_eq!(hits[0].kind, "generic_secret");
+        assert_eq!(&*hits[0].kind, "generic_secret");
     }
 
     #[test]

@@ -11,6 +11,8 @@
 //! error naming the line rather than a guess. Limits on size, depth, node count and alias
 //! expansion turn a hostile file into an error (a coverage gap for the caller), never a crash.
 
+use std::collections::HashSet;
+
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 
 /// Largest workflow read, in bytes (GitHub's own limit on a workflow file is far lower).
@@ -121,6 +123,8 @@ enum FrameKind {
     Seq(Vec<Node>),
     Map {
         entries: Vec<(String, Node)>,
+        /// Keys so far: a duplicate is found in constant time (a workflow may hold 100k jobs).
+        keys: HashSet<String>,
         /// A key read, waiting for its value.
         key: Option<(String, u32)>,
     },
@@ -222,6 +226,7 @@ impl Builder {
                 anchor,
                 FrameKind::Map {
                     entries: Vec::new(),
+                    keys: HashSet::new(),
                     key: None,
                 },
             )?,
@@ -296,7 +301,7 @@ impl Builder {
         parent.size = parent.size.saturating_add(size);
         match &mut parent.kind {
             FrameKind::Seq(items) => items.push(node),
-            FrameKind::Map { entries, key } => match key.take() {
+            FrameKind::Map { entries, keys, key } => match key.take() {
                 None => {
                     let text = match &node.value {
                         Value::Scalar(s) => s.clone(),
@@ -306,7 +311,7 @@ impl Builder {
                     if text == "<<" {
                         return Err(YamlError::MergeKey { line: node.line });
                     }
-                    if entries.iter().any(|(k, _)| *k == text) {
+                    if !keys.insert(text.clone()) {
                         return Err(YamlError::DuplicateKey {
                             line: node.line,
                             key: text,
