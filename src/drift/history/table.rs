@@ -208,53 +208,36 @@ fn run_frame(report: &Report) -> PolarsResult<DataFrame> {
 
 /// One point per run: active findings by severity (from the finding rows, so a run recorded
 /// before the summary columns existed still counts), the rest from the summary row.
+///
+/// One eager pass over the columns: the table is a few rows per finding per run, and this keeps
+/// polars' lazy engine (half of polars' build time) out of the binary.
 fn trend(table: DataFrame) -> PolarsResult<Trend> {
-    let counts = table
-        .clone()
-        .lazy()
-        .filter(
-            col("record")
-                .eq(lit(FINDING))
-                .and(col("suppressed").fill_null(lit(false)).not()),
-        )
-        .group_by([col("run_at"), col("severity")])
-        .agg([len().cast(DataType::Int64).alias("count")])
-        .collect()?;
-    let summaries = table
-        .lazy()
-        .filter(col("record").eq(lit(SUMMARY)))
-        .select([
-            col("run_at"),
-            col("standing_identities"),
-            col("provisional_identities"),
-            col("median_credential_age_days"),
-        ])
-        .collect()?;
+    let runs = millis(&table, "run_at")?;
+    let record = table.column("record")?.str()?.clone();
+    let suppressed = table.column("suppressed")?.bool()?.clone();
+    let severity = table.column("severity")?.str()?.clone();
+    let standing = table.column("standing_identities")?.i64()?.clone();
+    let provisional = table.column("provisional_identities")?.i64()?.clone();
+    let median = table.column("median_credential_age_days")?.f64()?.clone();
     let mut points: BTreeMap<i64, TrendPoint> = BTreeMap::new();
-    let runs = millis(&summaries, "run_at")?;
-    let standing = summaries.column("standing_identities")?.i64()?.clone();
-    let provisional = summaries.column("provisional_identities")?.i64()?.clone();
-    let median = summaries
-        .column("median_credential_age_days")?
-        .f64()?
-        .clone();
     for (i, run) in runs.iter().enumerate() {
         let Some(run) = run else { continue };
-        let point = points.entry(*run).or_insert_with(|| empty_point(*run));
-        point.standing = standing.get(i).map(|v| v.max(0) as u64);
-        point.provisional = provisional.get(i).map(|v| v.max(0) as u64);
-        point.median_credential_age_days = median.get(i);
-    }
-    let runs = millis(&counts, "run_at")?;
-    let severities = counts.column("severity")?.str()?.clone();
-    let numbers = counts.column("count")?.i64()?.clone();
-    for (i, run) in runs.iter().enumerate() {
-        let (Some(run), Some(severity)) = (run, severities.get(i)) else {
-            continue;
-        };
-        let point = points.entry(*run).or_insert_with(|| empty_point(*run));
-        let count = numbers.get(i).unwrap_or(0).max(0) as u64;
-        *point.findings.entry(severity.to_string()).or_insert(0) += count;
+        match record.get(i) {
+            Some(SUMMARY) => {
+                let point = points.entry(*run).or_insert_with(|| empty_point(*run));
+                point.standing = standing.get(i).map(|v| v.max(0) as u64);
+                point.provisional = provisional.get(i).map(|v| v.max(0) as u64);
+                point.median_credential_age_days = median.get(i);
+            }
+            Some(FINDING) if !suppressed.get(i).unwrap_or(false) => {
+                let Some(severity) = severity.get(i) else {
+                    continue;
+                };
+                let point = points.entry(*run).or_insert_with(|| empty_point(*run));
+                *point.findings.entry(severity.to_string()).or_insert(0) += 1;
+            }
+            _ => {}
+        }
     }
     Ok(Trend {
         points: points.into_values().collect(),
