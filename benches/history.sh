@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/lapse/target}"
 COMMITS=${COMMITS:-10000}
 REPO="${BENCH_DIR:-/tmp/lapse-bench-history}/repo-$COMMITS"
-cargo build --release --quiet --no-default-features --bin lapse
+cargo build --release --quiet --bin lapse
 BIN="$CARGO_TARGET_DIR/release/lapse"
 if [ ! -d "$REPO/.git" ]; then
   mkdir -p "$REPO"

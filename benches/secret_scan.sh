@@ -10,7 +10,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/lapse/target}"
 TREE="${1:-$(ls -d "$HOME"/.cargo/registry/src/*/ | head -1)}"
 OUT="${BENCH_DIR:-/tmp/lapse-bench-secrets}"
 mkdir -p "$OUT"
-cargo build --release --quiet --no-default-features --bin lapse
+cargo build --release --quiet --bin lapse
 BIN="$CARGO_TARGET_DIR/release/lapse"
 for run in $(seq 1 "${RUNS:-3}"); do
   /usr/bin/time -v "$BIN" collect --repo "$TREE" --save "$OUT/inv.json" 2> "$OUT/time-$run.txt"

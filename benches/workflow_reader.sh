@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/lapse/target}"
 WORK="${BENCH_DIR:-/tmp/lapse-bench-workflows}"
 mkdir -p "$WORK"
-cargo build --release --quiet --no-default-features --example read_workflow
+cargo build --release --quiet --example read_workflow
 BIN="$CARGO_TARGET_DIR/release/examples/read_workflow"
 N=${N:-10000}
 
