@@ -22,24 +22,6 @@ fn no_such_entity<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
     err.code() == Some("NoSuchEntity")
 }
 
-/// Confirms that the client acts in `account` (`sts:GetCallerIdentity`) before reading or
-/// writing anything there.
-pub async fn confirm_account(sts: &aws_sdk_sts::Client, account: &str) -> Result<(), Refused> {
-    let identity = sts
-        .get_caller_identity()
-        .send()
-        .await
-        .map_err(|e| Refused(format!("sts:GetCallerIdentity failed: {}", message(&e))))?;
-    match identity.account() {
-        Some(found) if found == account => Ok(()),
-        found => Err(Refused(format!(
-            "the AWS credentials act in account {}, not in {account} that holds the principal: \
-             nothing is changed",
-            found.unwrap_or("(unknown)")
-        ))),
-    }
-}
-
 /// Reads the principal and what it holds. A principal that does not exist is refused.
 pub async fn inspect(iam: &Client, request: &Request) -> Result<Inspection, Refused> {
     let missing = || Refused(format!("{} does not exist", request.principal_arn));
