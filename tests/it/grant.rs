@@ -367,6 +367,69 @@ fn refused_grants_exit_2_and_change_nothing() {
     );
 }
 
+/// `grant` writes through revoke's writer session: in another account only through the revoke
+/// role (`--aws-revoke-role-arn`), confirmed there by `sts:GetCallerIdentity`; without it the
+/// ambient credentials' account is not the principal's, and nothing changes.
+#[test]
+fn a_grant_in_another_account_goes_through_the_revoke_role() {
+    const OTHER: &str = "111111111111";
+    let moto = Moto::start();
+    let rt = runtime();
+    let (role, deploy) = rt.block_on(async {
+        let iam = moto.iam_in(OTHER).await;
+        let out = iam
+            .create_role()
+            .role_name("worker")
+            .assume_role_policy_document(TRUST)
+            .send()
+            .await
+            .expect("role");
+        let role = out.role().map(|r| r.arn().to_string()).expect("arn");
+        (role, policy(&iam, "Deploy", DEPLOY).await)
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let refused = grant(&moto, dir.path(), &role, &deploy, &["--apply"])
+        .assert()
+        .code(2);
+    let text = out(&refused);
+    assert!(
+        text.contains(&format!(
+            "the credentials for account {OTHER} are in account {}",
+            crate::support::moto::DEFAULT_ACCOUNT
+        )),
+        "{text}"
+    );
+    let other = rt.block_on(moto.iam_in(OTHER));
+    assert!(rt.block_on(attached(&other, "role", "worker")).is_empty());
+    assert!(!dir.path().join("grants.jsonl").exists(), "no ledger claim");
+
+    let applied = grant(
+        &moto,
+        dir.path(),
+        &role,
+        &deploy,
+        &[
+            "--apply",
+            "--aws-revoke-role-arn",
+            "arn:aws:iam::{account}:role/LapseRevoke",
+            "--aws-region",
+            "eu-west-1",
+        ],
+    )
+    .assert();
+    let text = out(&applied);
+    applied.code(0);
+    assert_eq!(
+        rt.block_on(attached(&other, "role", "worker")),
+        [deploy.clone()],
+        "{text}"
+    );
+    let lines = read_lines(&dir.path().join("grants.jsonl"));
+    let line: Value = serde_json::from_str(&lines[0]).unwrap();
+    assert_eq!(line["account"], OTHER);
+    assert_eq!(line["target"], deploy.as_str());
+}
+
 /// The deploy-key grant's requests (GET the repository, GET its keys, POST the key), checked
 /// against GitHub's published description by Prism, which answers 4xx to anything it does not
 /// allow; the ledger then holds the key id Prism's example gave, the title carries the marker.
