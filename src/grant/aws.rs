@@ -1,6 +1,7 @@
 //! Grant, AWS: reads what the principal is and holds (its unique id, the policy already
-//! attached or the inline policy of that name, the granted document's privilege), confirms the
-//! client is in the principal's account, and provisions or rolls back the grant.
+//! attached or the inline policy of that name, the granted document's privilege and the
+//! principal's effective privilege with it, `privilege`), and provisions the grant. The client
+//! comes from revoke's writer session, already confirmed to be in the principal's account.
 
 use aws_sdk_iam::Client;
 use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
@@ -72,10 +73,12 @@ pub async fn inspect(iam: &Client, request: &Request) -> Result<Inspection, Refu
     let privilege = CompiledPolicy::compile(target, &document)
         .verdict()
         .privilege;
+    let combined = super::privilege::judge(iam, request, &document, request.common.now).await?;
     Ok(Inspection {
         unique_id,
         held,
         privilege,
+        combined,
     })
 }
 
