@@ -367,6 +367,75 @@ fn refused_grants_exit_2_and_change_nothing() {
     );
 }
 
+/// Scope is judged on the principal's effective privilege *with* the grant: `ec2:RunInstances`
+/// is harmless on its own, but next to the `iam:PassRole` the worker already holds it lets the
+/// worker start an instance as the admin role (ec2-001). Refused (exit 2) with nothing changed;
+/// the same policy for a principal without PassRole is planned.
+#[test]
+fn a_grant_that_is_admin_only_with_what_the_principal_holds_is_refused() {
+    const EC2_TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    const PASS: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:PassRole","s3:GetObject"],"Resource":"*"}]}"#;
+    const LAUNCH: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:RunInstances","Resource":"*"}]}"#;
+    let moto = Moto::start();
+    let iam = moto.iam();
+    let rt = runtime();
+    let (worker, builder, launch) = rt.block_on(async {
+        let mut arns = Vec::new();
+        for name in ["worker", "builder", "instance-admin"] {
+            let out = iam
+                .create_role()
+                .role_name(name)
+                .assume_role_policy_document(EC2_TRUST)
+                .send()
+                .await
+                .expect("role");
+            arns.push(out.role().map(|r| r.arn().to_string()).expect("arn"));
+        }
+        iam.put_role_policy()
+            .role_name("worker")
+            .policy_name("pass")
+            .policy_document(PASS)
+            .send()
+            .await
+            .expect("inline");
+        iam.put_role_policy()
+            .role_name("instance-admin")
+            .policy_name("all")
+            .policy_document(ADMIN)
+            .send()
+            .await
+            .expect("inline");
+        let launch = policy(&iam, "Launch", LAUNCH).await;
+        (arns[0].clone(), arns[1].clone(), launch)
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let refused = grant(&moto, dir.path(), &worker, &launch, &["--apply"])
+        .assert()
+        .code(2);
+    let text = out(&refused);
+    assert!(text.contains("would be admin"), "{text}");
+    assert!(text.contains("ec2-001"), "{text}");
+    assert!(text.contains("--allow-admin"), "{text}");
+    assert!(rt.block_on(attached(&iam, "role", "worker")).is_empty());
+    assert_eq!(rt.block_on(inline(&iam, "role", "worker")), ["pass"]);
+    assert!(!dir.path().join("grants.jsonl").exists(), "no ledger claim");
+    assert!(
+        read_lines(&dir.path().join("journal.jsonl")).is_empty(),
+        "nothing journalled as requested"
+    );
+
+    // The same policy for a principal that cannot pass roles: below admin, planned.
+    let plan = grant(&moto, dir.path(), &builder, &launch, &[])
+        .assert()
+        .code(0);
+    let text = out(&plan);
+    assert!(
+        text.contains("effective privilege write now, write with the grant")
+            || text.contains("effective privilege none now, write with the grant"),
+        "{text}"
+    );
+}
+
 /// `grant` writes through revoke's writer session: in another account only through the revoke
 /// role (`--aws-revoke-role-arn`), confirmed there by `sts:GetCallerIdentity`; without it the
 /// ambient credentials' account is not the principal's, and nothing changes.
