@@ -132,6 +132,9 @@ pub struct ClientArgs {
     pub azure_tenant: Option<String>,
     #[arg(long, value_name = "URL", help_heading = "Azure")]
     pub azure_arm_url: Option<String>,
+    /// Use only this credential: cli, environment, workload-identity, managed-identity.
+    #[arg(long, value_name = "KIND", help_heading = "Azure")]
+    pub azure_credential: Option<String>,
 
     /// Trust these CA certificates (PEM) in addition to the system's; SSL_CERT_FILE also works.
     #[arg(long, value_name = "PEM")]
@@ -214,10 +217,6 @@ pub struct SourceArgs {
     pub azure_subscription: Vec<String>,
     #[arg(long, value_name = "URL", help_heading = "Azure")]
     pub azure_graph_url: Option<String>,
-    /// Use only this credential: cli, environment, workload-identity, managed-identity.
-    #[arg(long, value_name = "KIND", help_heading = "Azure")]
-    pub azure_credential: Option<String>,
-
     /// Grants ledger: provisional grants that cannot carry a tag.
     #[arg(long, value_name = "FILE")]
     pub ledger: Option<PathBuf>,
@@ -333,8 +332,8 @@ pub struct GrantArgs {
         long,
         value_name = "ARN",
         help_heading = "What",
-        required_unless_present = "deploy_key_repo",
-        conflicts_with = "deploy_key_repo"
+        required_unless_present_any = ["deploy_key_repo", "assignee"],
+        conflicts_with_all = ["deploy_key_repo", "assignee"]
     )]
     pub principal: Option<String>,
     /// AWS: attach this managed policy for the TTL.
@@ -380,6 +379,26 @@ pub struct GrantArgs {
         requires = "deploy_key_repo"
     )]
     pub title: Option<String>,
+    /// Azure: the object id (service principal, managed identity) that receives the role.
+    #[arg(long, value_name = "OBJECT_ID", help_heading = "What", requires_all = ["role", "scope"],
+          conflicts_with = "deploy_key_repo")]
+    pub assignee: Option<String>,
+    /// Azure: the role's name (`Reader`, `Storage Blob Data Contributor`).
+    #[arg(
+        long,
+        value_name = "NAME",
+        help_heading = "What",
+        requires = "assignee"
+    )]
+    pub role: Option<String>,
+    /// Azure: where the role applies (`/subscriptions/ID[/resourceGroups/NAME…]`).
+    #[arg(
+        long,
+        value_name = "SCOPE",
+        help_heading = "What",
+        requires = "assignee"
+    )]
+    pub scope: Option<String>,
     /// GitHub: a read-write key (default read-only).
     #[arg(long, help_heading = "What", requires = "deploy_key_repo")]
     pub write: bool,
@@ -546,6 +565,7 @@ mod tests {
             github_installation_id: Some(9),
             azure_tenant: Some("contoso.onmicrosoft.com".into()),
             azure_arm_url: Some("https://management.usgovcloudapi.net".into()),
+            azure_credential: None,
             ca_bundle: Some(PathBuf::from("ca.pem")),
         }
     }

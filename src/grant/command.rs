@@ -63,8 +63,18 @@ pub fn run(args: &GrantArgs) -> anyhow::Result<Code> {
             let request = super::github::DeployKeyRequest::validate(args, repo, common)?;
             runtime.block_on(super::github::run(args, &config, &request))
         }
+        (None, None) if args.assignee.is_some() => {
+            let request = super::azure::RoleRequest::validate(
+                args.assignee.as_deref().unwrap_or_default(),
+                args.role.as_deref().unwrap_or_default(),
+                args.scope.as_deref().unwrap_or_default(),
+                common,
+            )?;
+            runtime.block_on(super::azure::run(args, &config, &request))
+        }
         _ => anyhow::bail!(
-            "name one target: --principal ARN (AWS) or --deploy-key-repo OWNER/NAME (GitHub)"
+            "name one target: --principal ARN (AWS), --deploy-key-repo OWNER/NAME (GitHub) or \
+             --assignee OBJECT_ID --role NAME --scope SCOPE (Azure)"
         ),
     }
 }

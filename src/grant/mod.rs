@@ -17,6 +17,7 @@ use crate::inventory::{LedgerEntry, Provider, Timestamp};
 use crate::revoke::action::IamKind;
 
 pub mod aws;
+pub mod azure;
 pub mod command;
 pub mod github;
 pub mod print;

@@ -563,3 +563,207 @@ fn a_deploy_key_grant_is_allowed_by_the_published_description() {
         "one lifecycle: {view}"
     );
 }
+
+mod azure {
+    //! The Azure grant against ARM served by wiremock behind TLS (a CA made at test time), the
+    //! binary's CLI credential finding a stub `az` on PATH: a PIM schedule request with an end
+    //! time where PIM is available, a marked role assignment where ARM says it is not.
+
+    use std::path::Path;
+
+    use serde_json::{Value, json};
+    use wiremock::matchers::{method, path, path_regex};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    const TENANT: &str = "00000000-0000-0000-0000-0000000000aa";
+    const TOKEN: &str = "test-token-0000-do-not-print";
+    const SUB: &str = "11111111-2222-3333-4444-555555555555";
+    const ASSIGNEE: &str = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
+    const READER: &str = "acdd72a7-3385-48ef-bd42-f606fba81ae7";
+
+    fn stub_az(dir: &Path) {
+        let script = format!(
+            "#!/bin/sh\necho '{{\"accessToken\":\"{TOKEN}\",\"expires_on\":{},\"tokenType\":\"Bearer\"}}'\n",
+            chrono::Utc::now().timestamp() + 3600
+        );
+        let az = dir.join("az");
+        std::fs::write(&az, script).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&az, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    async fn arm(pim: bool) -> (MockServer, String, std::path::PathBuf, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let server = MockServer::start().await;
+        let (ca, acceptor) = crate::support::tls::private_ca(dir.path());
+        let front = crate::support::tls::tls_front(acceptor, *server.address()).await;
+        let authz = format!("/subscriptions/{SUB}/providers/Microsoft.Authorization");
+        let definition = format!("{authz}/roleDefinitions/{READER}");
+        Mock::given(method("GET"))
+            .and(path(format!("{authz}/roleDefinitions")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"value": [
+                {"id": definition, "name": READER, "properties": {"roleName": "Reader"}}]})))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path(format!("{authz}/roleAssignments")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"value": []})))
+            .mount(&server)
+            .await;
+        let probe = if pim {
+            ResponseTemplate::new(200).set_body_json(json!({"value": []}))
+        } else {
+            ResponseTemplate::new(400).set_body_json(json!({"error": {
+                "code": "AadPremiumLicenseRequired",
+                "message": "The tenant needs an Entra ID P2 licence"}}))
+        };
+        Mock::given(method("GET"))
+            .and(path(format!("{authz}/roleAssignmentScheduleInstances")))
+            .respond_with(probe)
+            .mount(&server)
+            .await;
+        Mock::given(method("PUT"))
+            .and(path_regex(format!(
+                "^{authz}/(roleAssignmentScheduleRequests|roleAssignments)/[0-9a-f-]{{36}}$"
+            )))
+            .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": "x"})))
+            .mount(&server)
+            .await;
+        let base = format!("https://127.0.0.1:{}", front.port());
+        stub_az(dir.path());
+        (server, base, ca, dir)
+    }
+
+    fn grant(dir: &Path, base: &str, ca: &Path, extra: &[&str]) -> assert_cmd::Command {
+        let mut cmd = assert_cmd::Command::cargo_bin("lapse").unwrap();
+        let path = format!(
+            "{}:{}",
+            dir.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        cmd.env("PATH", path)
+            .env_remove("SSL_CERT_FILE")
+            .env_remove("RUST_LOG")
+            .current_dir(dir)
+            .args([
+                "grant",
+                "--assignee",
+                ASSIGNEE,
+                "--role",
+                "Reader",
+                "--scope",
+            ])
+            .arg(format!("/subscriptions/{SUB}"))
+            .args([
+                "--ttl",
+                "2h",
+                "--reason",
+                "INC-3",
+                "--requested-by",
+                "alice",
+            ])
+            .args(["--azure-tenant", TENANT, "--azure-arm-url", base])
+            .args(["--azure-credential", "cli", "--ca-bundle"])
+            .arg(ca)
+            .arg("--ledger")
+            .arg(dir.join("grants.jsonl"))
+            .arg("--journal")
+            .arg(dir.join("journal.jsonl"))
+            .args(extra);
+        cmd
+    }
+
+    async fn run(cmd: assert_cmd::Command) -> (Option<i32>, String) {
+        let mut cmd = cmd;
+        let output = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+            .await
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(!text.contains(TOKEN), "the token is never printed");
+        (output.status.code(), text)
+    }
+
+    async fn puts(server: &MockServer) -> Vec<(String, Value)> {
+        server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|r| r.method.as_str() == "PUT")
+            .map(|r| {
+                (
+                    r.url.path().to_string(),
+                    serde_json::from_slice(&r.body).unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    fn ledger(dir: &Path) -> Vec<Value> {
+        std::fs::read_to_string(dir.join("grants.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn where_pim_is_available_the_grant_is_a_schedule_request_with_an_end() {
+        let (server, base, ca, dir) = arm(true).await;
+        let (code, text) = run(grant(dir.path(), &base, &ca, &[])).await;
+        assert_eq!(code, Some(0), "{text}");
+        assert!(text.contains("via:      PIM schedule request"), "{text}");
+        assert!(puts(&server).await.is_empty(), "the plan changes nothing");
+        assert!(ledger(dir.path()).is_empty());
+
+        let (code, text) = run(grant(dir.path(), &base, &ca, &["--apply"])).await;
+        assert_eq!(code, Some(0), "{text}");
+        let puts = puts(&server).await;
+        assert_eq!(puts.len(), 1, "{puts:?}");
+        let (url, body) = &puts[0];
+        assert!(url.contains("/roleAssignmentScheduleRequests/"), "{url}");
+        let p = &body["properties"];
+        assert_eq!(p["requestType"], "AdminAssign");
+        assert_eq!(p["principalId"], ASSIGNEE);
+        assert!(p["roleDefinitionId"].as_str().unwrap().ends_with(READER));
+        assert_eq!(p["scheduleInfo"]["expiration"]["type"], "AfterDateTime");
+        let line = &ledger(dir.path())[0];
+        assert_eq!(line["kind"], "role_assignment");
+        assert_eq!(line["account"], TENANT);
+        assert_eq!(line["principal_unique_id"], ASSIGNEE);
+        assert_eq!(
+            p["scheduleInfo"]["expiration"]["endDateTime"].as_str(),
+            line["expires_at"].as_str()
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn where_pim_is_not_available_the_grant_is_a_marked_role_assignment() {
+        let (server, base, ca, dir) = arm(false).await;
+        let (code, text) = run(grant(dir.path(), &base, &ca, &[])).await;
+        assert_eq!(code, Some(0), "{text}");
+        assert!(text.contains("PIM is not available"), "{text}");
+        assert!(puts(&server).await.is_empty());
+
+        let (code, text) = run(grant(dir.path(), &base, &ca, &["--apply"])).await;
+        assert_eq!(code, Some(0), "{text}");
+        let puts = puts(&server).await;
+        assert_eq!(puts.len(), 1, "{puts:?}");
+        let (url, body) = &puts[0];
+        assert!(url.contains("/roleAssignments/"), "{url}");
+        let description = body["properties"]["description"].as_str().unwrap();
+        let line = &ledger(dir.path())[0];
+        assert_eq!(line["target"].as_str(), Some(url.as_str()));
+        assert!(
+            description.contains(&format!(
+                "[lapse:expires-at={}]",
+                line["expires_at"].as_str().unwrap()
+            )),
+            "{description} {line}"
+        );
+    }
+}

@@ -49,7 +49,7 @@ pub(super) fn options(
         &subscriptions,
         pick(&args.azure_graph_url, &raw.graph_url).as_deref(),
         pick(&args.client.azure_arm_url, &raw.arm_url).as_deref(),
-        pick(&args.azure_credential, &raw.credential).as_deref(),
+        pick(&args.client.azure_credential, &raw.credential).as_deref(),
     )?;
     opts.ca_bundle = args.client.ca_bundle.clone();
     if let Some(n) = args.concurrency {
@@ -142,10 +142,10 @@ mod tests {
         let args = SourceArgs {
             client: crate::cli::ClientArgs {
                 azure_tenant: Some("contoso.onmicrosoft.com".into()),
+                azure_credential: Some("environment".into()),
                 ..Default::default()
             },
             azure_subscription: vec!["aaaaaaaa-0000-0000-0000-000000000000".into()],
-            azure_credential: Some("environment".into()),
             ..SourceArgs::default()
         };
         let opts = options_of(&args, &body).unwrap();
