@@ -392,7 +392,7 @@ pub async fn run(args: &GrantArgs, config: &Config, request: &RoleRequest) -> an
                     .unwrap_or_else(|| assignment_id.clone());
                 let entry = ledger_entry(request, &options.tenant, &id);
                 crate::revoke::ledger::append(&common.ledger, &entry)?;
-                log.grant_id = id;
+                log.grant_id = format!("{}#{id}", request.assignee);
                 let detail = json!({ "calls": [pim_call], "via": "pim", "ledger": entry });
                 log.append(Event::Issued, None, detail, None)?;
                 super::command::print_done("granted through PIM", common, log.journal);
@@ -416,7 +416,7 @@ pub async fn run(args: &GrantArgs, config: &Config, request: &RoleRequest) -> an
     debug_assert_eq!(via, Via::MarkedAssignment);
     let entry = ledger_entry(request, &options.tenant, &assignment_id);
     let before = crate::revoke::ledger::append(&common.ledger, &entry)?;
-    log.grant_id = assignment_id.clone();
+    log.grant_id = format!("{}#{assignment_id}", request.assignee);
     let result = arm
         .send(
             reqwest::Method::PUT,

@@ -765,5 +765,57 @@ mod azure {
             )),
             "{description} {line}"
         );
+
+        // Past the expiry, `revoke` with the same ledger deletes the assignment (the collector
+        // finds an empty estate; the assignment is read again, then deleted).
+        let id = url.clone();
+        Mock::given(method("GET"))
+            .and(path(id.as_str()))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": id,
+                "properties": {"principalId": ASSIGNEE, "description": description}})))
+            .with_priority(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("DELETE"))
+            .and(path(id.as_str()))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": id})))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"value": []})))
+            .with_priority(10)
+            .mount(&server)
+            .await;
+        let later = (chrono::Utc::now() + chrono::Duration::hours(3)).to_rfc3339();
+        let mut revoke = assert_cmd::Command::cargo_bin("lapse").unwrap();
+        let search = format!(
+            "{}:{}",
+            dir.path().display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        revoke
+            .env("PATH", search)
+            .env_remove("SSL_CERT_FILE")
+            .current_dir(dir.path())
+            .args(["revoke", "--quiet", "--apply", "--as-of", &later])
+            .args(["--azure-tenant", TENANT, "--azure-arm-url", &base])
+            .args(["--azure-graph-url", &base, "--azure-credential", "cli"])
+            .arg("--ca-bundle")
+            .arg(&ca)
+            .arg("--ledger")
+            .arg(dir.path().join("grants.jsonl"))
+            .arg("--journal")
+            .arg(dir.path().join("journal.jsonl"));
+        let (code, text) = run(revoke).await;
+        assert_eq!(code, Some(0), "{text}");
+        let deleted: Vec<String> = server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|r| r.method.as_str() == "DELETE")
+            .map(|r| r.url.path().to_string())
+            .collect();
+        assert_eq!(deleted, [id], "{text}");
     }
 }
