@@ -122,10 +122,10 @@ fn push_unique(object: &mut Value, key: &str, id: &str, item: Value) {
     let Some(map) = object.as_object_mut() else {
         return;
     };
-    if let Value::Array(list) = map.entry(key).or_insert_with(|| json!([])) {
-        if !list.iter().any(|e| e.get(id) == item.get(id)) {
-            list.push(item);
-        }
+    if let Value::Array(list) = map.entry(key).or_insert_with(|| json!([]))
+        && !list.iter().any(|e| e.get(id) == item.get(id))
+    {
+        list.push(item);
     }
 }
 

@@ -490,7 +490,7 @@ fn a_grant_in_another_account_goes_through_the_revoke_role() {
     applied.code(0);
     assert_eq!(
         rt.block_on(attached(&other, "role", "worker")),
-        [deploy.clone()],
+        std::slice::from_ref(&deploy),
         "{text}"
     );
     let lines = read_lines(&dir.path().join("grants.jsonl"));
