@@ -281,6 +281,18 @@ pub async fn run(args: &GrantArgs, config: &Config, request: &RoleRequest) -> an
         tokens: Tokens::from_environment(options.credential, &options.tenant),
         scope: options.arm_scope(),
     };
+    // Scope: a role that is admin (per the analysis' role privilege) is refused unless
+    // --allow-admin, before any request.
+    if crate::analyze::azure::role_privilege(&request.role) == crate::analyze::Privilege::Admin
+        && !args.allow_admin
+    {
+        return Err(Refused(format!(
+            "role {} is admin: refused unless --allow-admin (expiry alone does not make admin \
+             safe)",
+            clean(&request.role)
+        ))
+        .into());
+    }
     let role_id = role_definition(&arm, request).await?;
     let held = assignments(&arm, request, &role_id).await?;
     if !held.is_empty() {

@@ -635,6 +635,16 @@ mod azure {
     }
 
     fn grant(dir: &Path, base: &str, ca: &Path, extra: &[&str]) -> assert_cmd::Command {
+        grant_role(dir, base, ca, "Reader", extra)
+    }
+
+    fn grant_role(
+        dir: &Path,
+        base: &str,
+        ca: &Path,
+        role: &str,
+        extra: &[&str],
+    ) -> assert_cmd::Command {
         let mut cmd = assert_cmd::Command::cargo_bin("lapse").unwrap();
         let path = format!(
             "{}:{}",
@@ -645,14 +655,7 @@ mod azure {
             .env_remove("SSL_CERT_FILE")
             .env_remove("RUST_LOG")
             .current_dir(dir)
-            .args([
-                "grant",
-                "--assignee",
-                ASSIGNEE,
-                "--role",
-                "Reader",
-                "--scope",
-            ])
+            .args(["grant", "--assignee", ASSIGNEE, "--role", role, "--scope"])
             .arg(format!("/subscriptions/{SUB}"))
             .args([
                 "--ttl",
@@ -717,6 +720,10 @@ mod azure {
         let (code, text) = run(grant(dir.path(), &base, &ca, &[])).await;
         assert_eq!(code, Some(0), "{text}");
         assert!(text.contains("via:      PIM schedule request"), "{text}");
+        let owner = grant_role(dir.path(), &base, &ca, "Owner", &["--apply"]);
+        let (code, text) = run(owner).await;
+        assert_eq!(code, Some(2), "{text}");
+        assert!(text.contains("--allow-admin"), "{text}");
         assert!(puts(&server).await.is_empty(), "the plan changes nothing");
         assert!(ledger(dir.path()).is_empty());
 
