@@ -98,9 +98,54 @@ pub struct EvaluateArgs {
     pub journal: Option<PathBuf>,
 }
 
+/// How lapse reaches each provider (credentials, endpoints, the role it writes with, the CA it
+/// trusts): one set of flags shared by `scan`, `collect`, `revoke` and `grant`, and read by the
+/// one client builder of each provider. What to scan (`--aws`, `--github-repo`,
+/// `--azure-subscription`, …) is not here: those are `scan`'s source switches.
+#[derive(Debug, Args, Default, Clone)]
+pub struct ClientArgs {
+    #[arg(long, value_name = "NAME", help_heading = "AWS (live)")]
+    pub aws_profile: Option<String>,
+    #[arg(long, value_name = "REGION", help_heading = "AWS (live)")]
+    pub aws_region: Option<String>,
+    /// Send AWS API calls here (moto, LocalStack). Also read from AWS_ENDPOINT_URL.
+    #[arg(long, value_name = "URL", help_heading = "AWS (live)")]
+    pub aws_endpoint_url: Option<String>,
+    /// Role `revoke --apply` and `grant --apply` assume to write in each account, with
+    /// `{account}` in place of the id (separate from the read-only --aws-role-arn). Without it,
+    /// lapse writes only in the account of the ambient credentials.
+    #[arg(long, value_name = "ARN", help_heading = "AWS (live)")]
+    pub aws_revoke_role_arn: Option<String>,
+
+    /// API root, for GitHub Enterprise Server and tests (token: GITHUB_TOKEN or GH_TOKEN).
+    #[arg(long, value_name = "URL", help_heading = "GitHub")]
+    pub github_api_url: Option<String>,
+    /// Authenticate as a GitHub App (with --github-app-key and --github-installation-id).
+    #[arg(long, value_name = "ID", help_heading = "GitHub")]
+    pub github_app_id: Option<u64>,
+    #[arg(long, value_name = "PEM", help_heading = "GitHub")]
+    pub github_app_key: Option<PathBuf>,
+    #[arg(long, value_name = "ID", help_heading = "GitHub")]
+    pub github_installation_id: Option<u64>,
+
+    #[arg(long, value_name = "TENANT", help_heading = "Azure")]
+    pub azure_tenant: Option<String>,
+    #[arg(long, value_name = "URL", help_heading = "Azure")]
+    pub azure_arm_url: Option<String>,
+    /// Use only this credential: cli, environment, workload-identity, managed-identity.
+    #[arg(long, value_name = "KIND", help_heading = "Azure")]
+    pub azure_credential: Option<String>,
+
+    /// Trust these CA certificates (PEM) in addition to the system's; SSL_CERT_FILE also works.
+    #[arg(long, value_name = "PEM")]
+    pub ca_bundle: Option<PathBuf>,
+}
+
 /// Where to collect from. Several sources can be combined in one run.
 #[derive(Debug, Args, Default, Clone)]
 pub struct SourceArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
     /// Offline AWS: output of `aws iam get-account-authorization-details --output json`
     /// (repeat for page files, or name a folder of them), and optionally of
     /// `aws iam list-roles --output json` among them (found by its `Roles` key: role session
@@ -120,13 +165,6 @@ pub struct SourceArgs {
     /// Scan AWS through the API with the standard credential chain.
     #[arg(long, help_heading = "AWS (live)")]
     pub aws: bool,
-    #[arg(long, value_name = "NAME", help_heading = "AWS (live)")]
-    pub aws_profile: Option<String>,
-    #[arg(long, value_name = "REGION", help_heading = "AWS (live)")]
-    pub aws_region: Option<String>,
-    /// Send AWS API calls here (moto, LocalStack). Also read from AWS_ENDPOINT_URL.
-    #[arg(long, value_name = "URL", help_heading = "AWS (live)")]
-    pub aws_endpoint_url: Option<String>,
     /// Role to assume in each account, with `{account}` in place of the account id.
     #[arg(long, value_name = "ARN", help_heading = "AWS (live)")]
     pub aws_role_arn: Option<String>,
@@ -135,11 +173,6 @@ pub struct SourceArgs {
     pub aws_accounts: Option<String>,
     #[arg(long, value_name = "ID", help_heading = "AWS (live)")]
     pub aws_external_id: Option<String>,
-    /// Role `revoke --apply` assumes to write in each account, with `{account}` in place of the
-    /// id (separate from the read-only --aws-role-arn). Without it, lapse writes only in the
-    /// account of the ambient credentials.
-    #[arg(long, value_name = "ARN", help_heading = "AWS (live)")]
-    pub aws_revoke_role_arn: Option<String>,
 
     /// GitHub organization to scan (repeatable).
     #[arg(long, value_name = "ORG", help_heading = "GitHub")]
@@ -147,16 +180,6 @@ pub struct SourceArgs {
     /// Only these repositories (repeatable); default every repository of the org.
     #[arg(long, value_name = "OWNER/NAME", help_heading = "GitHub")]
     pub github_repo: Vec<String>,
-    /// API root, for GitHub Enterprise Server and tests.
-    #[arg(long, value_name = "URL", help_heading = "GitHub")]
-    pub github_api_url: Option<String>,
-    /// Authenticate as a GitHub App (with --github-app-key and --github-installation-id).
-    #[arg(long, value_name = "ID", help_heading = "GitHub")]
-    pub github_app_id: Option<u64>,
-    #[arg(long, value_name = "PEM", help_heading = "GitHub")]
-    pub github_app_key: Option<PathBuf>,
-    #[arg(long, value_name = "ID", help_heading = "GitHub")]
-    pub github_installation_id: Option<u64>,
 
     /// Scan a local repository checkout (workflows, tracked files) with no network.
     #[arg(long, value_name = "PATH", help_heading = "Repository")]
@@ -189,25 +212,14 @@ pub struct SourceArgs {
     )]
     pub git_depth: Option<u64>,
 
-    #[arg(long, value_name = "TENANT", help_heading = "Azure")]
-    pub azure_tenant: Option<String>,
     /// Subscription to scan (repeatable); default every subscription the identity can read.
     #[arg(long, value_name = "ID", help_heading = "Azure")]
     pub azure_subscription: Vec<String>,
     #[arg(long, value_name = "URL", help_heading = "Azure")]
     pub azure_graph_url: Option<String>,
-    #[arg(long, value_name = "URL", help_heading = "Azure")]
-    pub azure_arm_url: Option<String>,
-    /// Use only this credential: cli, environment, workload-identity, managed-identity.
-    #[arg(long, value_name = "KIND", help_heading = "Azure")]
-    pub azure_credential: Option<String>,
-
     /// Grants ledger: provisional grants that cannot carry a tag.
     #[arg(long, value_name = "FILE")]
     pub ledger: Option<PathBuf>,
-    /// Trust these CA certificates (PEM) in addition to the system's; SSL_CERT_FILE also works.
-    #[arg(long, value_name = "PEM")]
-    pub ca_bundle: Option<PathBuf>,
     /// Accounts, organizations or subscriptions in flight at once.
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
@@ -320,8 +332,8 @@ pub struct GrantArgs {
         long,
         value_name = "ARN",
         help_heading = "What",
-        required_unless_present = "deploy_key_repo",
-        conflicts_with = "deploy_key_repo"
+        required_unless_present_any = ["deploy_key_repo", "assignee"],
+        conflicts_with_all = ["deploy_key_repo", "assignee"]
     )]
     pub principal: Option<String>,
     /// AWS: attach this managed policy for the TTL.
@@ -367,6 +379,26 @@ pub struct GrantArgs {
         requires = "deploy_key_repo"
     )]
     pub title: Option<String>,
+    /// Azure: the object id (service principal, managed identity) that receives the role.
+    #[arg(long, value_name = "OBJECT_ID", help_heading = "What", requires_all = ["role", "scope"],
+          conflicts_with = "deploy_key_repo")]
+    pub assignee: Option<String>,
+    /// Azure: the role's name (`Reader`, `Storage Blob Data Contributor`).
+    #[arg(
+        long,
+        value_name = "NAME",
+        help_heading = "What",
+        requires = "assignee"
+    )]
+    pub role: Option<String>,
+    /// Azure: where the role applies (`/subscriptions/ID[/resourceGroups/NAME…]`).
+    #[arg(
+        long,
+        value_name = "SCOPE",
+        help_heading = "What",
+        requires = "assignee"
+    )]
+    pub scope: Option<String>,
     /// GitHub: a read-write key (default read-only).
     #[arg(long, help_heading = "What", requires = "deploy_key_repo")]
     pub write: bool,
@@ -397,19 +429,9 @@ pub struct GrantArgs {
     /// Read lapse.toml from here (default: ./lapse.toml when present).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    #[arg(long, value_name = "NAME", help_heading = "AWS")]
-    pub aws_profile: Option<String>,
-    #[arg(long, value_name = "REGION", help_heading = "AWS")]
-    pub aws_region: Option<String>,
-    /// Send AWS API calls here (moto, LocalStack). Also read from AWS_ENDPOINT_URL.
-    #[arg(long, value_name = "URL", help_heading = "AWS")]
-    pub aws_endpoint_url: Option<String>,
-    /// GitHub API root, for GitHub Enterprise Server and tests (token: GITHUB_TOKEN or GH_TOKEN).
-    #[arg(long, value_name = "URL", help_heading = "GitHub")]
-    pub github_api_url: Option<String>,
-    /// Trust these CA certificates (PEM) in addition to the system's; SSL_CERT_FILE also works.
-    #[arg(long, value_name = "PEM")]
-    pub ca_bundle: Option<PathBuf>,
+    /// Credentials and endpoints: the same client flags as `revoke`.
+    #[command(flatten)]
+    pub client: ClientArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -480,4 +502,138 @@ pub struct InitArgs {
     /// Overwrite an existing file.
     #[arg(long)]
     pub force: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::*;
+
+    /// Every client flag, as `grant`, `revoke` and `scan` all take them.
+    const CLIENT_FLAGS: &[&str] = &[
+        "--aws-profile",
+        "ops",
+        "--aws-region",
+        "eu-west-1",
+        "--aws-endpoint-url",
+        "http://127.0.0.1:5000",
+        "--aws-revoke-role-arn",
+        "arn:aws:iam::{account}:role/LapseRevoke",
+        "--github-api-url",
+        "https://ghe.example.com/api/v3",
+        "--github-app-id",
+        "7",
+        "--github-app-key",
+        "app.pem",
+        "--github-installation-id",
+        "9",
+        "--azure-tenant",
+        "contoso.onmicrosoft.com",
+        "--azure-arm-url",
+        "https://management.usgovcloudapi.net",
+        "--ca-bundle",
+        "ca.pem",
+    ];
+
+    const GRANT: &[&str] = &[
+        "lapse",
+        "grant",
+        "--principal",
+        "arn:aws:iam::123456789012:role/worker",
+        "--attach-policy",
+        "arn:aws:iam::123456789012:policy/Deploy",
+        "--ttl",
+        "2h",
+        "--reason",
+        "INC-1",
+        "--requested-by",
+        "alice",
+        "--ledger",
+        "grants.jsonl",
+    ];
+
+    fn expected_client() -> ClientArgs {
+        ClientArgs {
+            aws_profile: Some("ops".into()),
+            aws_region: Some("eu-west-1".into()),
+            aws_endpoint_url: Some("http://127.0.0.1:5000".into()),
+            aws_revoke_role_arn: Some("arn:aws:iam::{account}:role/LapseRevoke".into()),
+            github_api_url: Some("https://ghe.example.com/api/v3".into()),
+            github_app_id: Some(7),
+            github_app_key: Some(PathBuf::from("app.pem")),
+            github_installation_id: Some(9),
+            azure_tenant: Some("contoso.onmicrosoft.com".into()),
+            azure_arm_url: Some("https://management.usgovcloudapi.net".into()),
+            azure_credential: None,
+            ca_bundle: Some(PathBuf::from("ca.pem")),
+        }
+    }
+
+    fn client_debug(client: &ClientArgs) -> String {
+        format!("{client:?}")
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn grant_takes_every_client_flag() {
+        let args: Vec<&str> = GRANT.iter().chain(CLIENT_FLAGS).copied().collect();
+        let Command::Grant(grant) = Cli::try_parse_from(args).unwrap().command else {
+            panic!("not grant");
+        };
+        assert_eq!(
+            client_debug(&grant.client),
+            client_debug(&expected_client())
+        );
+        assert_eq!(
+            grant.attach_policy.as_deref(),
+            Some("arn:aws:iam::123456789012:policy/Deploy")
+        );
+    }
+
+    #[test]
+    fn revoke_and_scan_take_the_same_client_flags() {
+        for command in ["revoke", "scan"] {
+            let args: Vec<&str> = ["lapse", command]
+                .iter()
+                .chain(CLIENT_FLAGS)
+                .copied()
+                .collect();
+            let sources = match Cli::try_parse_from(args).unwrap().command {
+                Command::Revoke(revoke) => revoke.sources,
+                Command::Scan(scan) => scan.sources,
+                _ => panic!("{command}"),
+            };
+            assert_eq!(
+                client_debug(&sources.client),
+                client_debug(&expected_client()),
+                "{command}"
+            );
+        }
+    }
+
+    #[test]
+    fn grant_refuses_scan_source_switches() {
+        for extra in [
+            &["--aws"][..],
+            &["--github-repo", "acme/api"],
+            &[
+                "--azure-subscription",
+                "aaaaaaaa-0000-0000-0000-000000000000",
+            ],
+            &["--aws-role-arn", "arn:aws:iam::{account}:role/LapseAudit"],
+        ] {
+            let args: Vec<&str> = GRANT.iter().chain(extra).copied().collect();
+            let err = Cli::try_parse_from(args).unwrap_err();
+            assert_eq!(
+                err.kind(),
+                clap::error::ErrorKind::UnknownArgument,
+                "{extra:?}"
+            );
+        }
+    }
 }

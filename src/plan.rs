@@ -260,7 +260,7 @@ pub fn source_plan(args: &SourceArgs, config: &Config) -> Result<SourcePlan, Pla
         None => false,
     };
     let github = !args.github_org.is_empty() || !args.github_repo.is_empty() || github_table_scope;
-    let azure = args.azure_tenant.is_some() || config.azure.is_some();
+    let azure = args.client.azure_tenant.is_some() || config.azure.is_some();
     // A grants ledger alone is enough for `revoke` (it names what cannot be tagged).
     let ledger = args.ledger.is_some();
     let mut repo = args.repo.clone();

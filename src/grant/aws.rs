@@ -1,6 +1,7 @@
 //! Grant, AWS: reads what the principal is and holds (its unique id, the policy already
-//! attached or the inline policy of that name, the granted document's privilege), confirms the
-//! client is in the principal's account, and provisions or rolls back the grant.
+//! attached or the inline policy of that name, the granted document's privilege and the
+//! principal's effective privilege with it, `privilege`), and provisions the grant. The client
+//! comes from revoke's writer session, already confirmed to be in the principal's account.
 
 use aws_sdk_iam::Client;
 use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
@@ -20,24 +21,6 @@ where
 
 fn no_such_entity<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
     err.code() == Some("NoSuchEntity")
-}
-
-/// Confirms that the client acts in `account` (`sts:GetCallerIdentity`) before reading or
-/// writing anything there.
-pub async fn confirm_account(sts: &aws_sdk_sts::Client, account: &str) -> Result<(), Refused> {
-    let identity = sts
-        .get_caller_identity()
-        .send()
-        .await
-        .map_err(|e| Refused(format!("sts:GetCallerIdentity failed: {}", message(&e))))?;
-    match identity.account() {
-        Some(found) if found == account => Ok(()),
-        found => Err(Refused(format!(
-            "the AWS credentials act in account {}, not in {account} that holds the principal: \
-             nothing is changed",
-            found.unwrap_or("(unknown)")
-        ))),
-    }
 }
 
 /// Reads the principal and what it holds. A principal that does not exist is refused.
@@ -90,10 +73,12 @@ pub async fn inspect(iam: &Client, request: &Request) -> Result<Inspection, Refu
     let privilege = CompiledPolicy::compile(target, &document)
         .verdict()
         .privilege;
+    let combined = super::privilege::judge(iam, request, &document, request.common.now).await?;
     Ok(Inspection {
         unique_id,
         held,
         privilege,
+        combined,
     })
 }
 

@@ -14,10 +14,11 @@
 use anyhow::Context;
 use chrono::SubsecRound;
 
-use super::{Common, Decision, RawCommon, RawRequest, Request, record};
-use crate::cli::GrantArgs;
-use crate::collect::aws::accounts::DEFAULT_MAX_ATTEMPTS;
-use crate::collect::aws::client::{ClientSettings, sdk_config};
+use super::{Common, Decision, RawCommon, RawRequest, Refused, Request, record};
+use crate::cli::{GrantArgs, SourceArgs};
+use crate::collect::aws::AwsSessions;
+use crate::collect::aws::accounts::LiveOptions;
+use crate::config::Config;
 use crate::exit::Code;
 use crate::inventory::LedgerEntry;
 use crate::revoke::Journal;
@@ -56,14 +57,24 @@ pub fn run(args: &GrantArgs) -> anyhow::Result<Code> {
                 allow_admin: args.allow_admin,
             };
             let request = Request::validate(raw, common)?;
-            runtime.block_on(aws(args, &request, &ledger))
+            runtime.block_on(aws(args, &config, &request, &ledger))
         }
         (None, Some(repo)) => {
             let request = super::github::DeployKeyRequest::validate(args, repo, common)?;
-            runtime.block_on(super::github::run(args, &request))
+            runtime.block_on(super::github::run(args, &config, &request))
+        }
+        (None, None) if args.assignee.is_some() => {
+            let request = super::azure::RoleRequest::validate(
+                args.assignee.as_deref().unwrap_or_default(),
+                args.role.as_deref().unwrap_or_default(),
+                args.scope.as_deref().unwrap_or_default(),
+                common,
+            )?;
+            runtime.block_on(super::azure::run(args, &config, &request))
         }
         _ => anyhow::bail!(
-            "name one target: --principal ARN (AWS) or --deploy-key-repo OWNER/NAME (GitHub)"
+            "name one target: --principal ARN (AWS), --deploy-key-repo OWNER/NAME (GitHub) or \
+             --assignee OBJECT_ID --role NAME --scope SCOPE (Azure)"
         ),
     }
 }
@@ -76,16 +87,44 @@ fn load_ledger(common: &Common) -> anyhow::Result<Vec<LedgerEntry>> {
     }
 }
 
-async fn aws(args: &GrantArgs, request: &Request, ledger: &[LedgerEntry]) -> anyhow::Result<Code> {
-    let sdk = sdk_config(ClientSettings {
-        profile: args.aws_profile.as_deref(),
-        region: args.aws_region.as_deref(),
-        endpoint_url: args.aws_endpoint_url.as_deref(),
-        max_attempts: DEFAULT_MAX_ATTEMPTS,
-    })
-    .await;
-    super::aws::confirm_account(&aws_sdk_sts::Client::new(&sdk), &request.account).await?;
-    let iam = aws_sdk_iam::Client::new(&sdk);
+/// The source arguments the shared client builders read for a grant: the client flags only
+/// (no source switch), plus the repository a deploy-key grant writes to.
+pub fn client_sources(args: &GrantArgs) -> SourceArgs {
+    SourceArgs {
+        client: args.client.clone(),
+        github_repo: args.deploy_key_repo.iter().cloned().collect(),
+        quiet: true,
+        ..SourceArgs::default()
+    }
+}
+
+/// The IAM client of the principal's account, through revoke's writer session builder: the
+/// revoke role assumed there (`--aws-revoke-role-arn`, `[aws] revoke_role_arn`) or the ambient
+/// credentials, confirmed by `sts:GetCallerIdentity` to be in that account before anything is
+/// read or written.
+pub async fn aws_writer(
+    args: &GrantArgs,
+    config: &Config,
+    account: &str,
+) -> anyhow::Result<aws_sdk_iam::Client> {
+    let options = LiveOptions::from_args(&client_sources(args), config.aws.as_ref())?;
+    let sessions = AwsSessions::new(&options).await;
+    let session = sessions.writer(account).await.map_err(|failure| {
+        Refused(format!(
+            "{}: {}: nothing is changed",
+            failure.operation, failure.reason
+        ))
+    })?;
+    Ok(session.iam())
+}
+
+async fn aws(
+    args: &GrantArgs,
+    config: &Config,
+    request: &Request,
+    ledger: &[LedgerEntry],
+) -> anyhow::Result<Code> {
+    let iam = aws_writer(args, config, &request.account).await?;
     let inspection = super::aws::inspect(&iam, request).await?;
     let decision = super::decide(request, &inspection, ledger)?;
     let entry = request.ledger_entry(&inspection.unique_id);

@@ -11,13 +11,13 @@ use serde::Deserialize;
 
 use super::{Common, Refused, record, text};
 use crate::cli::GrantArgs;
+use crate::collect::github::GithubOptions;
 use crate::exit::Code;
 use crate::inventory::{LedgerEntry, Provider};
 use crate::render::terminal::clean;
 use crate::revoke::journal::Event;
 use crate::revoke::{Action, Journal};
 
-const GITHUB_API: &str = "https://api.github.com";
 /// Key types GitHub accepts for deploy keys (public halves only).
 const KEY_TYPES: [&str; 6] = [
     "ssh-ed25519",
@@ -218,17 +218,26 @@ fn same_key(a: &str, b: &str) -> bool {
     fields(a) == fields(b)
 }
 
-pub async fn run(args: &GrantArgs, request: &DeployKeyRequest) -> anyhow::Result<Code> {
-    let token = std::env::var("GITHUB_TOKEN")
-        .or_else(|_| std::env::var("GH_TOKEN"))
-        .map_err(|_| Refused("a GitHub grant needs GITHUB_TOKEN or GH_TOKEN".into()))?;
-    let api = args
-        .github_api_url
-        .as_deref()
-        .unwrap_or(GITHUB_API)
-        .trim_end_matches('/')
-        .to_string();
-    let http = crate::net::client(args.ca_bundle.as_deref())?;
+pub async fn run(
+    args: &GrantArgs,
+    config: &crate::config::Config,
+    request: &DeployKeyRequest,
+) -> anyhow::Result<Code> {
+    // The collector's and revoke's options: --github-api-url, a token or the GitHub App flags
+    // over [github] of lapse.toml.
+    let sources = super::command::client_sources(args);
+    let options = GithubOptions::from_args(&sources, config.github.as_ref())?;
+    let token = crate::collect::github::token_for(&options, &request.owner)
+        .await
+        .map_err(Refused)?
+        .ok_or_else(|| {
+            Refused(
+                "a GitHub grant needs GITHUB_TOKEN or GH_TOKEN, or a GitHub App                  (--github-app-id, --github-app-key)"
+                    .into(),
+            )
+        })?;
+    let api = options.api_url.trim_end_matches('/').to_string();
+    let http = crate::net::client(args.client.ca_bundle.as_deref())?;
     let client = Client {
         http: http.clone(),
         api: api.clone(),
@@ -309,7 +318,8 @@ pub async fn run(args: &GrantArgs, request: &DeployKeyRequest) -> anyhow::Result
     log.grant_id = entry.target.clone();
     log.unique_id = Some(key.id.to_string());
     if let Err(e) = crate::revoke::ledger::append(&common.ledger, &entry) {
-        let executor = crate::revoke::github::GithubExecutor::new(http, &api, token);
+        let executor = crate::revoke::github::GithubExecutor::new(http, &api, token)
+            .for_owners(&[request.owner.as_str()]);
         let undo = Action::GithubDeleteDeployKey {
             repo: request.full_name(),
             key_id: key.id,

@@ -17,9 +17,11 @@ use crate::inventory::{LedgerEntry, Provider, Timestamp};
 use crate::revoke::action::IamKind;
 
 pub mod aws;
+pub mod azure;
 pub mod command;
 pub mod github;
 pub mod print;
+pub mod privilege;
 pub mod record;
 pub mod ttl;
 
@@ -263,6 +265,9 @@ pub struct Inspection {
     pub held: bool,
     /// Privilege of the granted document alone, per the policy analysis.
     pub privilege: Privilege,
+    /// The principal's effective privilege before and after the grant: its live policies plus
+    /// what is granted, through the effective-privilege analysis.
+    pub combined: privilege::Judgement,
 }
 
 /// What `--apply` will do.
@@ -282,10 +287,28 @@ pub fn decide(
     inspection: &Inspection,
     ledger: &[LedgerEntry],
 ) -> Result<Decision, Refused> {
-    if inspection.privilege == Privilege::Admin && !request.allow_admin {
+    let combined = &inspection.combined;
+    let admin = inspection.privilege == Privilege::Admin || combined.after == Privilege::Admin;
+    if admin && !request.allow_admin {
+        let why = if inspection.privilege == Privilege::Admin {
+            "what is granted is admin on its own".to_string()
+        } else if combined.before == Privilege::Admin {
+            "the principal is admin already, and stays so with the grant".to_string()
+        } else {
+            format!(
+                "with what it already holds, the grant makes it admin ({})",
+                combined
+                    .evidence
+                    .iter()
+                    .take(3)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )
+        };
         return Err(Refused(format!(
-            "what is granted makes {} admin: refused unless --allow-admin (expiry alone does not \
-             make admin safe)",
+            "after this grant {} would be admin: {why}; refused unless --allow-admin (expiry \
+             alone does not make admin safe)",
             request.principal_arn
         )));
     }

@@ -67,6 +67,11 @@ pub fn plan_text(
         "  grant:    {what} (privilege of what is granted: {})\n",
         inspection.privilege.as_str()
     ));
+    out.push_str(&format!(
+        "  scope:    the principal's effective privilege {} now, {} with the grant\n",
+        inspection.combined.before.as_str(),
+        inspection.combined.after.as_str()
+    ));
     out.push_str(&common_lines(&request.common));
     match decision {
         Decision::Issue => {

@@ -54,7 +54,7 @@ pub fn run(
         .build()
         .context("tokio runtime")?;
     let outcome = runtime.block_on(async {
-        let ca_bundle = args.sources.ca_bundle.as_deref();
+        let ca_bundle = args.sources.client.ca_bundle.as_deref();
         let executors = executors(options, ca_bundle, &plan, args.grace).await?;
         anyhow::Ok(super::apply(&plan, &executors, &mut journal).await?)
     })?;

@@ -255,6 +255,12 @@ impl Builder<'_> {
                 account: owner(&entry.target),
                 unique_id: None,
             },
+            // The tenant and object id `lapse grant` recorded: the executor writes only in its
+            // own tenant, and reads the assignment again to see it is still this principal's.
+            Provider::Azure => Pin {
+                account: entry.account.clone(),
+                unique_id: entry.principal_unique_id.clone(),
+            },
             _ => Pin::default(),
         };
         self.consider(what, &scope, &facts, pin, || ledger_actions(entry));

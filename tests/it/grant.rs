@@ -367,6 +367,138 @@ fn refused_grants_exit_2_and_change_nothing() {
     );
 }
 
+/// Scope is judged on the principal's effective privilege *with* the grant: `ec2:RunInstances`
+/// is harmless on its own, but next to the `iam:PassRole` the worker already holds it lets the
+/// worker start an instance as the admin role (ec2-001). Refused (exit 2) with nothing changed;
+/// the same policy for a principal without PassRole is planned.
+#[test]
+fn a_grant_that_is_admin_only_with_what_the_principal_holds_is_refused() {
+    const EC2_TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    const PASS: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:PassRole","s3:GetObject"],"Resource":"*"}]}"#;
+    const LAUNCH: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:RunInstances","Resource":"*"}]}"#;
+    let moto = Moto::start();
+    let iam = moto.iam();
+    let rt = runtime();
+    let (worker, builder, launch) = rt.block_on(async {
+        let mut arns = Vec::new();
+        for name in ["worker", "builder", "instance-admin"] {
+            let out = iam
+                .create_role()
+                .role_name(name)
+                .assume_role_policy_document(EC2_TRUST)
+                .send()
+                .await
+                .expect("role");
+            arns.push(out.role().map(|r| r.arn().to_string()).expect("arn"));
+        }
+        iam.put_role_policy()
+            .role_name("worker")
+            .policy_name("pass")
+            .policy_document(PASS)
+            .send()
+            .await
+            .expect("inline");
+        iam.put_role_policy()
+            .role_name("instance-admin")
+            .policy_name("all")
+            .policy_document(ADMIN)
+            .send()
+            .await
+            .expect("inline");
+        let launch = policy(&iam, "Launch", LAUNCH).await;
+        (arns[0].clone(), arns[1].clone(), launch)
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let refused = grant(&moto, dir.path(), &worker, &launch, &["--apply"])
+        .assert()
+        .code(2);
+    let text = out(&refused);
+    assert!(text.contains("would be admin"), "{text}");
+    assert!(text.contains("ec2-001"), "{text}");
+    assert!(text.contains("--allow-admin"), "{text}");
+    assert!(rt.block_on(attached(&iam, "role", "worker")).is_empty());
+    assert_eq!(rt.block_on(inline(&iam, "role", "worker")), ["pass"]);
+    assert!(!dir.path().join("grants.jsonl").exists(), "no ledger claim");
+    assert!(
+        read_lines(&dir.path().join("journal.jsonl")).is_empty(),
+        "nothing journalled as requested"
+    );
+
+    // The same policy for a principal that cannot pass roles: below admin, planned.
+    let plan = grant(&moto, dir.path(), &builder, &launch, &[])
+        .assert()
+        .code(0);
+    let text = out(&plan);
+    assert!(
+        text.contains("effective privilege write now, write with the grant")
+            || text.contains("effective privilege none now, write with the grant"),
+        "{text}"
+    );
+}
+
+/// `grant` writes through revoke's writer session: in another account only through the revoke
+/// role (`--aws-revoke-role-arn`), confirmed there by `sts:GetCallerIdentity`; without it the
+/// ambient credentials' account is not the principal's, and nothing changes.
+#[test]
+fn a_grant_in_another_account_goes_through_the_revoke_role() {
+    const OTHER: &str = "111111111111";
+    let moto = Moto::start();
+    let rt = runtime();
+    let (role, deploy) = rt.block_on(async {
+        let iam = moto.iam_in(OTHER).await;
+        let out = iam
+            .create_role()
+            .role_name("worker")
+            .assume_role_policy_document(TRUST)
+            .send()
+            .await
+            .expect("role");
+        let role = out.role().map(|r| r.arn().to_string()).expect("arn");
+        (role, policy(&iam, "Deploy", DEPLOY).await)
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let refused = grant(&moto, dir.path(), &role, &deploy, &["--apply"])
+        .assert()
+        .code(2);
+    let text = out(&refused);
+    assert!(
+        text.contains(&format!(
+            "the credentials for account {OTHER} are in account {}",
+            crate::support::moto::DEFAULT_ACCOUNT
+        )),
+        "{text}"
+    );
+    let other = rt.block_on(moto.iam_in(OTHER));
+    assert!(rt.block_on(attached(&other, "role", "worker")).is_empty());
+    assert!(!dir.path().join("grants.jsonl").exists(), "no ledger claim");
+
+    let applied = grant(
+        &moto,
+        dir.path(),
+        &role,
+        &deploy,
+        &[
+            "--apply",
+            "--aws-revoke-role-arn",
+            "arn:aws:iam::{account}:role/LapseRevoke",
+            "--aws-region",
+            "eu-west-1",
+        ],
+    )
+    .assert();
+    let text = out(&applied);
+    applied.code(0);
+    assert_eq!(
+        rt.block_on(attached(&other, "role", "worker")),
+        std::slice::from_ref(&deploy),
+        "{text}"
+    );
+    let lines = read_lines(&dir.path().join("grants.jsonl"));
+    let line: Value = serde_json::from_str(&lines[0]).unwrap();
+    assert_eq!(line["account"], OTHER);
+    assert_eq!(line["target"], deploy.as_str());
+}
+
 /// The deploy-key grant's requests (GET the repository, GET its keys, POST the key), checked
 /// against GitHub's published description by Prism, which answers 4xx to anything it does not
 /// allow; the ledger then holds the key id Prism's example gave, the title carries the marker.
@@ -430,4 +562,267 @@ fn a_deploy_key_grant_is_allowed_by_the_published_description() {
         Some(1),
         "one lifecycle: {view}"
     );
+}
+
+mod azure {
+    //! The Azure grant against ARM served by wiremock behind TLS (a CA made at test time), the
+    //! binary's CLI credential finding a stub `az` on PATH: a PIM schedule request with an end
+    //! time where PIM is available, a marked role assignment where ARM says it is not.
+
+    use std::path::Path;
+
+    use serde_json::{Value, json};
+    use wiremock::matchers::{method, path, path_regex};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    const TENANT: &str = "00000000-0000-0000-0000-0000000000aa";
+    const TOKEN: &str = "test-token-0000-do-not-print";
+    const SUB: &str = "11111111-2222-3333-4444-555555555555";
+    const ASSIGNEE: &str = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
+    const READER: &str = "acdd72a7-3385-48ef-bd42-f606fba81ae7";
+
+    fn stub_az(dir: &Path) {
+        let script = format!(
+            "#!/bin/sh\necho '{{\"accessToken\":\"{TOKEN}\",\"expires_on\":{},\"tokenType\":\"Bearer\"}}'\n",
+            chrono::Utc::now().timestamp() + 3600
+        );
+        let az = dir.join("az");
+        std::fs::write(&az, script).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&az, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    async fn arm(pim: bool) -> (MockServer, String, std::path::PathBuf, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let server = MockServer::start().await;
+        let (ca, acceptor) = crate::support::tls::private_ca(dir.path());
+        let front = crate::support::tls::tls_front(acceptor, *server.address()).await;
+        let authz = format!("/subscriptions/{SUB}/providers/Microsoft.Authorization");
+        let definition = format!("{authz}/roleDefinitions/{READER}");
+        Mock::given(method("GET"))
+            .and(path(format!("{authz}/roleDefinitions")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"value": [
+                {"id": definition, "name": READER, "properties": {"roleName": "Reader"}}]})))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path(format!("{authz}/roleAssignments")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"value": []})))
+            .mount(&server)
+            .await;
+        let probe = if pim {
+            ResponseTemplate::new(200).set_body_json(json!({"value": []}))
+        } else {
+            ResponseTemplate::new(400).set_body_json(json!({"error": {
+                "code": "AadPremiumLicenseRequired",
+                "message": "The tenant needs an Entra ID P2 licence"}}))
+        };
+        Mock::given(method("GET"))
+            .and(path(format!("{authz}/roleAssignmentScheduleInstances")))
+            .respond_with(probe)
+            .mount(&server)
+            .await;
+        Mock::given(method("PUT"))
+            .and(path_regex(format!(
+                "^{authz}/(roleAssignmentScheduleRequests|roleAssignments)/[0-9a-f-]{{36}}$"
+            )))
+            .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": "x"})))
+            .mount(&server)
+            .await;
+        let base = format!("https://127.0.0.1:{}", front.port());
+        stub_az(dir.path());
+        (server, base, ca, dir)
+    }
+
+    fn grant(dir: &Path, base: &str, ca: &Path, extra: &[&str]) -> assert_cmd::Command {
+        grant_role(dir, base, ca, "Reader", extra)
+    }
+
+    fn grant_role(
+        dir: &Path,
+        base: &str,
+        ca: &Path,
+        role: &str,
+        extra: &[&str],
+    ) -> assert_cmd::Command {
+        let mut cmd = assert_cmd::Command::cargo_bin("lapse").unwrap();
+        let path = format!(
+            "{}:{}",
+            dir.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        cmd.env("PATH", path)
+            .env_remove("SSL_CERT_FILE")
+            .env_remove("RUST_LOG")
+            .current_dir(dir)
+            .args(["grant", "--assignee", ASSIGNEE, "--role", role, "--scope"])
+            .arg(format!("/subscriptions/{SUB}"))
+            .args([
+                "--ttl",
+                "2h",
+                "--reason",
+                "INC-3",
+                "--requested-by",
+                "alice",
+            ])
+            .args(["--azure-tenant", TENANT, "--azure-arm-url", base])
+            .args(["--azure-credential", "cli", "--ca-bundle"])
+            .arg(ca)
+            .arg("--ledger")
+            .arg(dir.join("grants.jsonl"))
+            .arg("--journal")
+            .arg(dir.join("journal.jsonl"))
+            .args(extra);
+        cmd
+    }
+
+    async fn run(cmd: assert_cmd::Command) -> (Option<i32>, String) {
+        let mut cmd = cmd;
+        let output = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+            .await
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(!text.contains(TOKEN), "the token is never printed");
+        (output.status.code(), text)
+    }
+
+    async fn puts(server: &MockServer) -> Vec<(String, Value)> {
+        server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|r| r.method.as_str() == "PUT")
+            .map(|r| {
+                (
+                    r.url.path().to_string(),
+                    serde_json::from_slice(&r.body).unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    fn ledger(dir: &Path) -> Vec<Value> {
+        std::fs::read_to_string(dir.join("grants.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn where_pim_is_available_the_grant_is_a_schedule_request_with_an_end() {
+        let (server, base, ca, dir) = arm(true).await;
+        let (code, text) = run(grant(dir.path(), &base, &ca, &[])).await;
+        assert_eq!(code, Some(0), "{text}");
+        assert!(text.contains("via:      PIM schedule request"), "{text}");
+        let owner = grant_role(dir.path(), &base, &ca, "Owner", &["--apply"]);
+        let (code, text) = run(owner).await;
+        assert_eq!(code, Some(2), "{text}");
+        assert!(text.contains("--allow-admin"), "{text}");
+        assert!(puts(&server).await.is_empty(), "the plan changes nothing");
+        assert!(ledger(dir.path()).is_empty());
+
+        let (code, text) = run(grant(dir.path(), &base, &ca, &["--apply"])).await;
+        assert_eq!(code, Some(0), "{text}");
+        let puts = puts(&server).await;
+        assert_eq!(puts.len(), 1, "{puts:?}");
+        let (url, body) = &puts[0];
+        assert!(url.contains("/roleAssignmentScheduleRequests/"), "{url}");
+        let p = &body["properties"];
+        assert_eq!(p["requestType"], "AdminAssign");
+        assert_eq!(p["principalId"], ASSIGNEE);
+        assert!(p["roleDefinitionId"].as_str().unwrap().ends_with(READER));
+        assert_eq!(p["scheduleInfo"]["expiration"]["type"], "AfterDateTime");
+        let line = &ledger(dir.path())[0];
+        assert_eq!(line["kind"], "role_assignment");
+        assert_eq!(line["account"], TENANT);
+        assert_eq!(line["principal_unique_id"], ASSIGNEE);
+        assert_eq!(
+            p["scheduleInfo"]["expiration"]["endDateTime"].as_str(),
+            line["expires_at"].as_str()
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn where_pim_is_not_available_the_grant_is_a_marked_role_assignment() {
+        let (server, base, ca, dir) = arm(false).await;
+        let (code, text) = run(grant(dir.path(), &base, &ca, &[])).await;
+        assert_eq!(code, Some(0), "{text}");
+        assert!(text.contains("PIM is not available"), "{text}");
+        assert!(puts(&server).await.is_empty());
+
+        let (code, text) = run(grant(dir.path(), &base, &ca, &["--apply"])).await;
+        assert_eq!(code, Some(0), "{text}");
+        let puts = puts(&server).await;
+        assert_eq!(puts.len(), 1, "{puts:?}");
+        let (url, body) = &puts[0];
+        assert!(url.contains("/roleAssignments/"), "{url}");
+        let description = body["properties"]["description"].as_str().unwrap();
+        let line = &ledger(dir.path())[0];
+        assert_eq!(line["target"].as_str(), Some(url.as_str()));
+        assert!(
+            description.contains(&format!(
+                "[lapse:expires-at={}]",
+                line["expires_at"].as_str().unwrap()
+            )),
+            "{description} {line}"
+        );
+
+        // Past the expiry, `revoke` with the same ledger deletes the assignment (the collector
+        // finds an empty estate; the assignment is read again, then deleted).
+        let id = url.clone();
+        Mock::given(method("GET"))
+            .and(path(id.as_str()))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": id,
+                "properties": {"principalId": ASSIGNEE, "description": description}})))
+            .with_priority(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("DELETE"))
+            .and(path(id.as_str()))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": id})))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"value": []})))
+            .with_priority(10)
+            .mount(&server)
+            .await;
+        let later = (chrono::Utc::now() + chrono::Duration::hours(3)).to_rfc3339();
+        let mut revoke = assert_cmd::Command::cargo_bin("lapse").unwrap();
+        let search = format!(
+            "{}:{}",
+            dir.path().display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        revoke
+            .env("PATH", search)
+            .env_remove("SSL_CERT_FILE")
+            .current_dir(dir.path())
+            .args(["revoke", "--quiet", "--apply", "--as-of", &later])
+            .args(["--azure-tenant", TENANT, "--azure-arm-url", &base])
+            .args(["--azure-graph-url", &base, "--azure-credential", "cli"])
+            .arg("--ca-bundle")
+            .arg(&ca)
+            .arg("--ledger")
+            .arg(dir.path().join("grants.jsonl"))
+            .arg("--journal")
+            .arg(dir.path().join("journal.jsonl"));
+        let (code, text) = run(revoke).await;
+        assert_eq!(code, Some(0), "{text}");
+        let deleted: Vec<String> = server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|r| r.method.as_str() == "DELETE")
+            .map(|r| r.url.path().to_string())
+            .collect();
+        assert_eq!(deleted, [id], "{text}");
+    }
 }

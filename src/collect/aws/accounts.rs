@@ -153,7 +153,11 @@ impl LiveOptions {
         if concurrency == 0 {
             return Err(LiveOptionsError::ZeroConcurrency);
         }
-        let revoke_role_arn = args.aws_revoke_role_arn.clone().or(raw.revoke_role_arn);
+        let revoke_role_arn = args
+            .client
+            .aws_revoke_role_arn
+            .clone()
+            .or(raw.revoke_role_arn);
         if let Some(arn) = &revoke_role_arn
             && !is_role_template(arn)
         {
@@ -185,9 +189,9 @@ impl LiveOptions {
         };
         let ambient_in_shard = shard.is_none_or(|s| s.index == 0);
         Ok(LiveOptions {
-            profile: args.aws_profile.clone().or(raw.profile),
-            region: args.aws_region.clone().or(raw.region),
-            endpoint_url: args.aws_endpoint_url.clone().or(raw.endpoint_url),
+            profile: args.client.aws_profile.clone().or(raw.profile),
+            region: args.client.aws_region.clone().or(raw.region),
+            endpoint_url: args.client.aws_endpoint_url.clone().or(raw.endpoint_url),
             external_id: args.aws_external_id.clone().or(raw.external_id),
             scan_ambient: !listed && ambient_in_shard,
             accounts,
@@ -436,7 +440,7 @@ mod tests {
             "role_arn = 'arn:aws:iam::{account}:role/A'\naccounts = ['111111111111']\nregion = 'eu-west-1'\n",
         );
         let mut a = args();
-        a.aws_region = Some("us-east-2".into());
+        a.client.aws_region = Some("us-east-2".into());
         let opts = LiveOptions::from_args(&a, Some(&table)).unwrap();
         assert_eq!(opts.region.as_deref(), Some("us-east-2"));
         assert_eq!(opts.accounts, vec!["111111111111"]);

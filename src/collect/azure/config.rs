@@ -33,6 +33,7 @@ pub(super) fn options(
         check_table(&raw, table)?;
     }
     let tenant = args
+        .client
         .azure_tenant
         .as_deref()
         .or(raw.tenant.as_deref())
@@ -47,10 +48,10 @@ pub(super) fn options(
         tenant,
         &subscriptions,
         pick(&args.azure_graph_url, &raw.graph_url).as_deref(),
-        pick(&args.azure_arm_url, &raw.arm_url).as_deref(),
-        pick(&args.azure_credential, &raw.credential).as_deref(),
+        pick(&args.client.azure_arm_url, &raw.arm_url).as_deref(),
+        pick(&args.client.azure_credential, &raw.credential).as_deref(),
     )?;
-    opts.ca_bundle = args.ca_bundle.clone();
+    opts.ca_bundle = args.client.ca_bundle.clone();
     if let Some(n) = args.concurrency {
         opts.concurrency = n.max(1);
     }
@@ -139,9 +140,12 @@ mod tests {
         assert_eq!(opts.arm_url, "https://management.usgovcloudapi.net");
         assert_eq!(opts.credential, Some(CredentialKind::Cli));
         let args = SourceArgs {
-            azure_tenant: Some("contoso.onmicrosoft.com".into()),
+            client: crate::cli::ClientArgs {
+                azure_tenant: Some("contoso.onmicrosoft.com".into()),
+                azure_credential: Some("environment".into()),
+                ..Default::default()
+            },
             azure_subscription: vec!["aaaaaaaa-0000-0000-0000-000000000000".into()],
-            azure_credential: Some("environment".into()),
             ..SourceArgs::default()
         };
         let opts = options_of(&args, &body).unwrap();

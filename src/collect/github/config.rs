@@ -62,7 +62,7 @@ pub(super) fn options(
         (orgs.unwrap_or_default(), repos.unwrap_or_default())
     };
     let mut opts = GithubOptions::new(orgs, repos, auth(args, &raw, table)?);
-    if let Some(url) = args.github_api_url.as_ref().or(raw.api_url.as_ref()) {
+    if let Some(url) = args.client.github_api_url.as_ref().or(raw.api_url.as_ref()) {
         opts.api_url = url.clone();
     }
     if let Some(secs) = raw.max_rate_limit_wait_secs {
@@ -121,11 +121,11 @@ fn auth(
     raw: &RawGithubConfig,
     table: Option<&ProviderTable>,
 ) -> Result<GithubAuth, GithubConfigError> {
-    let Some(app_id) = args.github_app_id.or(raw.app_id) else {
+    let Some(app_id) = args.client.github_app_id.or(raw.app_id) else {
         return Ok(GithubAuth::from_env());
     };
-    let installation_id = args.github_installation_id.or(raw.installation_id);
-    match (&args.github_app_key, &raw.app_key, table) {
+    let installation_id = args.client.github_installation_id.or(raw.installation_id);
+    match (&args.client.github_app_key, &raw.app_key, table) {
         (Some(flag), _, _) => GithubAuth::app(app_id, flag, installation_id).map_err(|source| {
             GithubConfigError::AppKey {
                 path: flag.clone(),
@@ -195,7 +195,10 @@ mod tests {
         assert_eq!(opts.concurrency, 2);
         let args = SourceArgs {
             github_org: vec!["beta".into()],
-            github_api_url: Some("https://ghe.example.com/api/v3".into()),
+            client: crate::cli::ClientArgs {
+                github_api_url: Some("https://ghe.example.com/api/v3".into()),
+                ..Default::default()
+            },
             ..SourceArgs::default()
         };
         let opts = options_of(&args, &table).unwrap();
@@ -244,7 +247,10 @@ mod tests {
             "{err}"
         );
         let args = SourceArgs {
-            github_app_key: Some(PathBuf::from("/nonexistent/flag.pem")),
+            client: crate::cli::ClientArgs {
+                github_app_key: Some(PathBuf::from("/nonexistent/flag.pem")),
+                ..Default::default()
+            },
             ..SourceArgs::default()
         };
         let err = options_of(&args, &table).unwrap_err();
