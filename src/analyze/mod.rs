@@ -17,6 +17,7 @@ pub mod azure;
 pub mod documents;
 pub mod expiry;
 pub mod github;
+pub mod leaks;
 pub mod policy;
 pub mod repo;
 mod repo_steps;
@@ -330,6 +331,7 @@ pub fn analyze(inventory: &Inventory, ctx: &AnalysisContext) -> Analysis {
     analysis.extend(github::analyze(inventory, ctx));
     analysis.extend(repo::analyze(inventory, ctx));
     github::link_aws_roles(&mut analysis, inventory);
+    leaks::link(&mut analysis, inventory);
     analysis.gaps.extend(documents::unreadable(inventory));
     analysis
 }

@@ -13,6 +13,7 @@ mod github;
 mod grant;
 mod hostile;
 mod journal;
+mod leaked;
 mod ledger;
 mod markers;
 mod properties;

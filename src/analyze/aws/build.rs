@@ -345,6 +345,9 @@ fn access_key(
         user_machine: owner.machine,
         user_provisional: owner.expiry.provisional,
         user_privilege: owner.privilege,
+        key_hint: key.hint.clone(),
+        leaked: false,
+        leaked_in: Vec::new(),
     };
     let risk = RiskInputs {
         scope: owner.privilege,
