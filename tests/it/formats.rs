@@ -65,6 +65,9 @@ pub mod sample {
             oldest_credential_age_days: Some(400),
             idle_days: None,
             grants: vec!["ReadOnlyAccess".to_string()],
+            access: "standing".into(),
+            machine: true,
+            provisional_grants: Vec::new(),
         }
     }
 

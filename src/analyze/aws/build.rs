@@ -527,6 +527,9 @@ fn identity(
         oldest_credential_age_days: oldest_active_age(credentials, ctx),
         idle_days: judged.idle_days,
         grants,
+        access: String::new(),
+        machine: false,
+        provisional_grants: Vec::new(),
     }
 }
 
