@@ -1,4 +1,5 @@
 //! Integration tests, compiled into one binary (linking aws-sdk and polars once, not per file).
+mod access;
 mod action;
 mod aws_live;
 mod aws_offline;
