@@ -75,7 +75,7 @@ fn identities_say_how_their_access_ends() {
         .current_dir(dir.path())
         .args(["scan", "--quiet", "--as-of", AS_OF, "--fail-on", "never", "--allow-incomplete"])
         .args(["--aws-authorization-details", "details.json", "--ledger", "grants.jsonl"])
-        .args(["--format", "json", "--out", "out"])
+        .args(["--format", "json,html", "--out", "out"])
         .assert()
         .code(0);
     let text = std::fs::read_to_string(dir.path().join("out/lapse-report.json")).unwrap();
@@ -92,4 +92,16 @@ fn identities_say_how_their_access_ends() {
     rows.sort_by_key(|r| r["name"].as_str().unwrap_or_default().to_string());
     insta::assert_json_snapshot!("identity_access", rows);
     insta::assert_json_snapshot!("machine_access", report["summary"]["machine_access"]);
+    // The HTML summary card, and the identity view's data: access and each grant's line.
+    let html = std::fs::read_to_string(dir.path().join("out/lapse-report.html")).unwrap();
+    let card = html
+        .split("<div class=\"card\" id=\"machine-access\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</div>").next())
+        .expect("machine-access card");
+    insta::assert_snapshot!("machine_access_card", card);
+    assert!(
+        html.contains("temp-s3-write until 2026-12-01T00:00:00+00:00 (ledger); granted by bob; requested by alice; reason INC-1; ticket T-7"),
+        "the ledger grant's line is in the page data"
+    );
 }
