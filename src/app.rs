@@ -255,7 +255,9 @@ pub fn collect_sources(
         }
         None => None,
     };
-    let leaked = repo.as_ref().map_or(&[][..], |r| r.leaked_aws_keys.as_slice());
+    let leaked = repo
+        .as_ref()
+        .map_or(&[][..], |r| r.leaked_aws_keys.as_slice());
     if let (true, Some(options)) = (sources.aws_live, &options.aws) {
         inventory.merge(collect::aws::collect_live_with(options, leaked));
     }

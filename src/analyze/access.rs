@@ -23,13 +23,19 @@ pub fn classify(analysis: &mut Analysis, inventory: &Inventory, ctx: &AnalysisCo
         .filter(|s| s.kind != "aws.access_key" && ids.contains(s.resource.id.as_str()))
         .map(|s| (s.resource.id.as_str(), s.facts()))
         .collect();
-    let principals: HashMap<&str, &Principal> =
-        inventory.principals.iter().map(|p| (p.id.as_str(), p)).collect();
+    let principals: HashMap<&str, &Principal> = inventory
+        .principals
+        .iter()
+        .map(|p| (p.id.as_str(), p))
+        .collect();
     // The latest line of each (principal, kind, target) wins, as for revoke.
     let mut latest: HashMap<(&str, &str, &str), &LedgerEntry> = HashMap::new();
     for entry in &inventory.ledger {
         if let Some(principal) = entry.principal_id.as_deref() {
-            latest.insert((principal, entry.kind.as_str(), entry.target.as_str()), entry);
+            latest.insert(
+                (principal, entry.kind.as_str(), entry.target.as_str()),
+                entry,
+            );
         }
     }
     let mut ledger: HashMap<&str, Vec<&LedgerEntry>> = HashMap::new();

@@ -111,7 +111,11 @@ fn place(leak: &Credential) -> String {
     let commit = leak.attributes.get("introduced_in").and_then(Value::as_str);
     match (in_head, commit) {
         (Some(false), Some(commit)) => {
-            format!("{}/{at} (history, commit {})", leak.scope, &commit[..commit.len().min(12)])
+            format!(
+                "{}/{at} (history, commit {})",
+                leak.scope,
+                &commit[..commit.len().min(12)]
+            )
         }
         _ => format!("{}/{at}", leak.scope),
     }

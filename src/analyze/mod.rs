@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::inventory::{Inventory, Location, ResourceRef, Timestamp};
 
+pub mod access;
 pub mod aws;
 pub mod azure;
 pub mod documents;
@@ -20,7 +21,6 @@ pub mod github;
 pub mod leaks;
 pub mod policy;
 pub mod repo;
-pub mod access;
 mod repo_steps;
 pub mod trust;
 

@@ -283,8 +283,7 @@ pub fn machine_access(identities: &[crate::analyze::Identity]) -> v1::MachineAcc
     }
     let total = access.standing + access.provisional + access.federated;
     if total > 0 {
-        let percent = |n: u64| (n * 100 + total / 2) / total;
-        access.standing_percent = percent(access.standing);
+        access.standing_percent = (access.standing * 100 + total / 2) / total;
         access.self_ending_percent = 100 - access.standing_percent;
     }
     access

@@ -73,8 +73,21 @@ fn identities_say_how_their_access_ends() {
         .unwrap()
         .env_remove("RUST_LOG")
         .current_dir(dir.path())
-        .args(["scan", "--quiet", "--as-of", AS_OF, "--fail-on", "never", "--allow-incomplete"])
-        .args(["--aws-authorization-details", "details.json", "--ledger", "grants.jsonl"])
+        .args([
+            "scan",
+            "--quiet",
+            "--as-of",
+            AS_OF,
+            "--fail-on",
+            "never",
+            "--allow-incomplete",
+        ])
+        .args([
+            "--aws-authorization-details",
+            "details.json",
+            "--ledger",
+            "grants.jsonl",
+        ])
         .args(["--format", "json,html", "--out", "out"])
         .assert()
         .code(0);

@@ -61,10 +61,16 @@ fn repo_finding<'a>(report: &'a Value, path: &str) -> &'a Value {
 
 /// No file of the run, nor its output, holds any of `values`.
 fn never_written(dir: &Path, stdout: &[u8], values: &[&str]) {
-    let mut texts = vec![("stdout".to_string(), String::from_utf8_lossy(stdout).into_owned())];
+    let mut texts = vec![(
+        "stdout".to_string(),
+        String::from_utf8_lossy(stdout).into_owned(),
+    )];
     for entry in std::fs::read_dir(dir.join("out")).unwrap() {
         let path = entry.unwrap().path();
-        texts.push((path.display().to_string(), std::fs::read_to_string(&path).unwrap()));
+        texts.push((
+            path.display().to_string(),
+            std::fs::read_to_string(&path).unwrap(),
+        ));
     }
     for (name, text) in texts {
         for value in values {
@@ -74,7 +80,11 @@ fn never_written(dir: &Path, stdout: &[u8], values: &[&str]) {
 }
 
 async fn user_with_key(iam: &aws_sdk_iam::Client, name: &str, policy: &str) -> (String, String) {
-    iam.create_user().user_name(name).send().await.expect("user");
+    iam.create_user()
+        .user_name(name)
+        .send()
+        .await
+        .expect("user");
     iam.attach_user_policy()
         .user_name(name)
         .policy_arn(policy)
@@ -138,7 +148,12 @@ fn live_scan_resolves_a_leaked_key_to_its_user_last_use_and_privilege() {
         .clone();
 
     let report = report(dir.path());
-    assert_eq!(report["scan"]["coverage_gaps"], json!([]), "{:#}", report["scan"]);
+    assert_eq!(
+        report["scan"]["coverage_gaps"],
+        json!([]),
+        "{:#}",
+        report["scan"]
+    );
     let calls = &report["scan"]["api_calls"];
     assert_eq!(calls["iam:GetAccessKeyLastUsed"], 2, "{calls:#}");
     assert_eq!(calls["iam:ListAccessKeys"], 2, "{calls:#}");
@@ -148,7 +163,10 @@ fn live_scan_resolves_a_leaked_key_to_its_user_last_use_and_privilege() {
     let finding = leaked[0];
     assert_eq!(finding["severity"], "critical");
     assert_eq!(finding["resource"]["provider"], "aws");
-    assert_eq!(finding["principal_id"], "arn:aws:iam::123456789012:user/ci-deploy");
+    assert_eq!(
+        finding["principal_id"],
+        "arn:aws:iam::123456789012:user/ci-deploy"
+    );
     let evidence = &finding["evidence"];
     assert_eq!(evidence["user"], "ci-deploy", "{evidence:#}");
     assert_eq!(evidence["user_privilege"], "admin", "{evidence:#}");
@@ -159,10 +177,16 @@ fn live_scan_resolves_a_leaked_key_to_its_user_last_use_and_privilege() {
     assert_eq!(evidence["leaked_in"], json!(["acme/app/deploy.env:1"]));
     assert_eq!(finding["location"]["path"], "deploy.env", "{finding:#}");
 
-    assert_eq!(repo_finding(&report, "deploy.env")["evidence"]["aws_key_state"], "active");
+    assert_eq!(
+        repo_finding(&report, "deploy.env")["evidence"]["aws_key_state"],
+        "active"
+    );
     let old = &repo_finding(&report, "config/old.ini")["evidence"];
     assert_eq!(old["aws_key_state"], "inactive", "{old:#}");
-    assert_eq!(old["aws_key_user"], "arn:aws:iam::123456789012:user/svc-old");
+    assert_eq!(
+        old["aws_key_user"],
+        "arn:aws:iam::123456789012:user/svc-old"
+    );
     let partner = &repo_finding(&report, "partner.toml")["evidence"];
     assert_eq!(partner["aws_account"], "111122223333", "{partner:#}");
     assert_eq!(partner["aws_key_state"], Value::Null, "{partner:#}");
@@ -196,7 +220,11 @@ fn live_scan_says_when_a_leaked_key_is_gone() {
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = lapse(dir.path());
     moto.env(&mut cmd);
-    cmd.arg("--aws").arg("--repo").arg(checkout.path()).assert().code(0);
+    cmd.arg("--aws")
+        .arg("--repo")
+        .arg(checkout.path())
+        .assert()
+        .code(0);
     let report = report(dir.path());
     assert_eq!(report["scan"]["api_calls"]["iam:GetAccessKeyLastUsed"], 1);
     assert_eq!(report["scan"]["api_calls"].get("iam:ListAccessKeys"), None);
@@ -229,7 +257,9 @@ fn offline_files(dir: &Path, status: &str) {
     std::fs::write(dir.join("list-access-keys.json"), keys.to_string()).unwrap();
     let header = "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,cert_1_last_rotated,cert_2_active,cert_2_last_rotated";
     let active = if status == "Active" { "true" } else { "false" };
-    let row = format!("ci-deploy,arn:aws:iam::111122223333:user/ci-deploy,2025-01-01T00:00:00+00:00,false,N/A,N/A,N/A,false,{active},2026-01-01T00:00:00+00:00,2026-11-18T10:00:00+00:00,eu-west-1,s3,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A");
+    let row = format!(
+        "ci-deploy,arn:aws:iam::111122223333:user/ci-deploy,2025-01-01T00:00:00+00:00,false,N/A,N/A,N/A,false,{active},2026-01-01T00:00:00+00:00,2026-11-18T10:00:00+00:00,eu-west-1,s3,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A"
+    );
     std::fs::write(dir.join("report.csv"), format!("{header}\n{row}\n")).unwrap();
 }
 
@@ -258,7 +288,12 @@ fn offline_scan(status: &str) -> (Value, Vec<u8>, tempfile::TempDir) {
 #[test]
 fn offline_list_access_keys_joins_a_leaked_key_with_its_report_slot() {
     let (report, out, dir) = offline_scan("Active");
-    assert_eq!(report["scan"]["coverage_gaps"], json!([]), "{:#}", report["scan"]);
+    assert_eq!(
+        report["scan"]["coverage_gaps"],
+        json!([]),
+        "{:#}",
+        report["scan"]
+    );
     let leaked = findings(&report, "AWS-020");
     assert_eq!(leaked.len(), 1, "{:#}", report["findings"]);
     let finding = leaked[0];
@@ -270,7 +305,10 @@ fn offline_list_access_keys_joins_a_leaked_key_with_its_report_slot() {
     assert_eq!(evidence["user"], "ci-deploy");
     assert_eq!(evidence["account"], "111122223333");
     assert_eq!(evidence["user_privilege"], "admin");
-    assert_eq!(evidence["last_used_at"], "2026-11-18T10:00:00Z", "{evidence:#}");
+    assert_eq!(
+        evidence["last_used_at"], "2026-11-18T10:00:00Z",
+        "{evidence:#}"
+    );
     assert_eq!(evidence["last_used_service"], "s3");
     assert_eq!(evidence["key_hint"], "7BVC");
     assert_eq!(evidence["leaked_in"], json!(["acme/app/ci/deploy.sh:2"]));
@@ -284,7 +322,11 @@ fn offline_list_access_keys_joins_a_leaked_key_with_its_report_slot() {
 #[test]
 fn offline_inactive_leaked_key_is_not_aws_020() {
     let (report, _, _dir) = offline_scan("Inactive");
-    assert!(findings(&report, "AWS-020").is_empty(), "{:#}", report["findings"]);
+    assert!(
+        findings(&report, "AWS-020").is_empty(),
+        "{:#}",
+        report["findings"]
+    );
     let repo = &repo_finding(&report, "ci/deploy.sh")["evidence"];
     assert_eq!(repo["aws_key_state"], "inactive", "{repo:#}");
 }

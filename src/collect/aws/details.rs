@@ -164,7 +164,10 @@ impl std::fmt::Debug for ListedAccessKey {
             .field("user_name", &self.user_name)
             .field(
                 "access_key_id",
-                &format!("…{}", crate::collect::repo::secrets::last_four(&self.access_key_id)),
+                &format!(
+                    "…{}",
+                    crate::collect::repo::secrets::last_four(&self.access_key_id)
+                ),
             )
             .field("status", &self.status)
             .field("create_date", &self.create_date)

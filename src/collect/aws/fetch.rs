@@ -13,8 +13,8 @@ use serde_json::Value;
 
 use super::accounts::ReportPolling;
 use super::details::{KeyLastUsed, ListRoles, ListedAccessKey, ListedRole};
-use crate::collect::repo::secrets::AwsKeyId;
 use super::wire::{self, DetailsDocument};
+use crate::collect::repo::secrets::AwsKeyId;
 
 /// Items per page: IAM's maximum, so an account of N entities takes ⌈N/1000⌉ pages.
 const PAGE_SIZE: i32 = 1000;
@@ -317,7 +317,10 @@ pub async fn leaked_keys(
             out.failures.push(CallFailure::new(
                 LAST_USED,
                 WHAT,
-                format!("key …{}: the answer names no user (a root key?)", key.last_four()),
+                format!(
+                    "key …{}: the answer names no user (a root key?)",
+                    key.last_four()
+                ),
             ));
             continue;
         };

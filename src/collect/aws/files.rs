@@ -13,8 +13,8 @@ use serde_json::value::RawValue;
 use super::AwsFilesError;
 use super::credential_report::{CredentialReport, parse_credential_report};
 use super::details::{
-    AuthorizationDetails, GroupDetail, ListRoles, ListedAccessKey, ListedRole,
-    ManagedPolicyDetail, RoleDetail, UserDetail,
+    AuthorizationDetails, GroupDetail, ListRoles, ListedAccessKey, ListedRole, ManagedPolicyDetail,
+    RoleDetail, UserDetail,
 };
 use super::translate::{accounts_of, to_inventory};
 use crate::inventory::{CoverageGap, Inventory, SourceRun};

@@ -456,9 +456,10 @@ impl Builder {
                     self.inventory.credentials.last_mut().expect("just pushed")
                 }
             };
-            credential
-                .attributes
-                .insert(KEY_ID_SHA256.into(), json!(key_id_digest(&key.access_key_id)));
+            credential.attributes.insert(
+                KEY_ID_SHA256.into(),
+                json!(key_id_digest(&key.access_key_id)),
+            );
             credential.hint = Some(last_four(&key.access_key_id));
             if let Some(status) = &key.status {
                 credential.active = status.eq_ignore_ascii_case("active");

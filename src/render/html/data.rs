@@ -217,8 +217,16 @@ struct IdentityColumns {
 
 /// `target until T (source); granted by …, requested by …, reason …, ticket …`.
 fn grant_line(grant: &v1::ProvisionalGrant) -> String {
-    let target = if grant.target.is_empty() { "this identity" } else { &grant.target };
-    let mut line = format!("{target} until {} ({})", grant.until.to_rfc3339(), grant.source);
+    let target = if grant.target.is_empty() {
+        "this identity"
+    } else {
+        &grant.target
+    };
+    let mut line = format!(
+        "{target} until {} ({})",
+        grant.until.to_rfc3339(),
+        grant.source
+    );
     for (label, value) in [
         ("granted by", &grant.granted_by),
         ("requested by", &grant.requested_by),
