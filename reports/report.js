@@ -304,6 +304,7 @@
     pair(dl, "Scope", S[I.scope[k]]);
     pair(dl, "Privilege", S[I.priv[k]]);
     pair(dl, "Window", S[I.win[k]] + (I.exp[k] >= 0 ? " until " + S[I.exp[k]] : ""));
+    pair(dl, "Access", S[I.acc[k]]);
     pair(dl, "Active credentials", I.cred[k]);
     pair(dl, "Oldest credential", I.age[k] >= 0 ? I.age[k] + " days" : "unknown");
     pair(dl, "Idle", I.idle[k] >= 0 ? I.idle[k] + " days" : "unknown");
@@ -313,6 +314,12 @@
     I.grants[k].forEach(function (g) { grants.appendChild(node("li", "mono", S[g])); });
     if (!I.grants[k].length) { grants.appendChild(node("li", "muted", "none")); }
     panel.appendChild(grants);
+    if (I.pg[k].length) {
+      panel.appendChild(node("h4", null, "Provisional grants"));
+      var provisional = node("ul");
+      I.pg[k].forEach(function (g) { provisional.appendChild(node("li", null, S[g])); });
+      panel.appendChild(provisional);
+    }
     var mine = findingsOf(k);
     panel.appendChild(node("h4", null, "Findings (" + mine.length + ")"));
     var list = node("ul");

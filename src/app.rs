@@ -245,8 +245,21 @@ pub fn collect_sources(
     if let Some(dir) = &sources.args.aws_organizations {
         inventory.merge(collect::aws::organizations::read_folder(dir)?);
     }
+    // The repository is read first (offline, quick) so a live AWS scan can resolve the key
+    // ids it leaks; it joins the inventory at its usual place.
+    let repo = match &sources.repo {
+        Some(path) => {
+            let options =
+                collect::repo::RepoOptions::from_args(&sources.args, sources.repo_config.as_ref())?;
+            Some(collect::repo::scan(path, &options)?)
+        }
+        None => None,
+    };
+    let leaked = repo
+        .as_ref()
+        .map_or(&[][..], |r| r.leaked_aws_keys.as_slice());
     if let (true, Some(options)) = (sources.aws_live, &options.aws) {
-        inventory.merge(collect::aws::collect_live(options));
+        inventory.merge(collect::aws::collect_live_with(options, leaked));
     }
     if let (true, Some(options)) = (sources.azure, &options.azure) {
         inventory.merge(collect::azure::collect(options));
@@ -254,10 +267,8 @@ pub fn collect_sources(
     if let (true, Some(options)) = (sources.github, &options.github) {
         inventory.merge(collect::github::collect(options));
     }
-    if let Some(path) = &sources.repo {
-        let options =
-            collect::repo::RepoOptions::from_args(&sources.args, sources.repo_config.as_ref())?;
-        inventory.merge(collect::repo::collect_with(path, &options)?);
+    if let Some(repo) = repo {
+        inventory.merge(repo.inventory);
     }
     if let Some(path) = &sources.args.ledger {
         inventory.ledger.extend(crate::revoke::ledger::load(path)?);

@@ -152,6 +152,12 @@ pub struct AccessKeyFacts {
     pub user_machine: bool,
     pub user_provisional: bool,
     pub user_privilege: Privilege,
+    /// Last four characters of the key id, when ListAccessKeys (live or offline) named it.
+    pub key_hint: Option<String>,
+    /// Its id was found in a scanned repository (set by `analyze::leaks`).
+    pub leaked: bool,
+    /// Where: `owner/name/path:line`, with the commit for one only in history.
+    pub leaked_in: Vec<String>,
 }
 
 /// `aws.root`: the account's root user.

@@ -12,11 +12,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::inventory::{Inventory, Location, ResourceRef, Timestamp};
 
+pub mod access;
 pub mod aws;
 pub mod azure;
 pub mod documents;
 pub mod expiry;
 pub mod github;
+pub mod leaks;
 pub mod policy;
 pub mod repo;
 mod repo_steps;
@@ -136,6 +138,30 @@ pub struct Identity {
     pub idle_days: Option<i64>,
     /// Names of the grants held (policy names, roles), for the drill-down.
     pub grants: Vec<String>,
+    /// `standing`, `provisional` or `federated` (set by `analyze::access`).
+    #[serde(default)]
+    pub access: String,
+    /// A machine identity (not a person's user, not AWS's own or SSO roles).
+    #[serde(default)]
+    pub machine: bool,
+    /// Who granted what, why and until when: the identity's own marker, or its live ledger lines.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub provisional_grants: Vec<ProvisionalGrant>,
+}
+
+/// A self-ending grant as its marker or ledger line records it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProvisionalGrant {
+    /// `tag`, `description`, `title`, `schedule` (the identity's own marker) or `ledger`.
+    pub source: String,
+    /// The policy, role or key granted; empty for a marker on the identity itself.
+    pub target: String,
+    pub until: Timestamp,
+    /// `approved_by`, else the ledger's or the tag's owner: declared, not verified.
+    pub granted_by: Option<String>,
+    pub requested_by: Option<String>,
+    pub reason: Option<String>,
+    pub ticket: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
@@ -330,6 +356,8 @@ pub fn analyze(inventory: &Inventory, ctx: &AnalysisContext) -> Analysis {
     analysis.extend(github::analyze(inventory, ctx));
     analysis.extend(repo::analyze(inventory, ctx));
     github::link_aws_roles(&mut analysis, inventory);
+    leaks::link(&mut analysis, inventory);
+    access::classify(&mut analysis, inventory, ctx);
     analysis.gaps.extend(documents::unreadable(inventory));
     analysis
 }

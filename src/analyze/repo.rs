@@ -99,6 +99,12 @@ pub struct HardcodedSecretFacts {
     /// (null without a history scan).
     pub introduced_in: Option<String>,
     pub in_head: Option<bool>,
+    /// For an AWS access key id in an account scanned in the same run (set by
+    /// `analyze::leaks`): `active`, `inactive`, or `absent` (the account holds no such key);
+    /// null when no scan resolved it.
+    pub aws_key_state: Option<String>,
+    /// The IAM user holding it, when resolved.
+    pub aws_key_user: Option<String>,
 }
 
 /// Builds workflow and hard-coded-secret subjects of every provider.
@@ -445,6 +451,9 @@ fn hardcoded_subject(credential: &Credential) -> Subject {
             .and_then(|v| v.as_bool()),
         secret_type,
         hint: credential.hint.clone(),
+        // Set by `analyze::leaks` when a scan of the key's account resolved it.
+        aws_key_state: None,
+        aws_key_user: None,
     };
     Subject {
         kind: "repo.hardcoded_secret".into(),

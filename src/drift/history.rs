@@ -18,8 +18,9 @@ use serde::{Deserialize, Serialize};
 use crate::report::Report;
 
 /// Written in the `history_version` column. 2 added `median_credential_age_days` and the
-/// identity window counts; version 1 files load with those as null.
-pub const HISTORY_VERSION: i32 = 2;
+/// identity window counts; 3 added `federated_identities`; older files load with the missing
+/// columns as null.
+pub const HISTORY_VERSION: i32 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {
@@ -54,6 +55,9 @@ pub struct TrendPoint {
     /// Identities whose access never ends by itself; `None` in a file that lacks the column.
     pub standing: Option<u64>,
     pub provisional: Option<u64>,
+    /// Identities signing in through OIDC federation with no stored secret (history 3).
+    #[serde(default)]
+    pub federated: Option<u64>,
     pub median_credential_age_days: Option<f64>,
 }
 
@@ -67,6 +71,7 @@ pub struct RunSummary {
     pub standing: i64,
     pub provisional: i64,
     pub expired: i64,
+    pub federated: i64,
     pub median_credential_age_days: Option<f64>,
 }
 
@@ -89,6 +94,11 @@ impl RunSummary {
             standing: window("standing"),
             provisional: window("provisional"),
             expired: window("expired"),
+            federated: report
+                .identities
+                .iter()
+                .filter(|i| i.access == "federated")
+                .count() as i64,
             median_credential_age_days: median_credential_age(report),
         }
     }

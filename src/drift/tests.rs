@@ -58,6 +58,9 @@ fn identity(id: &str, privilege: Privilege, grants: &[&str]) -> Identity {
         oldest_credential_age_days: None,
         idle_days: None,
         grants: grants.iter().map(|g| g.to_string()).collect(),
+        access: "standing".to_string(),
+        machine: true,
+        provisional_grants: Vec::new(),
         finding_count: 0,
         max_severity: None,
     }
@@ -91,6 +94,7 @@ fn report(
             suppressed: 0,
             by_severity: BTreeMap::new(),
             by_family: BTreeMap::new(),
+            machine_access: Default::default(),
         },
         inventory: Inventory::default(),
         identities,

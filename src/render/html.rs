@@ -136,6 +136,7 @@ struct View {
     total: u64,
     suppressed: u64,
     identity_count: usize,
+    machine_access: crate::render::v1::MachineAccess,
     /// Set when the page embeds only the riskiest findings (see `data::MAX_EMBEDDED_FINDINGS`).
     capped: Option<CappedView>,
     severity_bars: Vec<Bar>,
@@ -249,6 +250,7 @@ impl View {
             total: summary.total,
             suppressed: summary.suppressed,
             identity_count: identities.len(),
+            machine_access: summary.machine_access.clone(),
             capped: capped(report),
             chart_height: chart_height(severity_counts.len()),
             family_chart_height: chart_height(family_counts.len()),

@@ -266,7 +266,27 @@ pub fn summary(report: &Report) -> v1::Summary {
         suppressed: report.findings.len() as u64 - total,
         by_severity,
         by_family,
+        machine_access: machine_access(&report.identities),
     }
+}
+
+/// Machine identities by access; expired grants still in place count as standing.
+pub fn machine_access(identities: &[crate::analyze::Identity]) -> v1::MachineAccess {
+    let machines = identities.iter().filter(|i| i.machine);
+    let mut access = v1::MachineAccess::default();
+    for identity in machines {
+        match identity.access.as_str() {
+            "provisional" => access.provisional += 1,
+            "federated" => access.federated += 1,
+            _ => access.standing += 1,
+        }
+    }
+    let total = access.standing + access.provisional + access.federated;
+    if total > 0 {
+        access.standing_percent = (access.standing * 100 + total / 2) / total;
+        access.self_ending_percent = 100 - access.standing_percent;
+    }
+    access
 }
 
 /// The per-identity view: each identity with the count and worst severity of the active
@@ -305,6 +325,21 @@ pub fn identities(report: &Report) -> Vec<v1::Identity> {
             oldest_credential_age_days: identity.oldest_credential_age_days,
             idle_days: identity.idle_days,
             grants: identity.grants.clone(),
+            access: identity.access.clone(),
+            machine: identity.machine,
+            provisional_grants: identity
+                .provisional_grants
+                .iter()
+                .map(|g| v1::ProvisionalGrant {
+                    source: g.source.clone(),
+                    target: g.target.clone(),
+                    until: g.until,
+                    granted_by: g.granted_by.clone(),
+                    requested_by: g.requested_by.clone(),
+                    reason: g.reason.clone(),
+                    ticket: g.ticket.clone(),
+                })
+                .collect(),
             finding_count,
             max_severity: max_severity.map(Into::into),
         })

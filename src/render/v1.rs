@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// Written as `schema_version`; readers accept any `1.x.y`.
-pub const SCHEMA_VERSION: &str = "1.2.0";
+pub const SCHEMA_VERSION: &str = "1.3.0";
 pub const SCHEMA_MAJOR: &str = "1";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -196,6 +196,20 @@ pub struct Summary {
     pub suppressed: u64,
     pub by_severity: BTreeMap<Severity, u64>,
     pub by_family: BTreeMap<Family, u64>,
+    /// Machine identities by how their access ends (1.3).
+    #[serde(default)]
+    pub machine_access: MachineAccess,
+}
+
+/// Machine identities by access: standing, or self-ending (provisional or federated), with
+/// the shares in whole percent (0 when there are none).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MachineAccess {
+    pub standing: u64,
+    pub provisional: u64,
+    pub federated: u64,
+    pub standing_percent: u64,
+    pub self_ending_percent: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -230,10 +244,32 @@ pub struct Identity {
     #[serde(default)]
     pub idle_days: Option<i64>,
     pub grants: Vec<String>,
+    /// `standing`, `provisional` (a marker or live ledger lines end it) or `federated` (OIDC,
+    /// no stored secret) (1.3).
+    #[serde(default)]
+    pub access: String,
+    #[serde(default)]
+    pub machine: bool,
+    /// Who granted what, why, until when (the marker or the grant ledger) (1.3).
+    #[serde(default)]
+    pub provisional_grants: Vec<ProvisionalGrant>,
     /// Active findings on the identity or on what belongs to it (its keys, its grants).
     pub finding_count: u64,
     #[serde(default)]
     pub max_severity: Option<Severity>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProvisionalGrant {
+    /// `ledger`, or where the identity's own marker was read (`tag`, `description`, ...).
+    pub source: String,
+    pub target: String,
+    pub until: DateTime<Utc>,
+    /// Declared, not verified.
+    pub granted_by: Option<String>,
+    pub requested_by: Option<String>,
+    pub reason: Option<String>,
+    pub ticket: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -157,6 +157,10 @@ pub static BUILTIN_RULES: &[(&str, &str)] = &[
         include_str!("../../rules/static-credential/AWS-006.toml"),
     ),
     (
+        "rules/static-credential/AWS-020.toml",
+        include_str!("../../rules/static-credential/AWS-020.toml"),
+    ),
+    (
         "rules/static-credential/REPO-003.toml",
         include_str!("../../rules/static-credential/REPO-003.toml"),
     ),

@@ -114,6 +114,9 @@ fn every_builtin_aws_rule_fires_on_the_demo_estate() {
         .iter()
         .filter(|r| r["id"].as_str().unwrap().starts_with("AWS-"))
         .filter(|r| r["status"] != "removed")
+        // Joins a repository scan with the account: the demo estate has no repository
+        // (`leaked::` tests it, live and offline).
+        .filter(|r| r["id"] != "AWS-020")
         .map(|r| r["id"].as_str().unwrap().to_string())
         .collect();
     assert!(aws_rules.len() >= 17, "the AWS catalogue: {aws_rules:?}");

@@ -65,6 +65,9 @@ pub mod sample {
             oldest_credential_age_days: Some(400),
             idle_days: None,
             grants: vec!["ReadOnlyAccess".to_string()],
+            access: "standing".into(),
+            machine: true,
+            provisional_grants: Vec::new(),
         }
     }
 
@@ -424,7 +427,8 @@ mod history {
     fn runs_append_and_load_as_a_trend() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("history.parquet");
-        let first = sample::report();
+        let mut first = sample::report();
+        first.identities[0].access = "federated".into();
         history::append(&path, &first).unwrap();
         let mut second = sample::report();
         second.scan.as_of = sample::at(2);
@@ -447,6 +451,8 @@ mod history {
         assert_eq!(b.findings["low"], 0);
         assert_eq!(a.standing, Some(2));
         assert_eq!(a.provisional, Some(1));
+        assert_eq!(a.federated, Some(1));
+        assert_eq!(b.federated, Some(0));
         assert_eq!(a.median_credential_age_days, Some(55.0));
     }
 
@@ -477,6 +483,7 @@ mod history {
         assert_eq!(trend.points.len(), 1);
         assert_eq!(trend.points[0].findings["high"], 1);
         assert_eq!(trend.points[0].standing, None);
+        assert_eq!(trend.points[0].federated, None);
         assert_eq!(trend.points[0].median_credential_age_days, None);
 
         let mut next = sample::report();

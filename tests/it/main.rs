@@ -1,4 +1,5 @@
 //! Integration tests, compiled into one binary (linking aws-sdk and polars once, not per file).
+mod access;
 mod action;
 mod aws_live;
 mod aws_offline;
@@ -13,6 +14,7 @@ mod github;
 mod grant;
 mod hostile;
 mod journal;
+mod leaked;
 mod ledger;
 mod markers;
 mod properties;

@@ -69,6 +69,9 @@ fn identity(name: &str) -> Identity {
         oldest_credential_age_days: Some(400),
         idle_days: None,
         grants: vec!["AdministratorAccess".to_string()],
+        access: "standing".into(),
+        machine: true,
+        provisional_grants: Vec::new(),
     }
 }
 
@@ -658,6 +661,7 @@ fn html_shows_drift_and_trend_escaped() {
         findings: BTreeMap::from([("critical".to_string(), total)]),
         standing,
         provisional: None,
+        federated: None,
         median_credential_age_days: Some(120.0),
     };
     report.history = Some(Trend {

@@ -345,6 +345,9 @@ fn access_key(
         user_machine: owner.machine,
         user_provisional: owner.expiry.provisional,
         user_privilege: owner.privilege,
+        key_hint: key.hint.clone(),
+        leaked: false,
+        leaked_in: Vec::new(),
     };
     let risk = RiskInputs {
         scope: owner.privilege,
@@ -524,6 +527,9 @@ fn identity(
         oldest_credential_age_days: oldest_active_age(credentials, ctx),
         idle_days: judged.idle_days,
         grants,
+        access: String::new(),
+        machine: false,
+        provisional_grants: Vec::new(),
     }
 }
 

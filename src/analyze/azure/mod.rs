@@ -398,6 +398,9 @@ fn identity(
         oldest_credential_age_days: oldest.map(|t| ctx.days_since(t)),
         idle_days: facts.idle_days,
         grants: facts.roles.clone(),
+        access: String::new(),
+        machine: false,
+        provisional_grants: Vec::new(),
     }
 }
 

@@ -24,6 +24,10 @@ pub struct AuthorizationDetails {
     pub role_detail_list: Vec<RoleDetail>,
     #[serde(default)]
     pub policies: Vec<ManagedPolicyDetail>,
+    /// Not in GetAccountAuthorizationDetails: `aws iam list-access-keys` outputs given among
+    /// the details files, or the keys a live scan listed for the users of leaked key ids.
+    #[serde(skip)]
+    pub access_keys: Vec<ListedAccessKey>,
 }
 
 impl AuthorizationDetails {
@@ -33,6 +37,7 @@ impl AuthorizationDetails {
         self.group_detail_list.extend(page.group_detail_list);
         self.role_detail_list.extend(page.role_detail_list);
         self.policies.extend(page.policies);
+        self.access_keys.extend(page.access_keys);
     }
 
     /// Keeps one entity per ARN (overlapping exports), first seen wins. One pass.
@@ -136,6 +141,47 @@ pub struct RoleDetail {
     /// From ListRoles, like `max_session_duration`.
     #[serde(skip_deserializing)]
     pub description: Option<String>,
+}
+
+/// One entry of `aws iam list-access-keys --output json` (`AccessKeyMetadata`). The id is
+/// kept only to join: translation writes its digest and last four characters, never the id.
+#[derive(Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListedAccessKey {
+    pub user_name: String,
+    pub access_key_id: String,
+    /// `Active` or `Inactive`.
+    pub status: Option<String>,
+    pub create_date: Option<Timestamp>,
+    /// What `iam:GetAccessKeyLastUsed` said (live only).
+    #[serde(skip)]
+    pub last_used: Option<KeyLastUsed>,
+}
+
+impl std::fmt::Debug for ListedAccessKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ListedAccessKey")
+            .field("user_name", &self.user_name)
+            .field(
+                "access_key_id",
+                &format!(
+                    "…{}",
+                    crate::collect::repo::secrets::last_four(&self.access_key_id)
+                ),
+            )
+            .field("status", &self.status)
+            .field("create_date", &self.create_date)
+            .field("last_used", &self.last_used)
+            .finish()
+    }
+}
+
+/// `iam:GetAccessKeyLastUsed`'s answer: `at` is `None` when the key was never used.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyLastUsed {
+    pub at: Option<Timestamp>,
+    pub service: Option<String>,
+    pub region: Option<String>,
 }
 
 /// What `aws iam list-roles --output json` prints (pages merged), reduced to what

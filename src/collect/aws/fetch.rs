@@ -12,8 +12,9 @@ use aws_sdk_iam::types::{ReportFormatType, ReportStateType};
 use serde_json::Value;
 
 use super::accounts::ReportPolling;
-use super::details::{ListRoles, ListedRole};
+use super::details::{KeyLastUsed, ListRoles, ListedAccessKey, ListedRole};
 use super::wire::{self, DetailsDocument};
+use crate::collect::repo::secrets::AwsKeyId;
 
 /// Items per page: IAM's maximum, so an account of N entities takes ⌈N/1000⌉ pages.
 const PAGE_SIZE: i32 = 1000;
@@ -264,6 +265,110 @@ async fn wait_for_report(
     }
     let reason = format!("not COMPLETE after {} polls", polling.max_polls);
     Err(CallFailure::new(OP, "credential report", reason))
+}
+
+/// What the leaked key ids of one account resolved to.
+#[derive(Debug, Default)]
+pub struct LeakedKeys {
+    /// The keys of each user a leaked id belongs to (ListAccessKeys), with the leaked ones'
+    /// last use (GetAccessKeyLastUsed): joined to the report's slots like offline output.
+    pub listed: Vec<ListedAccessKey>,
+    /// Digests of ids the account does not hold (NoSuchEntity): deleted, or never its own.
+    pub absent: Vec<String>,
+    /// Ids that could not be resolved; the rest of the account is kept.
+    pub failures: Vec<CallFailure>,
+}
+
+/// Resolves each leaked id with one read-only `iam:GetAccessKeyLastUsed` (which names its
+/// user and last use; the key itself is never used), then `iam:ListAccessKeys` once per user
+/// named, for each key's status and creation time.
+pub async fn leaked_keys(
+    iam: &aws_sdk_iam::Client,
+    calls: &mut Calls,
+    keys: &[&AwsKeyId],
+) -> LeakedKeys {
+    const LAST_USED: &str = "iam:GetAccessKeyLastUsed";
+    const LIST: &str = "iam:ListAccessKeys";
+    const WHAT: &str = "leaked access key";
+    let mut out = LeakedKeys::default();
+    let mut users: Vec<(String, Vec<(&AwsKeyId, KeyLastUsed)>)> = Vec::new();
+    for key in keys {
+        count(calls, LAST_USED);
+        let answer = iam
+            .get_access_key_last_used()
+            .access_key_id(key.expose())
+            .send()
+            .await;
+        let answer = match answer {
+            Ok(answer) => answer,
+            Err(SdkError::ServiceError(e)) if e.err().code() == Some("NoSuchEntity") => {
+                out.absent.push(key.digest());
+                continue;
+            }
+            Err(e) => {
+                let mut failure = CallFailure::from_sdk(LAST_USED, WHAT, &e);
+                failure.reason = format!("key …{}: {}", key.last_four(), failure.reason);
+                out.failures.push(failure);
+                continue;
+            }
+        };
+        let Some(user) = answer.user_name().filter(|u| !u.is_empty()) else {
+            // A root key: GetAccessKeyLastUsed names no user.
+            out.failures.push(CallFailure::new(
+                LAST_USED,
+                WHAT,
+                format!(
+                    "key …{}: the answer names no user (a root key?)",
+                    key.last_four()
+                ),
+            ));
+            continue;
+        };
+        let used = answer.access_key_last_used().map(|u| KeyLastUsed {
+            at: u.last_used_date().and_then(chrono_time),
+            service: Some(u.service_name().to_string()),
+            region: Some(u.region().to_string()),
+        });
+        let entry = match users.iter_mut().find(|(name, _)| name == user) {
+            Some(entry) => entry,
+            None => {
+                users.push((user.to_string(), Vec::new()));
+                users.last_mut().expect("just pushed")
+            }
+        };
+        entry.1.push((key, used.unwrap_or_default()));
+    }
+    for (user, leaked) in users {
+        count(calls, LIST);
+        let listed = match iam.list_access_keys().user_name(&user).send().await {
+            Ok(listed) => listed,
+            Err(e) => {
+                let mut failure = CallFailure::from_sdk(LIST, WHAT, &e);
+                failure.reason = format!("keys of user {user}: {}", failure.reason);
+                out.failures.push(failure);
+                continue;
+            }
+        };
+        for meta in listed.access_key_metadata() {
+            let id = meta.access_key_id().unwrap_or_default();
+            let last_used = leaked
+                .iter()
+                .find(|(key, _)| key.expose() == id)
+                .map(|(_, used)| used.clone());
+            out.listed.push(ListedAccessKey {
+                user_name: user.clone(),
+                access_key_id: id.to_string(),
+                status: meta.status().map(|s| s.as_str().to_string()),
+                create_date: meta.create_date().and_then(chrono_time),
+                last_used,
+            });
+        }
+    }
+    out
+}
+
+fn chrono_time(t: &aws_sdk_iam::primitives::DateTime) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos())
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! Collect, AWS offline: reads GetAccountAuthorizationDetails files (several pages, or a folder
-//! of `*.json`), ListRoles output among them, and credential reports (CSV or raw JSON) into an
+//! of `*.json`), ListRoles and ListAccessKeys output among them, and credential reports (CSV or raw JSON) into an
 //! inventory, with no network: the same three calls the live collector makes.
 
 use std::path::{Path, PathBuf};
@@ -13,8 +13,8 @@ use serde_json::value::RawValue;
 use super::AwsFilesError;
 use super::credential_report::{CredentialReport, parse_credential_report};
 use super::details::{
-    AuthorizationDetails, GroupDetail, ListRoles, ListedRole, ManagedPolicyDetail, RoleDetail,
-    UserDetail,
+    AuthorizationDetails, GroupDetail, ListRoles, ListedAccessKey, ListedRole, ManagedPolicyDetail,
+    RoleDetail, UserDetail,
 };
 use super::translate::{accounts_of, to_inventory};
 use crate::inventory::{CoverageGap, Inventory, SourceRun};
@@ -42,6 +42,8 @@ struct Page<'a> {
     policies: Option<Vec<&'a RawValue>>,
     #[serde(borrow)]
     roles: Option<Vec<&'a RawValue>>,
+    #[serde(borrow)]
+    access_key_metadata: Option<Vec<&'a RawValue>>,
 }
 
 /// Reads the offline files into one inventory fragment (source `aws-offline`, scope the
@@ -126,10 +128,11 @@ pub fn parse_details(
         && page.role_detail_list.is_none()
         && page.policies.is_none()
         && page.roles.is_none()
+        && page.access_key_metadata.is_none()
     {
         return Err(AwsFilesError::invalid(
             origin,
-            "neither GetAccountAuthorizationDetails output (UserDetailList, GroupDetailList, RoleDetailList, Policies) nor ListRoles output (Roles)",
+            "neither GetAccountAuthorizationDetails output (UserDetailList, GroupDetailList, RoleDetailList, Policies) nor ListRoles output (Roles) nor ListAccessKeys output (AccessKeyMetadata)",
         ));
     }
     let entities = Entities { text, origin };
@@ -138,6 +141,7 @@ pub fn parse_details(
         group_detail_list: entities.parse::<GroupDetail>(page.group_detail_list)?,
         role_detail_list: entities.parse::<RoleDetail>(page.role_detail_list)?,
         policies: entities.parse::<ManagedPolicyDetail>(page.policies)?,
+        access_keys: entities.parse::<ListedAccessKey>(page.access_key_metadata)?,
     };
     let roles = ListRoles {
         roles: entities.parse::<ListedRole>(page.roles)?,

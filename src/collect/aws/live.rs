@@ -14,14 +14,17 @@ use serde_json::json;
 use super::accounts::LiveOptions;
 use super::credential_report::{CredentialReport, parse_credential_report_csv};
 use super::details::{AuthorizationDetails, ListRoles, account_of_arn};
-use super::fetch::{self, CallFailure, Calls, RawCredentialReport};
+use super::fetch::{self, CallFailure, Calls, LeakedKeys, RawCredentialReport};
 use super::progress::{AccountBar, Progress};
 use super::session::{AwsSessions, Purpose, caller_identity};
 use super::translate::to_inventory;
+use crate::collect::repo::secrets::AwsKeyId;
 use crate::inventory::{CoverageGap, Inventory, SourceRun};
 
 /// Name of this source in scan metadata and coverage gaps.
 pub const SOURCE: &str = "aws";
+/// Source-run attribute: digests of leaked key ids the account answered NoSuchEntity for.
+pub const LEAKED_KEYS_ABSENT: &str = "leaked_keys_absent";
 /// A report older than this (IAM's own regeneration threshold) is flagged in the scan metadata.
 const REPORT_MAX_AGE_HOURS: i64 = 4;
 
@@ -42,13 +45,19 @@ struct AccountOutcome {
 /// Scans every account of `opts` and returns their merged inventory. Never fails and never
 /// panics on provider input: what could not be read is in `coverage_gaps`.
 pub fn collect_live(opts: &LiveOptions) -> Inventory {
+    collect_live_with(opts, &[])
+}
+
+/// As [`collect_live`], also resolving the AWS key ids a repository scan found (`leaked`)
+/// in each scanned account they belong to (see [`fetch::leaked_keys`]).
+pub fn collect_live_with(opts: &LiveOptions, leaked: &[AwsKeyId]) -> Inventory {
     let started_at = Utc::now();
     match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
     {
-        Ok(runtime) => runtime.block_on(collect_all(opts, started_at)),
+        Ok(runtime) => runtime.block_on(collect_all(opts, leaked, started_at)),
         Err(e) => {
             let failure = CallFailure::new("tokio runtime", "every account", e.to_string());
             failed_account("aws", None, &failure, Calls::new(), started_at, 0)
@@ -79,11 +88,15 @@ fn targets(opts: &LiveOptions) -> Vec<Target> {
     vec![Target { label, role_arn }]
 }
 
-async fn collect_all(opts: &LiveOptions, started_at: DateTime<Utc>) -> Inventory {
+async fn collect_all(
+    opts: &LiveOptions,
+    leaked: &[AwsKeyId],
+    started_at: DateTime<Utc>,
+) -> Inventory {
     let sessions = AwsSessions::new(opts).await;
     let progress = Progress::new(opts.quiet);
     let mut outcomes: Vec<AccountOutcome> = futures::stream::iter(targets(opts))
-        .map(|target| collect_account(&sessions, opts, &progress, target))
+        .map(|target| collect_account(&sessions, opts, leaked, &progress, target))
         .buffer_unordered(opts.concurrency)
         .collect()
         .await;
@@ -99,6 +112,7 @@ async fn collect_all(opts: &LiveOptions, started_at: DateTime<Utc>) -> Inventory
 async fn collect_account(
     sessions: &AwsSessions,
     opts: &LiveOptions,
+    leaked: &[AwsKeyId],
     progress: &Progress,
     target: Target,
 ) -> AccountOutcome {
@@ -110,7 +124,7 @@ async fn collect_account(
         account: None,
         role_arn: target.role_arn.clone(),
     };
-    let result = scan_account(sessions, opts, &target, &mut run, &mut calls, &bar).await;
+    let result = scan_account(sessions, opts, &target, &mut run, &mut calls, &bar, leaked).await;
     let elapsed = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
     let scope = run.account.clone().unwrap_or_else(|| target.label.clone());
     let inventory = match result {
@@ -148,6 +162,7 @@ struct AccountData {
     roles: ListRoles,
     /// A report failure keeps the details (partial data) and becomes a gap of its own.
     report: Result<RawCredentialReport, CallFailure>,
+    leaked: LeakedKeys,
 }
 
 async fn scan_account(
@@ -157,6 +172,7 @@ async fn scan_account(
     run: &mut AccountRun,
     calls: &mut Calls,
     bar: &AccountBar,
+    leaked: &[AwsKeyId],
 ) -> Result<AccountData, CallFailure> {
     let config = match &target.role_arn {
         Some(role_arn) => {
@@ -174,16 +190,26 @@ async fn scan_account(
         );
         return Err(CallFailure::new("sts:GetCallerIdentity", "account", reason));
     }
-    run.account = Some(account);
     let iam = aws_sdk_iam::Client::new(&config);
+    // Only ids this account's own session may resolve: an id is looked up where it belongs.
+    let mine: Vec<&AwsKeyId> = leaked.iter().filter(|k| k.account() == account).collect();
+    run.account = Some(account);
     let details = fetch::authorization_details(&iam, calls, &|m| bar.step(m)).await?;
     let roles = fetch::list_roles(&iam, calls, &|m| bar.step(m)).await?;
     let report =
         fetch::credential_report(&iam, calls, &opts.report_polling, &|m| bar.step(m)).await;
+    let leaked = match mine.is_empty() {
+        true => LeakedKeys::default(),
+        false => {
+            bar.step("leaked access keys");
+            fetch::leaked_keys(&iam, calls, &mine).await
+        }
+    };
     Ok(AccountData {
         details,
         roles,
         report,
+        leaked,
     })
 }
 
@@ -267,7 +293,13 @@ fn account_inventory(
         }
     };
     details.apply_list_roles(&data.roles);
+    details.access_keys = data.leaked.listed;
     let mut source = source_run(scope, run.role_arn.as_deref(), calls, started_at, elapsed);
+    if !data.leaked.absent.is_empty() {
+        source
+            .attributes
+            .insert(LEAKED_KEYS_ABSENT.into(), json!(data.leaked.absent));
+    }
     let (report, report_gap) = match data.report.and_then(|raw| parse_report(scope, raw)) {
         Ok(report) => {
             note_report_age(&mut source, &report, started_at);
@@ -277,6 +309,8 @@ fn account_inventory(
     };
     let mut inventory = to_inventory(details, report, source);
     inventory.coverage_gaps.extend(report_gap);
+    let key_gaps = data.leaked.failures.iter().map(|f| gap(scope, f));
+    inventory.coverage_gaps.extend(key_gaps);
     inventory
 }
 

@@ -26,7 +26,7 @@ pub use credential_report::{
 pub use details::{AuthorizationDetails, PolicyDocument, decode_policy_document};
 pub use fetch::CallFailure;
 pub use files::collect_files;
-pub use live::collect_live;
+pub use live::{collect_live, collect_live_with};
 pub use session::{AccountSession, AwsSessions, Purpose};
 pub use translate::to_inventory;
 
@@ -45,6 +45,8 @@ pub mod attr {
     pub const MAX_SESSION_DURATION: &str = "max_session_duration";
     pub const LAST_USED_REGION: &str = "last_used_region";
     pub const LAST_USED_SERVICE: &str = "last_used_service";
+    /// `Active` / `Inactive`, as ListAccessKeys listed the key.
+    pub const KEY_STATUS: &str = "status";
     /// Access-key or certificate slot of the credential report, 1 or 2.
     pub const SLOT: &str = "slot";
     /// On a grant inherited from a group: the group's ARN.

@@ -17,9 +17,11 @@ use serde_json::json;
 use super::attr;
 use super::credential_report::{CredentialReport, CredentialReportRow};
 use super::details::{
-    AttachedPolicy, AuthorizationDetails, GroupDetail, InlinePolicy, ManagedPolicyDetail,
-    PermissionsBoundary, RoleDetail, Tag, UserDetail, account_of_arn,
+    AttachedPolicy, AuthorizationDetails, GroupDetail, InlinePolicy, ListedAccessKey,
+    ManagedPolicyDetail, PermissionsBoundary, RoleDetail, Tag, UserDetail, account_of_arn,
 };
+use crate::collect::repo::KEY_ID_SHA256;
+use crate::collect::repo::secrets::{aws_account_of_key_id, key_id_digest, last_four};
 use crate::inventory::{
     Attributes, CoverageGap, Credential, Document, Grant, Inventory, LastUsed, Policy, Principal,
     Provider, SourceRun,
@@ -57,6 +59,15 @@ pub fn to_inventory(
             )
         })
         .collect();
+    // ListAccessKeys names the user but not the account: the key id encodes it.
+    let mut listed_keys: FastMap<(String, &str), Vec<&ListedAccessKey>> = FastMap::default();
+    for key in &details.access_keys {
+        let account = aws_account_of_key_id(&key.access_key_id).unwrap_or_default();
+        listed_keys
+            .entry((account, key.user_name.as_str()))
+            .or_default()
+            .push(key);
+    }
     let rows = report.map(|r| r.rows).unwrap_or_default();
     // The last row of an ARN, as a map built in report order keeps it.
     let rows_by_arn: FastMap<&str, &CredentialReportRow> =
@@ -76,6 +87,10 @@ pub fn to_inventory(
             for user in chunk {
                 let row = rows_by_arn.get(user.arn.as_str()).copied();
                 out.user(user, row, &groups, &known_policies);
+                let account = account_of_arn(&user.arn).unwrap_or_default().to_string();
+                if let Some(keys) = listed_keys.get(&(account, user.user_name.as_str())) {
+                    out.listed_keys(&user.arn, keys);
+                }
             }
             out
         })
@@ -102,6 +117,29 @@ pub fn to_inventory(
     for row in &rows {
         if !user_arns.contains(row.arn.as_str()) && seen.insert(row.arn.as_str()) {
             rest.report_only(row);
+        }
+    }
+    let user_names: FastSet<(String, &str)> = details
+        .user_detail_list
+        .iter()
+        .map(|u| {
+            let account = account_of_arn(&u.arn).unwrap_or_default().to_string();
+            (account, u.user_name.as_str())
+        })
+        .collect();
+    let mut orphans: Vec<(&(String, &str), &Vec<&ListedAccessKey>)> = listed_keys
+        .iter()
+        .filter(|(user, _)| !user_names.contains(*user))
+        .collect();
+    orphans.sort_by(|a, b| a.0.cmp(b.0));
+    for ((account, user), keys) in orphans {
+        for key in keys {
+            let what = format!(
+                "access key …{} of user {user} in account {account}",
+                last_four(&key.access_key_id)
+            );
+            let arn = format!("arn:aws:iam::{account}:user/{user}");
+            rest.gap(&arn, what, "the user is not in the authorization details");
         }
     }
     let parts = std::iter::once(policies)
@@ -382,6 +420,70 @@ impl Builder {
             self.inventory.credentials.push(credential);
         }
         principal.last_used = most_recent(&uses);
+    }
+
+    /// Joins `aws iam list-access-keys` entries to the user's keys: the report's slot created
+    /// at the same second, else a key of its own. Writes the id's digest and last four, the
+    /// listed status and what GetAccessKeyLastUsed said; never the id.
+    fn listed_keys(&mut self, user_arn: &str, keys: &[&ListedAccessKey]) {
+        let Some(owner) = self
+            .inventory
+            .principals
+            .iter()
+            .rev()
+            .find(|p| p.id == user_arn)
+            .cloned()
+        else {
+            return;
+        };
+        for key in keys {
+            let second = |t: crate::inventory::Timestamp| t.timestamp();
+            let slot = self.inventory.credentials.iter_mut().rev().find(|c| {
+                c.kind == "access_key"
+                    && c.principal_id.as_deref() == Some(user_arn)
+                    && !c.attributes.contains_key(KEY_ID_SHA256)
+                    && c.rotated_at.map(second) == key.create_date.map(second)
+            });
+            let credential = match slot {
+                Some(credential) => credential,
+                None => {
+                    let hint = last_four(&key.access_key_id);
+                    let mut listed = credential(&owner, "access_key", 0, true, key.create_date);
+                    listed.id = format!("{}/access_key_{hint}", owner.id);
+                    listed.name = format!("{} access key …{hint}", owner.name);
+                    listed.attributes.remove(attr::SLOT);
+                    self.inventory.credentials.push(listed);
+                    self.inventory.credentials.last_mut().expect("just pushed")
+                }
+            };
+            credential.attributes.insert(
+                KEY_ID_SHA256.into(),
+                json!(key_id_digest(&key.access_key_id)),
+            );
+            credential.hint = Some(last_four(&key.access_key_id));
+            if let Some(status) = &key.status {
+                credential.active = status.eq_ignore_ascii_case("active");
+                credential
+                    .attributes
+                    .insert(attr::KEY_STATUS.into(), json!(status));
+            }
+            if let Some(used) = &key.last_used {
+                credential.last_used = match used.at {
+                    Some(at) => LastUsed::At(at),
+                    None => LastUsed::Never,
+                };
+                insert_opt(
+                    &mut credential.attributes,
+                    attr::LAST_USED_SERVICE,
+                    used.service.as_deref().filter(|s| *s != "N/A"),
+                );
+                insert_opt(
+                    &mut credential.attributes,
+                    attr::LAST_USED_REGION,
+                    used.region.as_deref().filter(|s| *s != "N/A"),
+                );
+            }
+        }
     }
 
     fn grants(

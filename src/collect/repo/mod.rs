@@ -23,6 +23,10 @@ pub mod yaml;
 
 pub use workflow::{WORKFLOW_ATTRIBUTE, WorkflowDoc};
 
+/// Attribute of a leaked AWS key id's credential (and of the IAM key listed under the same id):
+/// SHA-256 of the id, the offline join between the two.
+pub const KEY_ID_SHA256: &str = "key_id_sha256";
+
 /// Files larger than this are skipped (generated data, vendored archives) and counted.
 pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
 
@@ -127,6 +131,20 @@ pub fn collect(path: &Path) -> Result<Inventory, RepoError> {
 /// Scans the checkout at `path`. Unreadable files become coverage gaps; only a missing root
 /// is an error.
 pub fn collect_with(path: &Path, options: &RepoOptions) -> Result<Inventory, RepoError> {
+    scan(path, options).map(|scan| scan.inventory)
+}
+
+/// What a repository scan yields: the inventory, and the AWS access key ids it found (in
+/// memory only), which a live AWS scan of their accounts resolves.
+#[derive(Debug)]
+pub struct RepoScan {
+    pub inventory: Inventory,
+    /// Each id once, in order of first sighting (HEAD, then history).
+    pub leaked_aws_keys: Vec<secrets::AwsKeyId>,
+}
+
+/// As [`collect_with`], keeping the AWS key ids found.
+pub fn scan(path: &Path, options: &RepoOptions) -> Result<RepoScan, RepoError> {
     let root = path.canonicalize().map_err(|source| RepoError::Io {
         path: path.to_path_buf(),
         source,
@@ -176,6 +194,14 @@ pub fn collect_with(path: &Path, options: &RepoOptions) -> Result<Inventory, Rep
             request: None,
         });
     }
+    let mut leaked_aws_keys: Vec<secrets::AwsKeyId> = results
+        .iter()
+        .flat_map(|result| match result {
+            FileResult::Secrets { hits, .. } | FileResult::Workflow { hits, .. } => hits.as_slice(),
+            FileResult::Unreadable { .. } => &[],
+        })
+        .filter_map(|hit| hit.aws_key_id.clone())
+        .collect();
     // Secret identity → index of its credential, to join history with HEAD.
     let mut in_head: HashMap<u64, usize> = HashMap::new();
     for result in results {
@@ -185,7 +211,7 @@ pub fn collect_with(path: &Path, options: &RepoOptions) -> Result<Inventory, Rep
     run.attributes
         .insert("tracked_from".into(), set.from.as_str().into());
     if let Some(bound) = &options.history {
-        add_history(
+        leaked_aws_keys.extend(add_history(
             &mut inventory,
             &name,
             &root,
@@ -193,10 +219,15 @@ pub fn collect_with(path: &Path, options: &RepoOptions) -> Result<Inventory, Rep
             scanner,
             &in_head,
             &mut run,
-        );
+        ));
     }
     inventory.sources.push(run);
-    Ok(inventory)
+    let mut seen = std::collections::HashSet::new();
+    leaked_aws_keys.retain(|key| seen.insert(key.clone()));
+    Ok(RepoScan {
+        inventory,
+        leaked_aws_keys,
+    })
 }
 
 /// The nearest enclosing git checkout of `start` (the folder holding `.git`), for a plain
@@ -402,7 +433,8 @@ fn add_hits(
 }
 
 /// Reads history and joins it with HEAD: a secret still in HEAD gets the commit that
-/// introduced it; one no longer there becomes a finding of its own at that commit.
+/// introduced it; one no longer there becomes a finding of its own at that commit. Returns
+/// the AWS key ids found in history.
 fn add_history(
     inventory: &mut Inventory,
     repo: &str,
@@ -411,7 +443,7 @@ fn add_history(
     scanner: &secrets::Scanner,
     in_head: &HashMap<u64, usize>,
     run: &mut SourceRun,
-) {
+) -> Vec<secrets::AwsKeyId> {
     let scan = match history::scan(root, bound, scanner, MAX_FILE_BYTES) {
         Ok(scan) => scan,
         Err(reason) => {
@@ -422,9 +454,14 @@ fn add_history(
                 reason,
                 request: None,
             });
-            return;
+            return Vec::new();
         }
     };
+    let leaked = scan
+        .hits
+        .iter()
+        .filter_map(|found| found.hit.aws_key_id.clone())
+        .collect();
     for credential in &mut inventory.credentials {
         credential
             .attributes
@@ -460,6 +497,7 @@ fn add_history(
     ] {
         run.attributes.insert(key.into(), value.into());
     }
+    leaked
 }
 
 /// The inventory form of a secret found in `path` (at `commit`, for one only in history).
@@ -472,6 +510,9 @@ fn hit_credential(repo: &str, path: &str, commit: Option<&str>, hit: secrets::Hi
         }
         if let Some(account) = &hit.aws_account {
             attributes.insert("aws_account".to_string(), account.clone().into());
+        }
+        if let Some(key) = &hit.aws_key_id {
+            attributes.insert(KEY_ID_SHA256.to_string(), key.digest().into());
         }
         let at = commit
             .map(|c| format!("@{}", &c[..c.len().min(12)]))

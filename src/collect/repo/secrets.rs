@@ -22,6 +22,9 @@ pub struct Hit {
     pub hint: Option<String>,
     /// The AWS account an access key id belongs to, decoded offline from the id itself.
     pub aws_account: Option<String>,
+    /// An AWS access key id, kept in memory so a live scan of its account can resolve it
+    /// (never written anywhere; its digest is).
+    pub aws_key_id: Option<AwsKeyId>,
     pub generic: bool,
     /// Identifies the value within one run (history: one finding per secret), in memory
     /// only: it is never written anywhere.
@@ -110,6 +113,9 @@ impl Scanner {
                     aws_account: (pattern.id == "aws_access_key_id")
                         .then(|| aws_account_of_key_id(value.as_str()))
                         .flatten(),
+                    aws_key_id: (pattern.id == "aws_access_key_id")
+                        .then(|| AwsKeyId::new(value.as_str()))
+                        .flatten(),
                     generic: pattern.generic,
                     identity: identity(&self.kinds[index], value.as_str()),
                 });
@@ -191,6 +197,59 @@ pub fn is_placeholder(value: &str) -> bool {
         .filter(|&b| !std::mem::replace(&mut seen[b as usize], true))
         .count();
     value.len() >= 16 && distinct <= 5
+}
+
+/// An AWS access key id (`AKIA…`, `ASIA…`) found in a file: the id, not its secret, but still
+/// shown only by its last four characters and its account. `Debug` never prints it; the
+/// inventory holds its [`AwsKeyId::digest`], which the AWS side computes too, so a leaked key
+/// and the IAM key it is join offline without the id being written anywhere.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct AwsKeyId {
+    id: String,
+    account: String,
+}
+
+impl AwsKeyId {
+    /// `None` unless `id` is a key id whose account decodes.
+    pub fn new(id: &str) -> Option<AwsKeyId> {
+        let account = aws_account_of_key_id(id)?;
+        Some(AwsKeyId {
+            id: id.to_string(),
+            account,
+        })
+    }
+
+    /// The account the id encodes (decoded offline).
+    pub fn account(&self) -> &str {
+        &self.account
+    }
+
+    /// The id itself, for the one read-only call that resolves it (`iam:GetAccessKeyLastUsed`).
+    pub fn expose(&self) -> &str {
+        &self.id
+    }
+
+    pub fn last_four(&self) -> String {
+        last_four(&self.id)
+    }
+
+    /// SHA-256 (hex) of the id: the join key between a leaked id and an IAM key.
+    pub fn digest(&self) -> String {
+        key_id_digest(&self.id)
+    }
+}
+
+impl std::fmt::Debug for AwsKeyId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AwsKeyId(…{} in {})", self.last_four(), self.account)
+    }
+}
+
+/// SHA-256 (hex) of an access key id: written as `key_id_sha256` on a leaked id's finding
+/// and on the IAM key listed under that id.
+pub fn key_id_digest(key_id: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(key_id.as_bytes()))
 }
 
 /// The AWS account id an access key id encodes (offline, no call): the 10 bytes that follow

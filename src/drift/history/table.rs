@@ -38,6 +38,7 @@ fn schema() -> Vec<(&'static str, DataType)> {
         ("provisional_identities", DataType::Int64),
         ("expired_identities", DataType::Int64),
         ("median_credential_age_days", DataType::Float64),
+        ("federated_identities", DataType::Int64),
     ]
 }
 
@@ -202,6 +203,10 @@ fn run_frame(report: &Report) -> PolarsResult<DataFrame> {
             only_last(Some(summary.expired)),
         ),
         Column::new("median_credential_age_days".into(), median),
+        Column::new(
+            "federated_identities".into(),
+            only_last(Some(summary.federated)),
+        ),
     ];
     DataFrame::new(n, columns)
 }
@@ -218,6 +223,7 @@ fn trend(table: DataFrame) -> PolarsResult<Trend> {
     let severity = table.column("severity")?.str()?.clone();
     let standing = table.column("standing_identities")?.i64()?.clone();
     let provisional = table.column("provisional_identities")?.i64()?.clone();
+    let federated = table.column("federated_identities")?.i64()?.clone();
     let median = table.column("median_credential_age_days")?.f64()?.clone();
     let mut points: BTreeMap<i64, TrendPoint> = BTreeMap::new();
     for (i, run) in runs.iter().enumerate() {
@@ -227,6 +233,7 @@ fn trend(table: DataFrame) -> PolarsResult<Trend> {
                 let point = points.entry(*run).or_insert_with(|| empty_point(*run));
                 point.standing = standing.get(i).map(|v| v.max(0) as u64);
                 point.provisional = provisional.get(i).map(|v| v.max(0) as u64);
+                point.federated = federated.get(i).map(|v| v.max(0) as u64);
                 point.median_credential_age_days = median.get(i);
             }
             Some(FINDING) if !suppressed.get(i).unwrap_or(false) => {
@@ -258,6 +265,7 @@ fn empty_point(run_millis: i64) -> TrendPoint {
             .collect(),
         standing: None,
         provisional: None,
+        federated: None,
         median_credential_age_days: None,
     }
 }

@@ -12,7 +12,8 @@
 //!   `[key*, value*, ...]` array per finding; a value's string is its compact JSON text).
 //! * `i`: identities: `prov*`, `kind*`, `rid` (as above), `name*`, `scope*`, `priv*`, `win*`,
 //!   `exp*` (-1 none), `cred`, `age` (-1 unknown), `idle` (-1 unknown), `grants` (array of `*`),
-//!   `n` (active findings), `max` (worst severity, -1 none).
+//!   `n` (active findings), `max` (worst severity, -1 none), `acc*` (standing, provisional,
+//!   federated), `pg` (each provisional grant as one line of text, array of `*`).
 
 use serde::Serialize;
 use serde_json::Value;
@@ -210,6 +211,33 @@ struct IdentityColumns {
     grants: Vec<Vec<i64>>,
     n: Vec<u64>,
     max: Vec<i8>,
+    acc: Vec<i64>,
+    pg: Vec<Vec<i64>>,
+}
+
+/// `target until T (source); granted by …, requested by …, reason …, ticket …`.
+fn grant_line(grant: &v1::ProvisionalGrant) -> String {
+    let target = if grant.target.is_empty() {
+        "this identity"
+    } else {
+        &grant.target
+    };
+    let mut line = format!(
+        "{target} until {} ({})",
+        grant.until.to_rfc3339(),
+        grant.source
+    );
+    for (label, value) in [
+        ("granted by", &grant.granted_by),
+        ("requested by", &grant.requested_by),
+        ("reason", &grant.reason),
+        ("ticket", &grant.ticket),
+    ] {
+        if let Some(value) = value {
+            line.push_str(&format!("; {label} {value}"));
+        }
+    }
+    line
 }
 
 impl IdentityColumns {
@@ -237,6 +265,9 @@ impl IdentityColumns {
             cols.n.push(identity.finding_count);
             cols.max
                 .push(identity.max_severity.map_or(-1, v1_severity_rank));
+            cols.acc.push(s.id(&identity.access));
+            let grants = identity.provisional_grants.iter().map(grant_line);
+            cols.pg.push(grants.map(|g| s.id(&g)).collect());
         }
         cols
     }
