@@ -338,3 +338,52 @@ fn sso_roles_by_path_only() {
         ]
     );
 }
+
+/// Principals that hold the same PassRole statement share one resolution of the roles it can
+/// pass; which of them the inventory lists first must not change what the others reach. Here
+/// `builder`, itself a role EC2 runs with that can make itself admin, holds the same statement
+/// as `ci`: `ci` passes it to EC2 and reaches admin whichever comes first.
+#[test]
+fn a_shared_passed_role_path_reaches_its_roles_in_any_order() {
+    let pass = statement(
+        "Allow",
+        json!(["iam:PassRole", "ec2:RunInstances"]),
+        json!("*"),
+    );
+    let builder_arn = format!("arn:aws:iam::{A}:role/builder");
+    let own_policy = statement("Allow", json!("iam:PutRolePolicy"), json!(builder_arn));
+    let builder = role(
+        A,
+        "builder",
+        json!({"Service": "ec2.amazonaws.com"}),
+        vec![pass.clone(), own_policy],
+    );
+    let ci = role(
+        A,
+        "ci",
+        json!({"Service": "lambda.amazonaws.com"}),
+        vec![pass],
+    );
+    let ci_arn = format!("arn:aws:iam::{A}:role/ci");
+    for roles in [vec![builder.clone(), ci.clone()], vec![ci, builder]] {
+        let first = roles[0]["RoleName"].clone();
+        let subjects = subjects(&inventory(json!({"RoleDetailList": roles})));
+        assert_eq!(
+            fact(&subjects, &builder_arn, "effective_privilege"),
+            json!("admin"),
+            "{first} first"
+        );
+        assert_eq!(
+            fact(&subjects, &ci_arn, "effective_privilege"),
+            json!("admin"),
+            "{first} first"
+        );
+        assert_eq!(
+            fact(&subjects, &ci_arn, "chain"),
+            json!([format!(
+                "{ci_arn} → {builder_arn} via ec2-001 (iam:PassRole + ec2:RunInstances)"
+            )]),
+            "{first} first"
+        );
+    }
+}
