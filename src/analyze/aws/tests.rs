@@ -387,3 +387,42 @@ fn a_shared_passed_role_path_reaches_its_roles_in_any_order() {
         );
     }
 }
+
+/// A permissions boundary whose document lapse does not have: a coverage gap naming it, the
+/// principal's level left uncapped and said so, never a silent pass.
+#[test]
+fn a_boundary_without_its_document_is_a_coverage_gap() {
+    let boundary = format!("arn:aws:iam::{A}:policy/missing-boundary");
+    let mut capped = user(A, "capped", admin());
+    capped["PermissionsBoundary"] = json!({"PermissionsBoundaryType": "Policy",
+        "PermissionsBoundaryArn": boundary});
+    let mut also = user(A, "also", admin());
+    also["PermissionsBoundary"] = capped["PermissionsBoundary"].clone();
+    let inventory = inventory(json!({"UserDetailList": [capped, also]}));
+    let gaps: Vec<(&str, &str, &str)> = inventory
+        .coverage_gaps
+        .iter()
+        .map(|g| (g.scope.as_str(), g.what.as_str(), g.reason.as_str()))
+        .collect();
+    let what = format!("policy document of {boundary}");
+    assert_eq!(
+        gaps,
+        vec![(
+            A,
+            what.as_str(),
+            "the permissions boundary of arn:aws:iam::111111111111:user/capped (and any other \
+             principal it bounds), but not in the authorization details' Policies: not applied, \
+             so privilege may be overstated"
+        )],
+        "one gap per boundary, however many principals it bounds"
+    );
+    let subjects = subjects(&inventory);
+    let arn = format!("arn:aws:iam::{A}:user/capped");
+    assert_eq!(fact(&subjects, &arn, "effective_privilege"), json!("admin"));
+    assert_eq!(
+        fact(&subjects, &arn, "reduced_by"),
+        json!([format!(
+            "permissions boundary {boundary} not applied: its document is not in the inventory"
+        )])
+    );
+}
