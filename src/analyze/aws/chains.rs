@@ -220,7 +220,11 @@ fn hub_key(taken: &Taken, node: &Node, catalogue: &Catalogue) -> Option<String> 
     }
 }
 
-/// The members of a hub: candidates every target step of its path reaches.
+/// The members of a hub: candidates every target step of its path reaches. The hub is shared
+/// by every principal with the same selector, so no holder is left out, the representative
+/// included: a holder that reaches itself gains nothing (the spread has already seen it), and
+/// leaving out whichever holder the inventory happened to list first would drop it from the
+/// others' targets.
 fn members(
     hub: &Hub,
     nodes: &[Node],
@@ -245,7 +249,6 @@ fn members(
     candidates
         .of(reach, &hub.account, service)
         .into_iter()
-        .filter(|&(i, _)| i as usize != hub.representative)
         .filter_map(|(i, trust_conditional)| {
             let mut conditional = trust_conditional;
             for action in &steps {

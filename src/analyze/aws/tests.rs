@@ -338,3 +338,91 @@ fn sso_roles_by_path_only() {
         ]
     );
 }
+
+/// Principals that hold the same PassRole statement share one resolution of the roles it can
+/// pass; which of them the inventory lists first must not change what the others reach. Here
+/// `builder`, itself a role EC2 runs with that can make itself admin, holds the same statement
+/// as `ci`: `ci` passes it to EC2 and reaches admin whichever comes first.
+#[test]
+fn a_shared_passed_role_path_reaches_its_roles_in_any_order() {
+    let pass = statement(
+        "Allow",
+        json!(["iam:PassRole", "ec2:RunInstances"]),
+        json!("*"),
+    );
+    let builder_arn = format!("arn:aws:iam::{A}:role/builder");
+    let own_policy = statement("Allow", json!("iam:PutRolePolicy"), json!(builder_arn));
+    let builder = role(
+        A,
+        "builder",
+        json!({"Service": "ec2.amazonaws.com"}),
+        vec![pass.clone(), own_policy],
+    );
+    let ci = role(
+        A,
+        "ci",
+        json!({"Service": "lambda.amazonaws.com"}),
+        vec![pass],
+    );
+    let ci_arn = format!("arn:aws:iam::{A}:role/ci");
+    for roles in [vec![builder.clone(), ci.clone()], vec![ci, builder]] {
+        let first = roles[0]["RoleName"].clone();
+        let subjects = subjects(&inventory(json!({"RoleDetailList": roles})));
+        assert_eq!(
+            fact(&subjects, &builder_arn, "effective_privilege"),
+            json!("admin"),
+            "{first} first"
+        );
+        assert_eq!(
+            fact(&subjects, &ci_arn, "effective_privilege"),
+            json!("admin"),
+            "{first} first"
+        );
+        assert_eq!(
+            fact(&subjects, &ci_arn, "chain"),
+            json!([format!(
+                "{ci_arn} → {builder_arn} via ec2-001 (iam:PassRole + ec2:RunInstances)"
+            )]),
+            "{first} first"
+        );
+    }
+}
+
+/// A permissions boundary whose document lapse does not have: a coverage gap naming it, the
+/// principal's level left uncapped and said so, never a silent pass.
+#[test]
+fn a_boundary_without_its_document_is_a_coverage_gap() {
+    let boundary = format!("arn:aws:iam::{A}:policy/missing-boundary");
+    let mut capped = user(A, "capped", admin());
+    capped["PermissionsBoundary"] = json!({"PermissionsBoundaryType": "Policy",
+        "PermissionsBoundaryArn": boundary});
+    let mut also = user(A, "also", admin());
+    also["PermissionsBoundary"] = capped["PermissionsBoundary"].clone();
+    let inventory = inventory(json!({"UserDetailList": [capped, also]}));
+    let gaps: Vec<(&str, &str, &str)> = inventory
+        .coverage_gaps
+        .iter()
+        .map(|g| (g.scope.as_str(), g.what.as_str(), g.reason.as_str()))
+        .collect();
+    let what = format!("policy document of {boundary}");
+    assert_eq!(
+        gaps,
+        vec![(
+            A,
+            what.as_str(),
+            "the permissions boundary of arn:aws:iam::111111111111:user/capped (and any other \
+             principal it bounds), but not in the authorization details' Policies: not applied, \
+             so privilege may be overstated"
+        )],
+        "one gap per boundary, however many principals it bounds"
+    );
+    let subjects = subjects(&inventory);
+    let arn = format!("arn:aws:iam::{A}:user/capped");
+    assert_eq!(fact(&subjects, &arn, "effective_privilege"), json!("admin"));
+    assert_eq!(
+        fact(&subjects, &arn, "reduced_by"),
+        json!([format!(
+            "permissions boundary {boundary} not applied: its document is not in the inventory"
+        )])
+    );
+}

@@ -3,7 +3,8 @@
 //!
 //! Users inherit their groups' policies (the group of that name in the user's own account) as
 //! grants with `via = <group name>`; a permissions
-//! boundary is a grant of kind `permissions_boundary` (analysis does not apply it); tags become
+//! boundary is a grant of kind `permissions_boundary` (applied by `analyze::aws`; one whose
+//! document the details lack is a coverage gap); tags become
 //! principal tags. Report rows join users by ARN; a report row without a user in the details
 //! (or the `<root_account>` row) is still a principal, with what the report says.
 
@@ -283,7 +284,7 @@ impl Builder {
             None,
             known,
         );
-        self.boundary(&user.arn, user.permissions_boundary.as_ref());
+        self.boundary(&user.arn, user.permissions_boundary.as_ref(), known);
         let account = account_of_arn(&user.arn).unwrap_or_default();
         for group_name in &user.group_list {
             match groups.get(&(account, group_name.as_str())) {
@@ -349,7 +350,7 @@ impl Builder {
             None,
             known,
         );
-        self.boundary(&role.arn, role.permissions_boundary.as_ref());
+        self.boundary(&role.arn, role.permissions_boundary.as_ref(), known);
         if let Some(document) = role.assume_role_policy_document.take() {
             self.inventory.trusts.push(crate::inventory::Trust {
                 provider: Provider::Aws,
@@ -525,11 +526,26 @@ impl Builder {
         }
     }
 
-    fn boundary(&mut self, principal_arn: &str, boundary: Option<&PermissionsBoundary>) {
+    /// A boundary is a grant; one whose document the details lack is a coverage gap (once per
+    /// boundary): it cannot be applied, so the principal's level may be overstated.
+    fn boundary(
+        &mut self,
+        principal_arn: &str,
+        boundary: Option<&PermissionsBoundary>,
+        known: &FastSet<&str>,
+    ) {
         let Some(boundary) = boundary else {
             return;
         };
         let arn = &boundary.permissions_boundary_arn;
+        if !known.contains(arn.as_str()) {
+            let reason = format!(
+                "the permissions boundary of {principal_arn} (and any other principal it \
+                 bounds), but not in the authorization details' Policies: not applied, so \
+                 privilege may be overstated"
+            );
+            self.gap(principal_arn, format!("policy document of {arn}"), &reason);
+        }
         let name = arn.rsplit('/').next().unwrap_or(arn);
         let mut grant = grant(
             principal_arn,
