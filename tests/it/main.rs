@@ -2,6 +2,7 @@
 mod action;
 mod aws_live;
 mod aws_offline;
+mod aws_organizations;
 mod aws_privilege;
 mod azure;
 mod browser;

@@ -93,6 +93,9 @@ async fn collect_all(opts: &LiveOptions, started_at: DateTime<Utc>) -> Inventory
     for outcome in outcomes {
         inventory.merge(outcome.inventory);
     }
+    if opts.organizations {
+        inventory.merge(super::organizations_api::collect(sessions.base()).await);
+    }
     inventory
 }
 
