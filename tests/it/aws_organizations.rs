@@ -12,8 +12,10 @@ use serde_json::Value;
 
 use crate::support::moto::{self, DEFAULT_ACCOUNT, Moto};
 
-const ADMIN: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
-const S3_ONLY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#;
+const ADMIN: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+const S3_ONLY: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#;
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -111,6 +113,14 @@ async fn build_organization(moto: &Moto) -> String {
         .send()
         .await
         .expect("attach SCP");
+    // New OUs get FullAWSAccess, as in AWS; a level's SCPs are a union, so it must go for
+    // s3-only to restrict.
+    org.detach_policy()
+        .policy_id("p-FullAWSAccess")
+        .target_id(&unit)
+        .send()
+        .await
+        .expect("detach FullAWSAccess");
     admin_user(&moto.iam(), "mgmt-admin").await;
     admin_user(&moto.iam_in(&member).await, "deployer").await;
     member

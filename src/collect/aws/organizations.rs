@@ -254,7 +254,11 @@ impl Organization {
 
     /// One `scp` grant per SCP on each account's path; a gap for an account whose path is not
     /// listed or names an SCP whose document is missing (`missing` says where it should be).
-    pub(crate) fn into_inventory(self, origin: &str, missing: impl Fn(&str) -> String) -> Inventory {
+    pub(crate) fn into_inventory(
+        self,
+        origin: &str,
+        missing: impl Fn(&str) -> String,
+    ) -> Inventory {
         let mut inventory = Inventory::new(chrono::Utc::now());
         let gap = |account: &str, reason: String| CoverageGap {
             source: "aws-organizations".into(),

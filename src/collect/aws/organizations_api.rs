@@ -124,7 +124,8 @@ async fn walk(client: &Client, calls: &mut Calls) -> Result<Organization, CallFa
     .await?;
     while let Some((parent, depth)) = parents.pop_front() {
         if depth > MAX_DEPTH {
-            let reason = format!("organizational units nest deeper than {MAX_DEPTH} under {parent}");
+            let reason =
+                format!("organizational units nest deeper than {MAX_DEPTH} under {parent}");
             return Err(CallFailure::new(UNITS, WHAT, reason));
         }
         const UNITS: &str = "organizations:ListOrganizationalUnitsForParent";
@@ -191,7 +192,9 @@ async fn walk(client: &Client, calls: &mut Calls) -> Result<Organization, CallFa
                 .and_then(|s| s.name())
                 .map(str::to_string);
             org.document(policy.clone(), name, content.to_string())
-                .map_err(|reason| CallFailure::new(DESCRIBE, WHAT, format!("{policy}: {reason}")))?;
+                .map_err(|reason| {
+                    CallFailure::new(DESCRIBE, WHAT, format!("{policy}: {reason}"))
+                })?;
         }
         const TARGETS: &str = "organizations:ListTargetsForPolicy";
         pages(TARGETS, calls, async |token| {
