@@ -173,6 +173,15 @@ pub struct SourceArgs {
     pub aws_accounts: Option<String>,
     #[arg(long, value_name = "ID", help_heading = "AWS (live)")]
     pub aws_external_id: Option<String>,
+    /// Also read the SCPs through the Organizations API, with the base credentials (the
+    /// management or a delegated-administrator account): read-only calls, as the offline
+    /// --aws-organizations folder. What cannot be read is a coverage gap.
+    #[arg(
+        long,
+        help_heading = "AWS (live)",
+        conflicts_with = "aws_organizations"
+    )]
+    pub aws_organizations_live: bool,
 
     /// GitHub organization to scan (repeatable).
     #[arg(long, value_name = "ORG", help_heading = "GitHub")]

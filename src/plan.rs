@@ -253,7 +253,10 @@ pub fn source_plan(args: &SourceArgs, config: &Config) -> Result<SourcePlan, Pla
     if !aws_files && !args.aws_credential_report.is_empty() {
         return Err(PlanError::ReportWithoutDetails);
     }
-    let aws_live = args.aws || args.aws_role_arn.is_some() || config.aws.is_some();
+    let aws_live = args.aws
+        || args.aws_organizations_live
+        || args.aws_role_arn.is_some()
+        || config.aws.is_some();
     // A [github] table is read (and so checked) even when it does not turn the source on.
     let github_table_scope = match &config.github {
         Some(table) => crate::collect::github::table_names_scope(table)?,

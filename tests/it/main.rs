@@ -3,6 +3,7 @@ mod access;
 mod action;
 mod aws_live;
 mod aws_offline;
+mod aws_organizations;
 mod aws_privilege;
 mod azure;
 mod browser;

@@ -65,6 +65,8 @@ struct RawAwsConfig {
     /// Account ids, or one string naming a file (same forms as `--aws-accounts`).
     accounts: Option<AccountsValue>,
     external_id: Option<String>,
+    /// Read SCPs through the Organizations API (as `--aws-organizations-live`).
+    organizations: Option<bool>,
     concurrency: Option<usize>,
     max_attempts: Option<u32>,
 }
@@ -118,6 +120,8 @@ pub struct LiveOptions {
     pub scan_ambient: bool,
     pub concurrency: usize,
     pub max_attempts: u32,
+    /// Also read the organization's SCPs through the Organizations API.
+    pub organizations: bool,
     pub quiet: bool,
     pub report_polling: ReportPolling,
 }
@@ -201,6 +205,8 @@ impl LiveOptions {
             session_seconds,
             concurrency,
             max_attempts,
+            organizations: args.aws_organizations_live
+                || (raw.organizations.unwrap_or(false) && args.aws_organizations.is_none()),
             quiet: args.quiet,
             report_polling: ReportPolling::default(),
         })

@@ -106,6 +106,9 @@ async fn collect_all(
     for outcome in outcomes {
         inventory.merge(outcome.inventory);
     }
+    if opts.organizations {
+        inventory.merge(super::organizations_api::collect(sessions.base()).await);
+    }
     inventory
 }
 

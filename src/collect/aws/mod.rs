@@ -13,6 +13,7 @@ pub(crate) mod fetch;
 pub mod files;
 pub mod live;
 pub mod organizations;
+pub mod organizations_api;
 mod progress;
 pub mod session;
 pub mod translate;

@@ -7,6 +7,7 @@
 //!
 //! | file | command |
 //! |---|---|
+//! | `describe-organization.json` (optional) | `aws organizations describe-organization` |
 //! | `list-roots.json` | `aws organizations list-roots` |
 //! | `list-organizational-units-for-parent-<PARENT>.json` | `… list-organizational-units-for-parent --parent-id <PARENT>` |
 //! | `list-accounts-for-parent-<PARENT>.json` | `… list-accounts-for-parent --parent-id <PARENT>` |
@@ -18,7 +19,8 @@
 //! `scp` grant per level of its path (root, each OU, the account) and SCP policy documents;
 //! `analyze::aws` intersects a principal's permissions with every level. An account whose path
 //! names an SCP whose document is missing gets no SCPs applied and a coverage gap: guessing
-//! would either invent or hide a denial. RCPs restrict resources, not principals: not read.
+//! would either invent or hide a denial. SCPs never restrict the management account
+//! (`describe-organization.json` names it). RCPs restrict resources, not principals: not read.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -82,6 +84,18 @@ struct DescribedPolicy {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
+struct DescribedOrganization {
+    organization: OrganizationSummary,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct OrganizationSummary {
+    master_account_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
 struct Targets {
     targets: Vec<Target>,
 }
@@ -92,9 +106,11 @@ struct Target {
     target_id: String,
 }
 
-/// What the folder says, before the paths are walked.
+/// What the folder or the API says, before the paths are walked: the one model both feed.
 #[derive(Default)]
-struct Organization {
+pub(crate) struct Organization {
+    /// The management account (`DescribeOrganization`): SCPs never restrict it.
+    management: Option<String>,
     roots: Vec<String>,
     parent: BTreeMap<String, String>,
     accounts: Vec<String>,
@@ -130,52 +146,94 @@ pub fn read_folder(dir: &Path) -> Result<Inventory, AwsFilesError> {
             .file_stem()
             .and_then(|s| s.to_str())
             .unwrap_or_default();
-        if stem == "list-roots" {
-            org.roots
-                .extend(read::<Roots>(path)?.roots.into_iter().map(|n| n.id));
+        if stem == "describe-organization" {
+            let described = read::<DescribedOrganization>(path)?.organization;
+            org.management(described.master_account_id);
+        } else if stem == "list-roots" {
+            org.roots(read::<Roots>(path)?.roots.into_iter().map(|n| n.id));
         } else if let Some(parent) = stem.strip_prefix("list-organizational-units-for-parent-") {
-            for unit in read::<Units>(path)?.organizational_units {
-                org.parent.insert(unit.id, parent.to_string());
-            }
+            let units = read::<Units>(path)?.organizational_units;
+            org.units(parent, units.into_iter().map(|n| n.id));
         } else if let Some(parent) = stem.strip_prefix("list-accounts-for-parent-") {
-            for account in read::<Accounts>(path)?.accounts {
-                org.parent.insert(account.id.clone(), parent.to_string());
-                org.accounts.push(account.id);
-            }
+            let accounts = read::<Accounts>(path)?.accounts;
+            org.accounts(parent, accounts.into_iter().map(|n| n.id));
         } else if stem == "list-policies" {
             for policy in read::<Policies>(path)?.policies {
-                if let Some(name) = policy.name {
-                    org.names.insert(policy.id, name);
-                }
+                org.name(policy.id, policy.name);
             }
         } else if stem.starts_with("describe-policy-") {
             let described = read::<Described>(path)?.policy;
-            let document = Document::from_text(described.content).map_err(|e| {
-                let message = format!("Policy.Content is not a JSON policy document: {e}");
-                AwsFilesError::invalid(&path.display().to_string(), message)
-            })?;
             let summary = described.policy_summary;
-            if let Some(name) = summary.name {
-                org.names.insert(summary.id.clone(), name);
-            }
-            org.documents.insert(summary.id, document);
+            org.document(summary.id, summary.name, described.content)
+                .map_err(|message| AwsFilesError::invalid(&path.display().to_string(), message))?;
         } else if let Some(policy) = stem.strip_prefix("list-targets-for-policy-") {
             let targets = read::<Targets>(path)?.targets;
-            for target in targets {
-                org.targets
-                    .entry(target.target_id)
-                    .or_default()
-                    .push(policy.to_string());
-            }
+            org.targets(policy, targets.into_iter().map(|t| t.target_id));
         } else {
             let message = "not an `aws organizations` output lapse reads (see --aws-organizations)";
             return Err(AwsFilesError::invalid(&path.display().to_string(), message));
         }
     }
-    Ok(org.into_inventory(&shown))
+    Ok(org.into_inventory(&shown, |id| format!("no describe-policy-{id}.json")))
 }
 
 impl Organization {
+    /// `DescribeOrganization`'s `MasterAccountId`.
+    pub(crate) fn management(&mut self, account: Option<String>) {
+        self.management = account;
+    }
+
+    /// `ListRoots`.
+    pub(crate) fn roots(&mut self, ids: impl IntoIterator<Item = String>) {
+        self.roots.extend(ids);
+    }
+
+    /// `ListOrganizationalUnitsForParent` of `parent`.
+    pub(crate) fn units(&mut self, parent: &str, ids: impl IntoIterator<Item = String>) {
+        for id in ids {
+            self.parent.insert(id, parent.to_string());
+        }
+    }
+
+    /// `ListAccountsForParent` of `parent`.
+    pub(crate) fn accounts(&mut self, parent: &str, ids: impl IntoIterator<Item = String>) {
+        for id in ids {
+            self.parent.insert(id.clone(), parent.to_string());
+            self.accounts.push(id);
+        }
+    }
+
+    /// A policy's name (`ListPolicies`).
+    pub(crate) fn name(&mut self, id: String, name: Option<String>) {
+        if let Some(name) = name {
+            self.names.insert(id, name);
+        }
+    }
+
+    /// `DescribePolicy`: its document, or why `content` is not one.
+    pub(crate) fn document(
+        &mut self,
+        id: String,
+        name: Option<String>,
+        content: String,
+    ) -> Result<(), String> {
+        let document = Document::from_text(content)
+            .map_err(|e| format!("Policy.Content is not a JSON policy document: {e}"))?;
+        self.name(id.clone(), name);
+        self.documents.insert(id, document);
+        Ok(())
+    }
+
+    /// `ListTargetsForPolicy` of `policy`.
+    pub(crate) fn targets(&mut self, policy: &str, ids: impl IntoIterator<Item = String>) {
+        for target in ids {
+            self.targets
+                .entry(target)
+                .or_default()
+                .push(policy.to_string());
+        }
+    }
+
     /// Root first, the account last; `None` if a parent is unknown (the folder lacks a listing)
     /// or the parents loop.
     fn path_of(&self, account: &str) -> Option<Vec<String>> {
@@ -194,7 +252,13 @@ impl Organization {
         })
     }
 
-    fn into_inventory(self, folder: &str) -> Inventory {
+    /// One `scp` grant per SCP on each account's path; a gap for an account whose path is not
+    /// listed or names an SCP whose document is missing (`missing` says where it should be).
+    pub(crate) fn into_inventory(
+        self,
+        origin: &str,
+        missing: impl Fn(&str) -> String,
+    ) -> Inventory {
         let mut inventory = Inventory::new(chrono::Utc::now());
         let gap = |account: &str, reason: String| CoverageGap {
             source: "aws-organizations".into(),
@@ -204,8 +268,11 @@ impl Organization {
             request: None,
         };
         for account in &self.accounts {
+            if self.management.as_ref() == Some(account) {
+                continue; // SCPs do not restrict the management account.
+            }
             let Some(path) = self.path_of(account) else {
-                let reason = format!("{folder}: the account's path to the root is not listed");
+                let reason = format!("{origin}: the account's path to the root is not listed");
                 inventory.coverage_gaps.push(gap(account, reason));
                 continue;
             };
@@ -220,12 +287,11 @@ impl Organization {
                         .map(move |p| (level, p))
                 })
                 .collect();
-            if let Some((_, missing)) = levels
+            if let Some((_, policy)) = levels
                 .iter()
                 .find(|(_, p)| !self.documents.contains_key(*p))
             {
-                let reason =
-                    format!("{folder}: no describe-policy-{missing}.json for an SCP on its path");
+                let reason = format!("{origin}: {} for an SCP on its path", missing(policy));
                 inventory.coverage_gaps.push(gap(account, reason));
                 continue;
             }
