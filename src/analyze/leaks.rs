@@ -86,8 +86,9 @@ pub fn link(analysis: &mut Analysis, inventory: &Inventory) {
                 if let Some(key) = by_leak.get(id) {
                     let state = if key.active { "active" } else { "inactive" };
                     subject.set_fact("aws_key_state", json!(state));
-                    let user = key.principal_id.as_deref().unwrap_or_default();
-                    subject.set_fact("aws_key_user", json!(user));
+                    if let Some(user) = key.principal_id.as_deref() {
+                        subject.set_fact("aws_key_user", json!(user));
+                    }
                 } else if absent_leaks.contains(id) {
                     subject.set_fact("aws_key_state", json!("absent"));
                 }

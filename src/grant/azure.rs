@@ -155,15 +155,13 @@ fn pim_unavailable(status: u16, body: &Value) -> bool {
     matches!(status, 400 | 403 | 404) && PIM_UNAVAILABLE.contains(&error_code(body))
 }
 
-/// The role definition id of `role` at the scope.
-async fn role_definition(arm: &Arm, request: &RoleRequest) -> Result<String, Refused> {
-    let path = format!("{}/roleDefinitions", request.authz());
-    let filter = format!("roleName eq '{}'", request.role.replace('\'', "''"));
+/// GET `path` with an OData `$filter`; anything but 200 is a refusal naming the request.
+async fn get_filtered(arm: &Arm, path: &str, filter: &str) -> Result<serde_json::Value, Refused> {
     let (status, body) = arm
         .send(
             reqwest::Method::GET,
-            &path,
-            &[("$filter", &filter), ("api-version", ROLE_API)],
+            path,
+            &[("$filter", filter), ("api-version", ROLE_API)],
             None,
         )
         .await
@@ -171,10 +169,18 @@ async fn role_definition(arm: &Arm, request: &RoleRequest) -> Result<String, Ref
     if status != 200 {
         return Err(Refused(format!(
             "GET {}: HTTP {status} {}",
-            clean(&path),
+            clean(path),
             clean(error_code(&body))
         )));
     }
+    Ok(body)
+}
+
+/// The role definition id of `role` at the scope.
+async fn role_definition(arm: &Arm, request: &RoleRequest) -> Result<String, Refused> {
+    let path = format!("{}/roleDefinitions", request.authz());
+    let filter = format!("roleName eq '{}'", request.role.replace('\'', "''"));
+    let body = get_filtered(arm, &path, &filter).await?;
     body["value"]
         .as_array()
         .and_then(|v| v.first())
@@ -201,22 +207,7 @@ async fn assignments(
 ) -> Result<Vec<String>, Refused> {
     let path = format!("{}/roleAssignments", request.authz());
     let filter = format!("principalId eq '{}'", request.assignee);
-    let (status, body) = arm
-        .send(
-            reqwest::Method::GET,
-            &path,
-            &[("$filter", &filter), ("api-version", ROLE_API)],
-            None,
-        )
-        .await
-        .map_err(Refused)?;
-    if status != 200 {
-        return Err(Refused(format!(
-            "GET {}: HTTP {status} {}",
-            clean(&path),
-            clean(error_code(&body))
-        )));
-    }
+    let body = get_filtered(arm, &path, &filter).await?;
     let wanted = last_segment(role_id);
     Ok(body["value"]
         .as_array()
