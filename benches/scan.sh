@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Scan benchmark: time and peak memory of `lapse scan` (parse + analyze + evaluate + JSON + HTML)
-# on seeded synthetic estates. Needs hyperfine and GNU time (apt-get install hyperfine time).
+# on seeded synthetic estates (two accounts under an organization with SCPs, boundaries on a
+# tenth of the principals, :root trusts, AssumeRole on role/* and *, PassRole, role cycles). Needs hyperfine and GNU time (apt-get install hyperfine time).
 #
 #   benches/scan.sh            # 10k users, and 100k users + 100k roles + 50k policies
 #   SIZES="small" benches/scan.sh
@@ -16,7 +17,8 @@ run() {
   local name=$1; shift
   local dir="$WORK/$name"
   [ -f "$dir/authorization-details.json" ] || "$GEN" "$@" --out "$dir"
-  local cmd="$BIN scan --aws-authorization-details $dir/authorization-details.json --aws-authorization-details $dir/list-roles.json --aws-credential-report $dir/credential-report.csv --as-of 2026-11-20T00:00:00Z --fail-on never --quiet --out $dir/out"
+  [ -d "$dir/organizations" ] || { echo "$dir was written by an older generator: remove it" >&2; exit 2; }
+  local cmd="$BIN scan --aws-authorization-details $dir/authorization-details.json --aws-authorization-details $dir/list-roles.json --aws-credential-report $dir/credential-report.csv --aws-organizations $dir/organizations --as-of 2026-11-20T00:00:00Z --fail-on never --quiet --out $dir/out"
   echo "== $name ($*): input $(du -sh "$dir/authorization-details.json" | cut -f1)"
   hyperfine --warmup 1 --runs "${RUNS:-5}" --export-json "$dir/hyperfine.json" "$cmd > /dev/null"
   /usr/bin/time -v $cmd > /dev/null 2> "$dir/time.txt"

@@ -1,7 +1,9 @@
 //! Benchmark input: a seeded generator of synthetic AWS estates shaped like real
 //! `aws iam get-account-authorization-details --output json` output (URL-encoded policy
 //! documents, groups, inline and managed policies, trust policies, tags) plus the matching
-//! credential report CSV.
+//! credential report CSV, and an `aws organizations` folder (`organizations/`) placing both
+//! accounts under OUs with service control policies. A tenth of the users and roles carry a
+//! permissions boundary (one of two managed policies written after the generated ones).
 //!
 //! cargo run --release --example gen_estate -- --users 100000 --roles 100000 --policies 50000 --out /tmp/estate
 //!
@@ -199,6 +201,30 @@ fn attached(rng: &mut Rng, policies: usize) -> Value {
     )
 }
 
+/// The two boundary policies, written after the generated ones: one allows only reads of data
+/// services (it cuts every IAM, PassRole and AssumeRole path), the other allows everything but
+/// IAM writes.
+const BOUNDARIES: [&str; 2] = ["boundary-data-read", "boundary-no-iam-write"];
+
+fn boundary_document(i: usize) -> Value {
+    match i {
+        0 => json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["s3:Get*", "s3:List*", "dynamodb:Get*", "dynamodb:Query"], "Resource": "*"}]}),
+        _ => json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "*", "Resource": "*"},
+            {"Effect": "Deny", "Action": ["iam:Create*", "iam:Put*", "iam:Attach*", "iam:Update*", "iam:SetDefaultPolicyVersion"], "Resource": "*"}]}),
+    }
+}
+
+/// A tenth of the principals (by index, so the seeded stream is the same as without it) carry
+/// one of the two boundaries.
+fn boundary(i: usize) -> Option<Value> {
+    (i % 10 == 3).then(|| {
+        let name = BOUNDARIES[(i / 10) % 2];
+        json!({"PermissionsBoundaryType": "Policy", "PermissionsBoundaryArn": format!("arn:aws:iam::{ACCOUNT}:policy/{name}")})
+    })
+}
+
 fn tags(rng: &mut Rng) -> Value {
     match rng.below(10) {
         0 => {
@@ -220,12 +246,15 @@ fn write_details(args: &Args, rng: &mut Rng) -> std::io::Result<()> {
         } else {
             json!([])
         };
-        let user = json!({
+        let mut user = json!({
             "Path": "/", "UserName": format!("user-{i}"), "UserId": format!("AIDA{i:016}"),
             "Arn": format!("arn:aws:iam::{ACCOUNT}:user/user-{i}"), "CreateDate": date(rng.below(1500)),
             "UserPolicyList": inline, "GroupList": if rng.chance(30) { json!(["developers"]) } else { json!([]) },
             "AttachedManagedPolicies": attached(rng, args.policies), "Tags": tags(rng),
         });
+        if let Some(b) = boundary(i) {
+            user["PermissionsBoundary"] = b;
+        }
         if i > 0 {
             w.write_all(b",")?;
         }
@@ -244,13 +273,16 @@ fn write_details(args: &Args, rng: &mut Rng) -> std::io::Result<()> {
         } else {
             json!({"LastUsedDate": date(rng.below(400)), "Region": "eu-west-1"})
         };
-        let role = json!({
+        let mut role = json!({
             "Path": "/", "RoleName": format!("role-{i}"), "RoleId": format!("AROA{i:016}"),
             "Arn": format!("arn:aws:iam::{}:role/role-{i}", role_account(i)), "CreateDate": date(rng.below(1500)),
             "AssumeRolePolicyDocument": encode(&trust_document(rng, i, args.roles)), "InstanceProfileList": [],
             "RolePolicyList": [], "AttachedManagedPolicies": attached(rng, args.policies), "Tags": tags(rng),
             "RoleLastUsed": last_used,
         });
+        if let Some(b) = boundary(i) {
+            role["PermissionsBoundary"] = b;
+        }
         // MaxSessionDuration is not in GetAccountAuthorizationDetails: ListRoles carries it.
         sessions.push((i, if rng.chance(10) { 43200 } else { 3600 }));
         if i > 0 {
@@ -269,6 +301,18 @@ fn write_details(args: &Args, rng: &mut Rng) -> std::io::Result<()> {
         if i > 0 {
             w.write_all(b",")?;
         }
+        serde_json::to_writer(&mut w, &policy)?;
+    }
+    for (n, name) in BOUNDARIES.iter().enumerate() {
+        if args.policies > 0 || n > 0 {
+            w.write_all(b",")?;
+        }
+        let policy = json!({
+            "PolicyName": name, "PolicyId": format!("ANPB{n:016}"), "Arn": format!("arn:aws:iam::{ACCOUNT}:policy/{name}"),
+            "Path": "/", "DefaultVersionId": "v1", "AttachmentCount": 0, "PermissionsBoundaryUsageCount": 1,
+            "IsAttachable": true, "CreateDate": date(2000), "UpdateDate": date(100),
+            "PolicyVersionList": [{"Document": encode(&boundary_document(n)), "VersionId": "v1", "IsDefaultVersion": true, "CreateDate": date(100)}],
+        });
         serde_json::to_writer(&mut w, &policy)?;
     }
     write!(w, "],\"IsTruncated\":false}}")?;
@@ -294,6 +338,92 @@ fn write_list_roles(args: &Args, sessions: &[(usize, u32)]) -> std::io::Result<(
     }
     write!(w, "]}}")?;
     w.flush()
+}
+
+/// `aws organizations … --output json` outputs, named as `--aws-organizations` reads them: a root
+/// with FullAWSAccess, OU `workloads` (deny IAM user keys and leaving the organization) holding
+/// the first account, and under it OU `sandbox` (deny outside eu-west-1, a conditional deny)
+/// holding the second.
+fn write_organization(args: &Args) -> std::io::Result<()> {
+    let dir = args.out.join("organizations");
+    std::fs::create_dir_all(&dir)?;
+    let put = |name: &str, value: Value| -> std::io::Result<()> {
+        std::fs::write(
+            dir.join(format!("{name}.json")),
+            serde_json::to_vec_pretty(&value)?,
+        )
+    };
+    let (root, workloads, sandbox) = ("r-gen1", "ou-gen1-workloads", "ou-gen1-sandbox");
+    put(
+        "describe-organization",
+        json!({"Organization": {"Id": "o-generated1", "MasterAccountId": "210987654300"}}),
+    )?;
+    put(
+        "list-roots",
+        json!({"Roots": [{"Id": root, "Name": "Root", "Arn": format!("arn:aws:organizations::210987654300:root/o-generated1/{root}")}]}),
+    )?;
+    put(
+        &format!("list-organizational-units-for-parent-{root}"),
+        json!({"OrganizationalUnits": [{"Id": workloads, "Name": "workloads"}]}),
+    )?;
+    put(
+        &format!("list-organizational-units-for-parent-{workloads}"),
+        json!({"OrganizationalUnits": [{"Id": sandbox, "Name": "sandbox"}]}),
+    )?;
+    put(
+        &format!("list-organizational-units-for-parent-{sandbox}"),
+        json!({"OrganizationalUnits": []}),
+    )?;
+    put(
+        &format!("list-accounts-for-parent-{root}"),
+        json!({"Accounts": [{"Id": "210987654300", "Name": "management"}]}),
+    )?;
+    put(
+        &format!("list-accounts-for-parent-{workloads}"),
+        json!({"Accounts": [{"Id": ACCOUNT, "Name": "workloads"}]}),
+    )?;
+    put(
+        &format!("list-accounts-for-parent-{sandbox}"),
+        json!({"Accounts": [{"Id": ACCOUNT2, "Name": "sandbox"}]}),
+    )?;
+    let scps = [
+        (
+            "p-FullAWSAccess",
+            "FullAWSAccess",
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}),
+            vec![root, workloads, sandbox, ACCOUNT, ACCOUNT2],
+        ),
+        (
+            "p-gen00000001",
+            "deny-user-keys-and-leaving",
+            json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Deny", "Action": ["iam:CreateAccessKey", "iam:CreateLoginProfile", "iam:UpdateLoginProfile", "organizations:LeaveOrganization"], "Resource": "*"}]}),
+            vec![workloads],
+        ),
+        (
+            "p-gen00000002",
+            "sandbox-guardrails",
+            json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Deny", "Action": ["iam:PassRole", "iam:SetDefaultPolicyVersion"], "Resource": "*"},
+            {"Effect": "Deny", "NotAction": ["iam:*", "sts:*"], "Resource": "*", "Condition": {"StringNotEquals": {"aws:RequestedRegion": "eu-west-1"}}}]}),
+            vec![sandbox],
+        ),
+    ];
+    put(
+        "list-policies",
+        json!({"Policies": scps.iter().map(|(id, name, _, _)| json!({"Id": id, "Name": name, "Type": "SERVICE_CONTROL_POLICY", "AwsManaged": *id == "p-FullAWSAccess"})).collect::<Vec<_>>()}),
+    )?;
+    for (id, name, document, targets) in &scps {
+        put(
+            &format!("describe-policy-{id}"),
+            json!({"Policy": {"PolicySummary": {"Id": id, "Name": name, "Type": "SERVICE_CONTROL_POLICY"}, "Content": document.to_string()}}),
+        )?;
+        put(
+            &format!("list-targets-for-policy-{id}"),
+            json!({"Targets": targets.iter().map(|t| json!({"TargetId": t})).collect::<Vec<_>>()}),
+        )?;
+    }
+    Ok(())
 }
 
 fn report_date(days_ago: u64) -> String {
@@ -357,7 +487,8 @@ fn main() -> std::process::ExitCode {
     let mut rng = Rng(args.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let result = std::fs::create_dir_all(&args.out)
         .and_then(|_| write_details(&args, &mut rng))
-        .and_then(|_| write_credential_report(&args, &mut rng));
+        .and_then(|_| write_credential_report(&args, &mut rng))
+        .and_then(|_| write_organization(&args));
     if let Err(e) = result {
         eprintln!("error: writing {}: {e}", args.out.display());
         return std::process::ExitCode::from(2);
