@@ -61,7 +61,7 @@ pub fn run(args: &GrantArgs) -> anyhow::Result<Code> {
         }
         (None, Some(repo)) => {
             let request = super::github::DeployKeyRequest::validate(args, repo, common)?;
-            runtime.block_on(super::github::run(args, &config, &request))
+            runtime.block_on(super::github::run(args, &config, &request, &ledger))
         }
         (None, None) if args.assignee.is_some() => {
             let request = super::azure::RoleRequest::validate(
