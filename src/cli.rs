@@ -132,6 +132,10 @@ pub struct ClientArgs {
     pub azure_tenant: Option<String>,
     #[arg(long, value_name = "URL", help_heading = "Azure")]
     pub azure_arm_url: Option<String>,
+    /// Microsoft Graph root (default https://graph.microsoft.com): the directory lapse reads
+    /// principals from.
+    #[arg(long, value_name = "URL", help_heading = "Azure")]
+    pub azure_graph_url: Option<String>,
     /// Use only this credential: cli, environment, workload-identity, managed-identity.
     #[arg(long, value_name = "KIND", help_heading = "Azure")]
     pub azure_credential: Option<String>,
@@ -224,8 +228,6 @@ pub struct SourceArgs {
     /// Subscription to scan (repeatable); default every subscription the identity can read.
     #[arg(long, value_name = "ID", help_heading = "Azure")]
     pub azure_subscription: Vec<String>,
-    #[arg(long, value_name = "URL", help_heading = "Azure")]
-    pub azure_graph_url: Option<String>,
     /// Grants ledger: provisional grants that cannot carry a tag.
     #[arg(long, value_name = "FILE")]
     pub ledger: Option<PathBuf>,
@@ -541,6 +543,8 @@ mod tests {
         "contoso.onmicrosoft.com",
         "--azure-arm-url",
         "https://management.usgovcloudapi.net",
+        "--azure-graph-url",
+        "https://graph.microsoft.us",
         "--ca-bundle",
         "ca.pem",
     ];
@@ -574,6 +578,7 @@ mod tests {
             github_installation_id: Some(9),
             azure_tenant: Some("contoso.onmicrosoft.com".into()),
             azure_arm_url: Some("https://management.usgovcloudapi.net".into()),
+            azure_graph_url: Some("https://graph.microsoft.us".into()),
             azure_credential: None,
             ca_bundle: Some(PathBuf::from("ca.pem")),
         }

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::AnalysisContext;
-use crate::inventory::Timestamp;
+use crate::inventory::{Credential, Grant, LedgerEntry, Provider, Timestamp};
 
 /// Tag (AWS) or key (free text) carrying the expiry.
 pub const EXPIRES_AT: &str = "lapse:expires-at";
@@ -143,6 +143,103 @@ fn find_ascii_case_insensitive(haystack: &str, needle: &str) -> Option<usize> {
     }
     // Byte offsets are char boundaries here: the needle is ASCII, so a match starts on one.
     (0..=hay.len() - needle.len()).find(|&i| hay[i..i + needle.len()].eq_ignore_ascii_case(needle))
+}
+
+/// The latest ledger line of each grant, found by what the provider calls the grant (a deploy
+/// key's `OWNER/REPO/KEY_ID`, a role assignment's id, an application password's
+/// `OBJECT_ID/KEY_ID`). The ledger is the source of truth for a grant lapse issued: `lapse
+/// grant` extends one by appending a line (GitHub cannot edit a key's title), so that line's
+/// expiry overrides the marker the provider holds. Built once per inventory.
+#[derive(Debug, Default)]
+pub struct LedgerIndex<'a> {
+    lines: std::collections::HashMap<(Provider, &'static str, String), &'a LedgerEntry>,
+}
+
+/// The ledger kinds a provider marker can stand beside.
+const LEDGER_KINDS: [&str; 3] = ["deploy_key", "role_assignment", "application_password"];
+
+impl<'a> LedgerIndex<'a> {
+    /// Indexes `ledger`; of several lines for one grant the later wins, as in `revoke::ledger`.
+    pub fn new(ledger: &'a [LedgerEntry]) -> Self {
+        let mut lines = std::collections::HashMap::new();
+        for entry in ledger {
+            if let Some(kind) = LEDGER_KINDS.iter().find(|k| **k == entry.kind) {
+                lines.insert((entry.provider, *kind, key(&entry.target)), entry);
+            }
+        }
+        LedgerIndex { lines }
+    }
+
+    /// The line for `target` of ledger kind `kind`.
+    pub fn line(&self, provider: Provider, kind: &str, target: &str) -> Option<&'a LedgerEntry> {
+        let kind = LEDGER_KINDS.iter().find(|k| **k == kind)?;
+        self.lines.get(&(provider, *kind, key(target))).copied()
+    }
+
+    /// The line of a collected credential: a GitHub deploy key, an Azure application password.
+    pub fn credential(&self, credential: &Credential) -> Option<&'a LedgerEntry> {
+        if self.lines.is_empty() {
+            return None;
+        }
+        let attribute = |name: &str| match credential.attributes.get(name)? {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        };
+        match (credential.provider, credential.kind.as_str()) {
+            (Provider::Github, "deploy_key") => {
+                let repo = attribute("repository").unwrap_or_else(|| credential.scope.clone());
+                let key_id = attribute("key_id")
+                    .or_else(|| credential.id.rsplit(['/', ':']).next().map(str::to_string))?;
+                self.line(Provider::Github, "deploy_key", &format!("{repo}/{key_id}"))
+            }
+            (Provider::Azure, "client_secret" | "password") => {
+                let owner = credential.principal_id.as_deref()?;
+                let key_id = attribute("key_id")?;
+                self.line(
+                    Provider::Azure,
+                    "application_password",
+                    &format!("{owner}/{key_id}"),
+                )
+            }
+            _ => None,
+        }
+    }
+
+    /// The line of a collected Azure role assignment (active or PIM-active), by its id.
+    pub fn grant(&self, grant: &Grant) -> Option<&'a LedgerEntry> {
+        match (grant.provider, grant.kind.as_str()) {
+            (Provider::Azure, "role_assignment" | "pim_active") => {
+                self.line(Provider::Azure, "role_assignment", &grant.id)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// GitHub owners and repositories and ARM ids are case-insensitive.
+fn key(target: &str) -> String {
+    target.trim_end_matches('/').to_ascii_lowercase()
+}
+
+/// The effective expiry of a grant: the latest ledger line for its grant key when there is one
+/// (with its owner and reason), else the marker the provider holds. Shared by `revoke`'s plan
+/// and `scan`, for every provider.
+pub fn effective(
+    marker: ExpiryFacts,
+    line: Option<&LedgerEntry>,
+    ctx: &AnalysisContext,
+) -> ExpiryFacts {
+    let Some(entry) = line else {
+        return marker;
+    };
+    let at = entry
+        .expires_at
+        .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+    let mut facts = read_marker(Some(&at), "ledger", ctx);
+    facts.owner = entry.owner.clone();
+    facts.reason = entry.reason.clone();
+    facts
 }
 
 /// Strict RFC 3339 (with offset); a date alone or a local time is ambiguous, so invalid.

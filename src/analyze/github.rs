@@ -106,10 +106,11 @@ pub struct WorkflowPermissionFacts {
 pub fn analyze(inventory: &Inventory, ctx: &AnalysisContext) -> Analysis {
     let mut analysis = Analysis::default();
     let github = |c: &&Credential| c.provider == Provider::Github;
+    let ledger = expiry::LedgerIndex::new(&inventory.ledger);
     for c in inventory.credentials.iter().filter(github) {
         let subject = match c.kind.as_str() {
             "actions_secret" | "dependabot_secret" => secret(c, ctx),
-            "deploy_key" => deploy_key(c, ctx),
+            "deploy_key" => deploy_key(c, &ledger, ctx),
             "fine_grained_pat" => pat(c, ctx),
             "classic_pat" | "ssh_key" => authorization(c, ctx),
             _ => continue,
@@ -185,13 +186,15 @@ fn secret(c: &Credential, ctx: &AnalysisContext) -> Subject {
     credential_subject(c, &c.kind, facts_of(&facts), risk)
 }
 
-fn deploy_key(c: &Credential, ctx: &AnalysisContext) -> Subject {
+fn deploy_key(c: &Credential, ledger: &expiry::LedgerIndex<'_>, ctx: &AnalysisContext) -> Subject {
     let read_only = c
         .attributes
         .get("read_only")
         .and_then(Value::as_bool)
         .unwrap_or(false);
-    let expiry = expiry::from_text(Some(&c.name), "title", ctx);
+    // The title cannot be edited: a ledger line lapse appended when it extended the key wins.
+    let title = expiry::from_text(Some(&c.name), "title", ctx);
+    let expiry = expiry::effective(title, ledger.credential(c), ctx);
     let facts = DeployKeyFacts {
         title: c.name.clone(),
         repository: attr(c, "repository").unwrap_or_default(),

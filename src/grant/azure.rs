@@ -6,18 +6,32 @@
 //! gets a `role_assignment` line, so `revoke` removes it after the expiry (a PIM assignment that
 //! Azure already ended is "already absent").
 //!
+//! Before anything else the assignee must exist: its object id is looked up in Microsoft Graph
+//! (`--azure-graph-url`), and the plan names its type and display name; a 404 is a refusal with
+//! nothing sent to ARM.
+//!
+//! The ledger is the source of truth. When the assignee already holds the role at the scope and
+//! the ledger shows lapse issued that assignment, the grant extends it: through PIM, a schedule
+//! request of type `AdminExtend` (Microsoft: "for administrators to extend expiring
+//! assignments"; a lapse grant always ends within `max_ttl`) carrying the new end, since Azure
+//! itself ends a PIM assignment; a marked assignment gets only the new ledger line (its
+//! description keeps its first marker; the latest ledger line wins in `revoke` and `scan`). An
+//! assignment with no ledger line is standing access and is refused.
+//!
 //! Order on apply: the fallback assignment's id is chosen by lapse, so its ledger line is
 //! written before the PUT and taken back if the PUT fails (as for AWS). A PIM request's
-//! assignment id exists only once ARM made it: its line follows the request.
+//! assignment id exists only once ARM made it: its line follows the request, as an extension's
+//! line follows ARM's acceptance of the extension.
 
 use serde_json::{Value, json};
 
 use super::{Common, Refused, record, text};
+use crate::analyze::expiry::LedgerIndex;
 use crate::cli::GrantArgs;
 use crate::collect::azure::{AzureOptions, Tokens};
 use crate::config::Config;
 use crate::exit::Code;
-use crate::inventory::{LedgerEntry, Provider};
+use crate::inventory::{LedgerEntry, Provider, Timestamp};
 use crate::render::terminal::clean;
 use crate::revoke::Journal;
 use crate::revoke::journal::Event;
@@ -112,12 +126,15 @@ pub enum Via {
     MarkedAssignment,
 }
 
-/// ARM calls with the collector's HTTPS client and token chain. Tokens are never printed.
+/// ARM (and the one Graph read) with the collector's HTTPS client and token chain. Tokens are
+/// never printed.
 struct Arm {
     http: reqwest::Client,
     base: String,
     tokens: Tokens,
     scope: String,
+    graph_base: String,
+    graph_scope: String,
 }
 
 impl Arm {
@@ -128,10 +145,27 @@ impl Arm {
         query: &[(&str, &str)],
         body: Option<&Value>,
     ) -> Result<(u16, Value), String> {
-        let token = self.tokens.token(&self.scope).await?;
+        self.send_to(false, method, path, query, body).await
+    }
+
+    /// `graph`: to Microsoft Graph instead of ARM.
+    async fn send_to(
+        &self,
+        graph: bool,
+        method: reqwest::Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Result<(u16, Value), String> {
+        let (base, scope) = if graph {
+            (&self.graph_base, &self.graph_scope)
+        } else {
+            (&self.base, &self.scope)
+        };
+        let token = self.tokens.token(scope).await?;
         let mut request = self
             .http
-            .request(method.clone(), format!("{}{path}", self.base))
+            .request(method.clone(), format!("{base}{path}"))
             .query(query)
             .bearer_auth(token);
         if let Some(body) = body {
@@ -199,12 +233,61 @@ fn last_segment(id: &str) -> String {
     id.rsplit('/').next().unwrap_or(id).to_ascii_lowercase()
 }
 
+/// The assignee as the directory knows it.
+struct Principal {
+    /// `servicePrincipal`, `user`, `group`… (`@odata.type` without its namespace).
+    kind: String,
+    /// Attacker-controlled: escaped wherever shown.
+    name: String,
+}
+
+/// Looks the assignee up by object id in Microsoft Graph: it must exist before anything is
+/// changed. Anything but 200 is a refusal.
+async fn directory_object(
+    arm: &Arm,
+    request: &RoleRequest,
+    tenant: &str,
+) -> Result<Principal, Refused> {
+    let path = format!("/v1.0/directoryObjects/{}", request.assignee);
+    let (status, body) = arm
+        .send_to(true, reqwest::Method::GET, &path, &[], None)
+        .await
+        .map_err(Refused)?;
+    match status {
+        200 => Ok(Principal {
+            kind: body["@odata.type"]
+                .as_str()
+                .map(|t| t.trim_start_matches("#microsoft.graph.").to_string())
+                .filter(|t| !t.is_empty())
+                .unwrap_or_else(|| "object".into()),
+            name: body["displayName"].as_str().unwrap_or_default().to_string(),
+        }),
+        404 => Err(Refused(format!(
+            "object {} does not exist in the directory of tenant {} (Microsoft Graph answered \
+             404 to GET {path}): nothing is changed",
+            request.assignee,
+            clean(tenant)
+        ))),
+        status => Err(Refused(format!(
+            "GET {path}: HTTP {status} {}: the assignee could not be confirmed, nothing is changed",
+            clean(error_code(&body))
+        ))),
+    }
+}
+
+/// An assignment the assignee holds.
+#[derive(Debug, Clone)]
+struct Held {
+    id: String,
+    description: Option<String>,
+}
+
 /// The assignee's assignments of this role at exactly this scope.
 async fn assignments(
     arm: &Arm,
     request: &RoleRequest,
     role_id: &str,
-) -> Result<Vec<String>, Refused> {
+) -> Result<Vec<Held>, Refused> {
     let path = format!("{}/roleAssignments", request.authz());
     let filter = format!("principalId eq '{}'", request.assignee);
     let body = get_filtered(arm, &path, &filter).await?;
@@ -222,8 +305,41 @@ async fn assignments(
                     .trim_end_matches('/')
                     .eq_ignore_ascii_case(&request.scope)
         })
-        .filter_map(|a| a["id"].as_str().map(str::to_string))
+        .filter_map(|a| {
+            Some(Held {
+                id: a["id"].as_str()?.to_string(),
+                description: a["properties"]["description"].as_str().map(str::to_string),
+            })
+        })
         .collect())
+}
+
+/// The held assignment the ledger shows lapse issued, with its latest expiry; refuses standing
+/// access (held, with no ledger line).
+fn issued_by_lapse(
+    request: &RoleRequest,
+    held: &[Held],
+    ledger: &[LedgerEntry],
+) -> Result<Option<(Held, Timestamp)>, Refused> {
+    if held.is_empty() {
+        return Ok(None);
+    }
+    let index = LedgerIndex::new(ledger);
+    held.iter()
+        .find_map(|h| {
+            index
+                .line(Provider::Azure, "role_assignment", &h.id)
+                .map(|line| Some((h.clone(), line.expires_at)))
+        })
+        .ok_or_else(|| {
+            Refused(format!(
+                "{} already holds {} at {} and the ledger has no line for it: that is standing \
+                 access, and a provisional grant of it would make `lapse revoke` remove it later",
+                request.assignee,
+                clean(&request.role),
+                clean(&request.scope)
+            ))
+        })
 }
 
 /// Asks ARM whether PIM manages the scope (its schedule instances can be listed).
@@ -263,7 +379,12 @@ fn ledger_entry(request: &RoleRequest, tenant: &str, assignment_id: &str) -> Led
     entry
 }
 
-pub async fn run(args: &GrantArgs, config: &Config, request: &RoleRequest) -> anyhow::Result<Code> {
+pub async fn run(
+    args: &GrantArgs,
+    config: &Config,
+    request: &RoleRequest,
+    ledger: &[LedgerEntry],
+) -> anyhow::Result<Code> {
     let sources = super::command::client_sources(args);
     let options = AzureOptions::from_args(&sources, config.azure.as_ref())?;
     let arm = Arm {
@@ -271,6 +392,8 @@ pub async fn run(args: &GrantArgs, config: &Config, request: &RoleRequest) -> an
         base: options.arm_url.trim_end_matches('/').to_string(),
         tokens: Tokens::from_environment(options.credential, &options.tenant),
         scope: options.arm_scope(),
+        graph_base: options.graph_url.trim_end_matches('/').to_string(),
+        graph_scope: options.graph_scope(),
     };
     // Scope: a role that is admin (per the analysis' role privilege) is refused unless
     // --allow-admin, before any request.
@@ -284,19 +407,42 @@ pub async fn run(args: &GrantArgs, config: &Config, request: &RoleRequest) -> an
         ))
         .into());
     }
+    let principal = directory_object(&arm, request, &options.tenant).await?;
     let role_id = role_definition(&arm, request).await?;
     let held = assignments(&arm, request, &role_id).await?;
-    if !held.is_empty() {
-        return Err(Refused(format!(
-            "{} already holds {} at {}: that is standing access, and a provisional grant of it \
-             would make `lapse revoke` remove it later",
-            request.assignee,
-            clean(&request.role),
-            clean(&request.scope)
-        ))
-        .into());
+    let issued = issued_by_lapse(request, &held, ledger)?;
+    // A marked assignment says so in its description; anything else is extended as PIM
+    // manages the scope.
+    let marked = issued.as_ref().is_some_and(|(h, _)| {
+        h.description
+            .as_deref()
+            .and_then(crate::analyze::expiry::find_in_text)
+            .is_some()
+    });
+    let via = if marked {
+        Via::MarkedAssignment
+    } else {
+        probe_pim(&arm, request).await?
+    };
+    let head = plan_head(
+        args.apply,
+        request,
+        &options.tenant,
+        &principal,
+        &role_id,
+        via,
+    );
+    if let Some((held, previous)) = issued {
+        let extension = Extension {
+            arm: &arm,
+            tenant: &options.tenant,
+            role_id: &role_id,
+            held,
+            previous,
+            via,
+        };
+        return extension.run(args, request, head).await;
     }
-    let via = probe_pim(&arm, request).await?;
     let name = uuid::Uuid::new_v4().to_string();
     let expires = request
         .common
@@ -324,29 +470,7 @@ pub async fn run(args: &GrantArgs, config: &Config, request: &RoleRequest) -> an
         "PUT {assignment_id}?api-version={ROLE_API} description={:?}",
         request.marked_description()
     );
-    let mut out = super::print::heading(args.apply);
-    out.push_str(&format!(
-        "  to:       object {} in tenant {}\n",
-        request.assignee,
-        clean(&options.tenant)
-    ));
-    out.push_str(&format!(
-        "  grant:    role {} ({}) at {}\n",
-        clean(&request.role),
-        clean(&role_id),
-        clean(&request.scope)
-    ));
-    out.push_str(&match via {
-        Via::Pim => {
-            "  via:      PIM schedule request with an end time (Azure ends it itself)\n".to_string()
-        }
-        Via::MarkedAssignment => format!(
-            "  via:      role assignment with the marker in its description (ARM says PIM is not \
-             available for {})\n",
-            clean(&request.scope)
-        ),
-    });
-    out.push_str(&super::print::common_lines(&request.common));
+    let mut out = head;
     let call = match via {
         Via::Pim => &pim_call,
         Via::MarkedAssignment => &assignment_call,
@@ -391,7 +515,7 @@ pub async fn run(args: &GrantArgs, config: &Config, request: &RoleRequest) -> an
                     .unwrap_or_default();
                 let id = made
                     .first()
-                    .cloned()
+                    .map(|h| h.id.clone())
                     .unwrap_or_else(|| assignment_id.clone());
                 let entry = ledger_entry(request, &options.tenant, &id);
                 crate::revoke::ledger::append(&common.ledger, &entry)?;
@@ -453,4 +577,158 @@ fn failed(log: &mut record::Log<'_>, detail: Value, error: &str) -> anyhow::Resu
         clean(error)
     );
     Ok(Code::Findings)
+}
+
+/// What, to whom, how and until when: the start of every Azure plan.
+fn plan_head(
+    apply: bool,
+    request: &RoleRequest,
+    tenant: &str,
+    principal: &Principal,
+    role_id: &str,
+    via: Via,
+) -> String {
+    let mut out = super::print::heading(apply);
+    out.push_str(&format!(
+        "  to:       {} {} (object {}) in tenant {}\n",
+        clean(&principal.kind),
+        clean(&principal.name),
+        request.assignee,
+        clean(tenant)
+    ));
+    out.push_str(&format!(
+        "  grant:    role {} ({}) at {}\n",
+        clean(&request.role),
+        clean(role_id),
+        clean(&request.scope)
+    ));
+    out.push_str(&match via {
+        Via::Pim => {
+            "  via:      PIM schedule request with an end time (Azure ends it itself)\n".to_string()
+        }
+        Via::MarkedAssignment => format!(
+            "  via:      role assignment with the marker in its description (ARM says PIM is not \
+             available for {}, or the assignment lapse made carries it)\n",
+            clean(&request.scope)
+        ),
+    });
+    out.push_str(&super::print::common_lines(&request.common));
+    out
+}
+
+/// Extending the assignment lapse issued (its latest ledger line until `previous`).
+struct Extension<'a> {
+    arm: &'a Arm,
+    tenant: &'a str,
+    role_id: &'a str,
+    held: Held,
+    previous: Timestamp,
+    via: Via,
+}
+
+impl Extension<'_> {
+    async fn run(
+        self,
+        args: &GrantArgs,
+        request: &RoleRequest,
+        mut out: String,
+    ) -> anyhow::Result<Code> {
+        let common = &request.common;
+        let entry = ledger_entry(request, self.tenant, &self.held.id);
+        let line = serde_json::to_string(&entry)?;
+        let expires = common
+            .expires_at()
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let path = format!(
+            "{}/roleAssignmentScheduleRequests/{}",
+            request.authz(),
+            uuid::Uuid::new_v4()
+        );
+        let body = json!({ "properties": {
+            "principalId": request.assignee,
+            "roleDefinitionId": self.role_id,
+            "requestType": "AdminExtend",
+            "justification": request.marked_description(),
+            "scheduleInfo": {
+                "startDateTime": common.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                "expiration": { "type": "AfterDateTime", "endDateTime": expires },
+            },
+        }});
+        let calls: Vec<String> = match self.via {
+            Via::Pim => vec![format!(
+                "PUT {path}?api-version={PIM_API} (AdminExtend, ends {expires})"
+            )],
+            Via::MarkedAssignment => Vec::new(),
+        };
+        out.push_str(&format!(
+            "  extends:  the assignment lapse issued, {} (ledger until {})\n",
+            clean(&self.held.id),
+            self.previous
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ));
+        match calls.first() {
+            Some(call) => out.push_str(&format!("  call 1:   {}\n", clean(call))),
+            None => out.push_str(
+                "  calls:    none: its description keeps its first marker, the ledger's new line \
+                 wins\n",
+            ),
+        }
+        out.push_str(&format!(
+            "  ledger:   {} gets {}\n",
+            clean(&common.ledger.display().to_string()),
+            clean(&line)
+        ));
+        print!("{out}");
+        if !args.apply {
+            return Ok(Code::Clean);
+        }
+        let mut journal = Journal::open(&args.journal)?;
+        let mut log = record::Log {
+            journal: &mut journal,
+            common,
+            grant_id: format!("{}#{}", request.assignee, self.held.id),
+            provider: Provider::Azure,
+            account: Some(self.tenant.to_string()),
+            unique_id: Some(request.assignee.clone()),
+        };
+        let principal =
+            json!({ "object_id": request.assignee, "role": request.role, "scope": request.scope });
+        log.request_and_approval(principal)?;
+        if self.via == Via::Pim {
+            let result = self
+                .arm
+                .send(
+                    reqwest::Method::PUT,
+                    &path,
+                    &[("api-version", PIM_API)],
+                    Some(&body),
+                )
+                .await;
+            let error = match result {
+                Ok((200 | 201, _)) => None,
+                Ok((status, body)) => {
+                    Some(format!("PUT {path}: HTTP {status} {}", error_code(&body)))
+                }
+                Err(error) => Some(error),
+            };
+            if let Some(error) = error {
+                // Not extended: the ledger keeps the expiry Azure still enforces.
+                return failed(&mut log, json!({ "calls": calls }), &error);
+            }
+        }
+        crate::revoke::ledger::append(&common.ledger, &entry)?;
+        let via = match self.via {
+            Via::Pim => "pim",
+            Via::MarkedAssignment => "role_assignment",
+        };
+        let detail = json!({
+            "calls": calls,
+            "via": via,
+            "ledger": entry,
+            "previous_expires_at": self.previous,
+        });
+        log.append(Event::Extended, None, detail, None)?;
+        super::command::print_done("extended", common, log.journal);
+        Ok(Code::Clean)
+    }
 }

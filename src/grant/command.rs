@@ -61,7 +61,7 @@ pub fn run(args: &GrantArgs) -> anyhow::Result<Code> {
         }
         (None, Some(repo)) => {
             let request = super::github::DeployKeyRequest::validate(args, repo, common)?;
-            runtime.block_on(super::github::run(args, &config, &request))
+            runtime.block_on(super::github::run(args, &config, &request, &ledger))
         }
         (None, None) if args.assignee.is_some() => {
             let request = super::azure::RoleRequest::validate(
@@ -70,7 +70,7 @@ pub fn run(args: &GrantArgs) -> anyhow::Result<Code> {
                 args.scope.as_deref().unwrap_or_default(),
                 common,
             )?;
-            runtime.block_on(super::azure::run(args, &config, &request))
+            runtime.block_on(super::azure::run(args, &config, &request, &ledger))
         }
         _ => anyhow::bail!(
             "name one target: --principal ARN (AWS), --deploy-key-repo OWNER/NAME (GitHub) or \
@@ -170,7 +170,10 @@ async fn aws(
         Decision::Issue => (Event::Issued, "granted"),
         Decision::Extend { .. } => (Event::Extended, "extended"),
     };
-    let detail = serde_json::json!({ "calls": calls, "ledger": entry });
+    let mut detail = serde_json::json!({ "calls": calls, "ledger": entry });
+    if let Decision::Extend { previous } = decision {
+        detail["previous_expires_at"] = serde_json::json!(previous);
+    }
     log.append(event, None, detail, None)?;
     print_done(said, common, log.journal);
     Ok(Code::Clean)

@@ -1,7 +1,11 @@
 //! Grant, GitHub: a deploy key added for the TTL. Its title carries the marker
 //! (`[lapse:expires-at=…]`) and the ledger a `deploy_key` line, so `revoke` removes it either
-//! way. The repository must exist and must not already hold the same key (that would be
-//! standing access `revoke` would later remove).
+//! way. The repository must exist. The ledger is the source of truth: when the repository
+//! already holds the same key, the grant extends it if the ledger shows lapse issued that key
+//! (same repository and key id), with a new ledger line and no call to GitHub, which cannot
+//! edit a key's title (the title keeps its first marker; the latest ledger line wins in
+//! `revoke` and `scan`). A key with no ledger line is standing access and is refused: `revoke`
+//! would later remove it.
 //!
 //! Order on apply: the key id exists only once GitHub has added the key, so the POST comes
 //! first and the ledger line after; if the line cannot be written the key is deleted again. A
@@ -10,10 +14,11 @@
 use serde::Deserialize;
 
 use super::{Common, Refused, record, text};
+use crate::analyze::expiry::LedgerIndex;
 use crate::cli::GrantArgs;
 use crate::collect::github::GithubOptions;
 use crate::exit::Code;
-use crate::inventory::{LedgerEntry, Provider};
+use crate::inventory::{LedgerEntry, Provider, Timestamp};
 use crate::render::terminal::clean;
 use crate::revoke::journal::Event;
 use crate::revoke::{Action, Journal};
@@ -136,6 +141,10 @@ struct Key {
     id: u64,
     #[serde(default)]
     key: String,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    read_only: Option<bool>,
 }
 
 /// REST calls of a grant. The token never appears in output or errors.
@@ -175,8 +184,8 @@ fn repo_path(request: &DeployKeyRequest) -> Result<String, Refused> {
     ))
 }
 
-/// The repository must exist, and must not hold this key already.
-async fn inspect(client: &Client, request: &DeployKeyRequest) -> Result<(), Refused> {
+/// The repository must exist; returns the key it already holds with this public key, if any.
+async fn inspect(client: &Client, request: &DeployKeyRequest) -> Result<Option<Key>, Refused> {
     let repo = repo_path(request)?;
     let response = client.get(&repo).await?;
     match response.status().as_u16() {
@@ -199,18 +208,69 @@ async fn inspect(client: &Client, request: &DeployKeyRequest) -> Result<(), Refu
             .json()
             .await
             .map_err(|e| Refused(format!("GET {path}: {}", e.without_url())))?;
-        if keys.iter().any(|k| same_key(&k.key, &request.public_key)) {
-            return Err(Refused(format!(
-                "{} already holds this deploy key: that is standing access, and a provisional \
-                 grant of it would make `lapse revoke` remove it later",
-                request.full_name()
-            )));
+        let full = keys.len() == 100;
+        if let Some(key) = keys
+            .into_iter()
+            .find(|k| same_key(&k.key, &request.public_key))
+        {
+            return Ok(Some(key));
         }
-        if keys.len() < 100 {
+        if !full {
             break;
         }
     }
-    Ok(())
+    Ok(None)
+}
+
+/// What `--apply` does with a deploy key.
+enum Decision {
+    /// POST the key, then record it.
+    Issue,
+    /// The repository holds the key lapse issued (its latest ledger line): a new line moves
+    /// its expiry, no call to GitHub.
+    Extend { key: Key, previous: Timestamp },
+}
+
+/// Extends the key the repository holds when the ledger shows lapse issued it; refuses it as
+/// standing access otherwise, and refuses to turn a read-only key into a read-write one.
+fn decide(
+    request: &DeployKeyRequest,
+    held: Option<Key>,
+    ledger: &[LedgerEntry],
+) -> Result<Decision, Refused> {
+    let Some(key) = held else {
+        return Ok(Decision::Issue);
+    };
+    let target = request.ledger_entry(key.id).target;
+    let Some(line) = LedgerIndex::new(ledger).line(Provider::Github, "deploy_key", &target) else {
+        return Err(Refused(format!(
+            "{} already holds this deploy key (id {}) and the ledger has no line for it: that \
+             is standing access, and a provisional grant of it would make `lapse revoke` remove \
+             it later",
+            request.full_name(),
+            key.id
+        )));
+    };
+    if key
+        .read_only
+        .is_some_and(|read_only| read_only == request.write)
+    {
+        return Err(Refused(format!(
+            "deploy key {} of {} is {}: extending it cannot change that (revoke it, then grant \
+             again)",
+            key.id,
+            request.full_name(),
+            if request.write {
+                "read-only"
+            } else {
+                "read-write"
+            }
+        )));
+    }
+    Ok(Decision::Extend {
+        previous: line.expires_at,
+        key,
+    })
 }
 
 fn same_key(a: &str, b: &str) -> bool {
@@ -222,6 +282,7 @@ pub async fn run(
     args: &GrantArgs,
     config: &crate::config::Config,
     request: &DeployKeyRequest,
+    ledger: &[LedgerEntry],
 ) -> anyhow::Result<Code> {
     // The collector's and revoke's options: --github-api-url, a token or the GitHub App flags
     // over [github] of lapse.toml.
@@ -243,7 +304,11 @@ pub async fn run(
         api: api.clone(),
         token: token.clone(),
     };
-    inspect(&client, request).await?;
+    let held = inspect(&client, request).await?;
+    let decision = decide(request, held, ledger)?;
+    if let Decision::Extend { key, previous } = &decision {
+        return extend(args, request, key, *previous);
+    }
     let mut out = super::print::heading(args.apply);
     out.push_str(&format!(
         "  to:       repository {} (deploy key, {})\n",
@@ -340,5 +405,73 @@ pub async fn run(
     });
     log.append(Event::Issued, None, detail, None)?;
     super::command::print_done("granted", common, log.journal);
+    Ok(Code::Clean)
+}
+
+/// Extends the key lapse issued: the plan, then (with `--apply`) the journal's request, the new
+/// ledger line and `extended`. Nothing is sent to GitHub.
+fn extend(
+    args: &GrantArgs,
+    request: &DeployKeyRequest,
+    key: &Key,
+    previous: Timestamp,
+) -> anyhow::Result<Code> {
+    let common = &request.common;
+    let entry = request.ledger_entry(key.id);
+    let line = serde_json::to_string(&entry)?;
+    let previous_text = previous.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut out = super::print::heading(args.apply);
+    out.push_str(&format!(
+        "  to:       repository {} (deploy key {}, {})\n",
+        clean(&request.full_name()),
+        key.id,
+        if request.write {
+            "read-write"
+        } else {
+            "read-only"
+        }
+    ));
+    out.push_str(&format!(
+        "  grant:    the key titled {}, already in the repository\n",
+        clean(&key.title)
+    ));
+    out.push_str(&super::print::common_lines(common));
+    out.push_str(&format!(
+        "  extends:  the key lapse issued (ledger until {previous_text}): no call to GitHub, \
+         which cannot edit a key's title (it keeps its first marker); the ledger's new line \
+         wins\n"
+    ));
+    out.push_str(&format!(
+        "  ledger:   {} gets {}\n",
+        clean(&common.ledger.display().to_string()),
+        clean(&line)
+    ));
+    print!("{out}");
+    if !args.apply {
+        return Ok(Code::Clean);
+    }
+    let mut journal = Journal::open(&args.journal)?;
+    let mut log = record::Log {
+        journal: &mut journal,
+        common,
+        grant_id: entry.target.clone(),
+        provider: Provider::Github,
+        account: Some(request.owner.clone()),
+        unique_id: Some(key.id.to_string()),
+    };
+    let principal = serde_json::json!({ "repository": request.full_name(), "key_id": key.id });
+    log.request_and_approval(principal)?;
+    if let Err(e) = crate::revoke::ledger::append(&common.ledger, &entry) {
+        let error = e.to_string();
+        log.failed(serde_json::json!({ "calls": [] }), &error)?;
+        anyhow::bail!(error);
+    }
+    let detail = serde_json::json!({
+        "calls": [],
+        "ledger": entry,
+        "previous_expires_at": previous,
+    });
+    log.append(Event::Extended, None, detail, None)?;
+    super::command::print_done("extended", common, log.journal);
     Ok(Code::Clean)
 }

@@ -313,9 +313,7 @@ pub fn decide(
         )));
     }
     let wanted = crate::revoke::ledger::grant_key(&request.ledger_entry(&inspection.unique_id));
-    let previous = ledger
-        .iter()
-        .find(|e| crate::revoke::ledger::grant_key(e) == wanted);
+    let previous = crate::revoke::ledger::latest(ledger, &wanted);
     match (inspection.held, previous) {
         (false, _) => Ok(Decision::Issue),
         (true, Some(entry))
@@ -359,5 +357,61 @@ pub fn calls(request: &Request, decision: &Decision) -> Vec<String> {
             "iam:Put{kind}Policy {kind}Name={} PolicyName={policy_name}",
             request.name
         )],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> Timestamp {
+        crate::analyze::expiry::parse_timestamp(text).unwrap()
+    }
+
+    fn request() -> Request {
+        let common = Common {
+            ttl: chrono::Duration::hours(2),
+            now: at("2025-06-01T00:00:00Z"),
+            reason: "INC-1".into(),
+            requested_by: "alice".into(),
+            approved_by: None,
+            ticket: None,
+            ledger: PathBuf::from("grants.jsonl"),
+        };
+        let raw = RawRequest {
+            principal: "arn:aws:iam::123456789012:role/worker",
+            attach_policy: Some("arn:aws:iam::123456789012:policy/Deploy"),
+            inline_policy: None,
+            allow_admin: false,
+        };
+        Request::validate(raw, common).unwrap()
+    }
+
+    /// Two lines for the grant held now (the first grant, then an extension): the extension
+    /// extends from the latest line, as `revoke` reads the ledger.
+    #[test]
+    fn an_extension_starts_from_the_latest_ledger_line() {
+        let request = request();
+        let inspection = Inspection {
+            unique_id: "AROAWORKER".into(),
+            held: true,
+            privilege: Privilege::Write,
+            combined: privilege::Judgement {
+                before: Privilege::Write,
+                after: Privilege::Write,
+                evidence: Vec::new(),
+            },
+        };
+        let mut first = request.ledger_entry("AROAWORKER");
+        first.expires_at = at("2025-06-01T01:00:00Z");
+        let mut second = first.clone();
+        second.expires_at = at("2025-06-01T03:00:00Z");
+        let decision = decide(&request, &inspection, &[first, second]).unwrap();
+        assert_eq!(
+            decision,
+            Decision::Extend {
+                previous: at("2025-06-01T03:00:00Z")
+            }
+        );
     }
 }

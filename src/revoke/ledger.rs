@@ -154,7 +154,13 @@ pub fn parse(text: &str) -> Result<Vec<LedgerEntry>, (usize, String)> {
     Ok(entries)
 }
 
-type GrantKey = (Provider, Option<String>, String, String);
+pub type GrantKey = (Provider, Option<String>, String, String);
+
+/// The latest line for the grant `key` (the latest line wins, whether or not `ledger` came
+/// through `parse`).
+pub fn latest<'a>(ledger: &'a [LedgerEntry], key: &GrantKey) -> Option<&'a LedgerEntry> {
+    ledger.iter().rev().find(|e| grant_key(e) == *key)
+}
 
 /// What makes two ledger lines the same grant.
 pub fn grant_key(entry: &LedgerEntry) -> GrantKey {

@@ -49,6 +49,22 @@ pub struct Plan {
     pub issues: Vec<MarkerIssue>,
     /// Provisional grants whose expiry is still ahead (counted, left alone).
     pub not_yet_expired: usize,
+    /// Of those, the ones whose provider marker has passed but whose latest ledger line runs
+    /// later (`lapse grant` extended them): left alone until the ledger's expiry.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extended: Vec<Extended>,
+}
+
+/// A grant the ledger extended past the marker its provider holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Extended {
+    pub resource: ResourceRef,
+    /// Where the passed marker was read: `title`, `description`, `schedule`, `end_date`.
+    pub marker_source: String,
+    /// The marker text (attacker-controlled: escape before showing).
+    pub marker: Option<String>,
+    /// The ledger's expiry, which wins.
+    pub expires_at: Timestamp,
 }
 
 impl Plan {

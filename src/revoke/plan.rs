@@ -10,13 +10,13 @@
 //! attribute.
 
 use crate::analyze::AnalysisContext;
-use crate::analyze::expiry::{self, ExpiryFacts};
+use crate::analyze::expiry::{self, ExpiryFacts, LedgerIndex};
 use crate::inventory::{Credential, Grant, Inventory, LedgerEntry, Principal, Provider, Timestamp};
 
 use super::action::{Action, IamKind};
 use super::aws::deny::is_own_deny;
 use super::ledger::iam_principal;
-use super::{ExpiredGrant, MarkerIssue, Plan, resource};
+use super::{ExpiredGrant, Extended, MarkerIssue, Plan, resource};
 use crate::collect::aws::attr;
 
 /// What pins a grant to its holder: the account (tenant, owner) and the principal's unique id.
@@ -37,11 +37,14 @@ pub fn plan_in(inventory: &Inventory, ctx: &AnalysisContext) -> Plan {
     let (ctx, as_of) = (*ctx, ctx.as_of);
     let mut builder = Builder {
         aws_principals: Default::default(),
+        ledger: LedgerIndex::new(&inventory.ledger),
+        covered: Default::default(),
         plan: Plan {
             as_of,
             grants: Vec::new(),
             issues: Vec::new(),
             not_yet_expired: 0,
+            extended: Vec::new(),
         },
     };
     // Indexed once: an estate of 200k principals and 400k grants must not be scanned per grant.
@@ -87,7 +90,10 @@ pub fn plan_in(inventory: &Inventory, ctx: &AnalysisContext) -> Plan {
         builder.credential(credential, &ctx);
     }
     for entry in &inventory.ledger {
-        builder.ledger_entry(entry, &ctx);
+        // A line for a grant the inventory holds was planned with it, from the same expiry.
+        if !builder.covered.contains(&std::ptr::from_ref(entry)) {
+            builder.ledger_entry(entry, &ctx);
+        }
     }
     builder.plan.grants.sort_by(|a, b| {
         (a.resource.provider, &a.resource.id).cmp(&(b.resource.provider, &b.resource.id))
@@ -98,6 +104,10 @@ pub fn plan_in(inventory: &Inventory, ctx: &AnalysisContext) -> Plan {
 struct Builder<'a> {
     /// AWS principals by ARN, to pin a ledger entry that names one.
     aws_principals: crate::hash::FastMap<&'a str, Pin>,
+    /// The latest ledger line of each grant a provider marker can stand beside.
+    ledger: LedgerIndex<'a>,
+    /// Ledger lines already planned with the inventory's grant or credential they name.
+    covered: std::collections::HashSet<*const LedgerEntry>,
     plan: Plan,
 }
 
@@ -120,7 +130,33 @@ fn aws_pin(principal: &Principal) -> Pin {
 
 type Planned = (Vec<Action>, Vec<String>);
 
-impl Builder<'_> {
+impl<'a> Builder<'a> {
+    /// The effective expiry of a grant the provider marks (`expiry::effective`): its latest
+    /// ledger line when there is one, else `marker`. A marker that has passed while the ledger
+    /// runs later is listed as extended.
+    fn effective(
+        &mut self,
+        what: &crate::inventory::ResourceRef,
+        marker: ExpiryFacts,
+        line: Option<&'a LedgerEntry>,
+        ctx: &AnalysisContext,
+    ) -> ExpiryFacts {
+        let Some(entry) = line else {
+            return marker;
+        };
+        self.covered.insert(std::ptr::from_ref(entry));
+        let facts = expiry::effective(marker.clone(), Some(entry), ctx);
+        if marker.expired && facts.provisional && !facts.expired {
+            self.plan.extended.push(Extended {
+                resource: what.clone(),
+                marker_source: marker.expiry_source.clone().unwrap_or_default(),
+                marker: marker.expiry_marker_value.clone(),
+                expires_at: entry.expires_at,
+            });
+        }
+        facts
+    }
+
     /// Files one marker: an expired grant with its actions, an issue, or a count.
     fn consider(
         &mut self,
@@ -164,13 +200,14 @@ impl Builder<'_> {
         if !matches!(grant.kind.as_str(), "role_assignment" | "pim_active") {
             return;
         }
-        let mut facts = expiry::from_text(grant.description.as_deref(), "description", ctx);
-        if facts.expiry_marker == "none"
+        let mut marker = expiry::from_text(grant.description.as_deref(), "description", ctx);
+        if marker.expiry_marker == "none"
             && let Some(ends_at) = grant.ends_at
         {
-            facts = expiry::read_marker(Some(&rfc3339(ends_at)), "schedule", ctx);
+            marker = expiry::read_marker(Some(&rfc3339(ends_at)), "schedule", ctx);
         }
         let what = resource(Provider::Azure, &grant.kind, &grant.id, &grant.name);
+        let facts = self.effective(&what, marker, self.ledger.grant(grant), ctx);
         let scope = grant.target.clone().unwrap_or_default();
         let id = grant.id.clone();
         let pin = Pin {
@@ -197,7 +234,9 @@ impl Builder<'_> {
         };
         match (credential.provider, credential.kind.as_str()) {
             (Provider::Github, "deploy_key") => {
-                let facts = expiry::from_text(Some(&credential.name), "title", ctx);
+                let marker = expiry::from_text(Some(&credential.name), "title", ctx);
+                let line = self.ledger.credential(credential);
+                let facts = self.effective(&what(), marker, line, ctx);
                 let pin = Pin {
                     account: owner(&credential.scope),
                     unique_id: attribute(credential, "key_id"),
@@ -207,17 +246,19 @@ impl Builder<'_> {
                 });
             }
             (Provider::Azure, "client_secret" | "password") => {
-                let mut facts = expiry::from_text(Some(&credential.name), "description", ctx);
-                if facts.expiry_marker == "none"
+                let line = self.ledger.credential(credential);
+                let mut marker = expiry::from_text(Some(&credential.name), "description", ctx);
+                if marker.expiry_marker == "none"
                     && let Some(end) = credential.expires_at
                 {
-                    facts = expiry::read_marker(Some(&rfc3339(end)), "end_date", ctx);
+                    marker = expiry::read_marker(Some(&rfc3339(end)), "end_date", ctx);
                     // A secret's own lifetime is not a claim to be temporary: a distant end
                     // date is simply not a provisional grant.
-                    if facts.expiry_marker == "too_far" {
+                    if marker.expiry_marker == "too_far" && line.is_none() {
                         return;
                     }
                 }
+                let facts = self.effective(&what(), marker, line, ctx);
                 let pin = Pin {
                     account: Some(credential.scope.clone()),
                     unique_id: credential.principal_id.clone(),

@@ -51,6 +51,20 @@ pub fn plan_text(plan: &Plan, apply: bool) -> String {
             plan.not_yet_expired
         );
     }
+    for extended in &plan.extended {
+        let _ = writeln!(
+            out,
+            "  {} {} {}: its {} says {:?}, but the ledger extended it to {}",
+            extended.resource.provider,
+            clean(&extended.resource.kind),
+            clean(&extended.resource.id),
+            clean(&extended.marker_source),
+            clean(extended.marker.as_deref().unwrap_or_default()),
+            extended
+                .expires_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        );
+    }
     out
 }
 

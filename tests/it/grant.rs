@@ -629,9 +629,73 @@ mod azure {
             .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": "x"})))
             .mount(&server)
             .await;
+        // The directory knows the assignee (its name is attacker-controlled: printed escaped).
+        Mock::given(method("GET"))
+            .and(path(format!("/v1.0/directoryObjects/{ASSIGNEE}")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "@odata.type": "#microsoft.graph.servicePrincipal",
+                "id": ASSIGNEE,
+                "displayName": "ci-bot\u{1b}[31m"})))
+            .mount(&server)
+            .await;
         let base = format!("https://127.0.0.1:{}", front.port());
         stub_az(dir.path());
         (server, base, ca, dir)
+    }
+
+    /// The assignee's assignment of Reader at the subscription, as ARM lists it once made.
+    async fn held(server: &MockServer, id: &str, description: Option<&str>) {
+        let authz = format!("/subscriptions/{SUB}/providers/Microsoft.Authorization");
+        Mock::given(method("GET"))
+            .and(path(format!("{authz}/roleAssignments")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"value": [{
+            "id": id,
+            "properties": {
+                "principalId": ASSIGNEE,
+                "roleDefinitionId": format!("{authz}/roleDefinitions/{READER}"),
+                "scope": format!("/subscriptions/{SUB}"),
+                "description": description,
+            }}]})))
+            .with_priority(1)
+            .mount(server)
+            .await;
+    }
+
+    async fn paths(server: &MockServer) -> Vec<String> {
+        server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| format!("{} {}", r.method, r.url.path()))
+            .collect()
+    }
+
+    fn events(dir: &Path) -> Vec<String> {
+        super::events(dir)
+    }
+
+    fn revoke(dir: &Path, base: &str, ca: &Path, as_of: &str) -> assert_cmd::Command {
+        let mut revoke = assert_cmd::Command::cargo_bin("lapse").unwrap();
+        let search = format!(
+            "{}:{}",
+            dir.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        revoke
+            .env("PATH", search)
+            .env_remove("SSL_CERT_FILE")
+            .current_dir(dir)
+            .args(["revoke", "--quiet", "--apply", "--as-of", as_of])
+            .args(["--azure-tenant", TENANT, "--azure-arm-url", base])
+            .args(["--azure-graph-url", base, "--azure-credential", "cli"])
+            .arg("--ca-bundle")
+            .arg(ca)
+            .arg("--ledger")
+            .arg(dir.join("grants.jsonl"))
+            .arg("--journal")
+            .arg(dir.join("journal.jsonl"));
+        revoke
     }
 
     fn grant(dir: &Path, base: &str, ca: &Path, extra: &[&str]) -> assert_cmd::Command {
@@ -657,15 +721,9 @@ mod azure {
             .current_dir(dir)
             .args(["grant", "--assignee", ASSIGNEE, "--role", role, "--scope"])
             .arg(format!("/subscriptions/{SUB}"))
-            .args([
-                "--ttl",
-                "2h",
-                "--reason",
-                "INC-3",
-                "--requested-by",
-                "alice",
-            ])
+            .args(["--reason", "INC-3", "--requested-by", "alice"])
             .args(["--azure-tenant", TENANT, "--azure-arm-url", base])
+            .args(["--azure-graph-url", base])
             .args(["--azure-credential", "cli", "--ca-bundle"])
             .arg(ca)
             .arg("--ledger")
@@ -673,6 +731,9 @@ mod azure {
             .arg("--journal")
             .arg(dir.join("journal.jsonl"))
             .args(extra);
+        if !extra.contains(&"--ttl") {
+            cmd.args(["--ttl", "2h"]);
+        }
         cmd
     }
 
@@ -720,6 +781,12 @@ mod azure {
         let (code, text) = run(grant(dir.path(), &base, &ca, &[])).await;
         assert_eq!(code, Some(0), "{text}");
         assert!(text.contains("via:      PIM schedule request"), "{text}");
+        assert!(
+            text.contains(&format!(
+                "servicePrincipal ci-bot\\u{{1b}}[31m (object {ASSIGNEE})"
+            )),
+            "the directory's type and (escaped) name: {text}"
+        );
         let owner = grant_role(dir.path(), &base, &ca, "Owner", &["--apply"]);
         let (code, text) = run(owner).await;
         assert_eq!(code, Some(2), "{text}");
@@ -824,5 +891,145 @@ mod azure {
             .map(|r| r.url.path().to_string())
             .collect();
         assert_eq!(deleted, [id], "{text}");
+    }
+
+    /// The principal must exist (by its object id) before anything changes: Graph's 404 is a
+    /// refusal, and ARM is never asked anything.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_object_id_the_directory_does_not_know_is_refused_before_arm_is_asked() {
+        let (server, base, ca, dir) = arm(true).await;
+        Mock::given(method("GET"))
+            .and(path(format!("/v1.0/directoryObjects/{ASSIGNEE}")))
+            .respond_with(ResponseTemplate::new(404).set_body_json(json!({"error": {
+                "code": "Request_ResourceNotFound",
+                "message": "Resource does not exist"}})))
+            .with_priority(1)
+            .mount(&server)
+            .await;
+        let (code, text) = run(grant(dir.path(), &base, &ca, &["--apply"])).await;
+        assert_eq!(code, Some(2), "{text}");
+        assert!(text.contains("does not exist"), "{text}");
+        let seen = paths(&server).await;
+        assert_eq!(
+            seen,
+            [format!("GET /v1.0/directoryObjects/{ASSIGNEE}")],
+            "nothing sent to ARM"
+        );
+        assert!(ledger(dir.path()).is_empty());
+        assert!(!dir.path().join("journal.jsonl").exists());
+    }
+
+    /// A marked assignment lapse issued, granted again: a new ledger line and `extended`, no
+    /// request to ARM that changes anything; `revoke` honours the ledger's expiry.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_marked_assignment_granted_again_is_extended_in_the_ledger() {
+        let (server, base, ca, dir) = arm(false).await;
+        let (code, text) = run(grant(dir.path(), &base, &ca, &["--apply"])).await;
+        assert_eq!(code, Some(0), "{text}");
+        let (id, body) = puts(&server).await.remove(0);
+        let description = body["properties"]["description"]
+            .as_str()
+            .unwrap()
+            .to_string();
+
+        // Held now, with no ledger line: standing access, refused.
+        held(&server, &id, Some(&description)).await;
+        let empty = tempfile::tempdir().unwrap();
+        stub_az(empty.path());
+        let (code, text) = run(grant(empty.path(), &base, &ca, &["--apply"])).await;
+        assert_eq!(code, Some(2), "{text}");
+        assert!(text.contains("standing access"), "{text}");
+
+        let (code, text) = run(grant_ttl(dir.path(), &base, &ca, "4h", false)).await;
+        assert_eq!(code, Some(0), "{text}");
+        assert!(text.contains("extends:"), "{text}");
+        let (code, text) = run(grant_ttl(dir.path(), &base, &ca, "4h", true)).await;
+        assert_eq!(code, Some(0), "{text}");
+        assert_eq!(puts(&server).await.len(), 1, "no second PUT: {text}");
+        let lines = ledger(dir.path());
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert_eq!(lines[1]["target"].as_str(), Some(id.as_str()));
+        assert!(lines[1]["expires_at"].as_str() > lines[0]["expires_at"].as_str());
+        assert_eq!(
+            events(dir.path()),
+            ["requested", "issued", "requested", "extended"]
+        );
+
+        // Revoke with the same ledger: nothing before the ledger's expiry, the assignment after.
+        Mock::given(method("GET"))
+            .and(path(id.as_str()))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": id,
+                "properties": {"principalId": ASSIGNEE, "description": description}})))
+            .with_priority(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("DELETE"))
+            .and(path(id.as_str()))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": id})))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"value": []})))
+            .with_priority(10)
+            .mount(&server)
+            .await;
+        let first =
+            lapse::analyze::expiry::parse_timestamp(lines[0]["expires_at"].as_str().unwrap())
+                .unwrap();
+        let between = (first + chrono::Duration::minutes(1)).to_rfc3339();
+        let (code, text) = run(revoke(dir.path(), &base, &ca, &between)).await;
+        assert_eq!(code, Some(0), "{text}");
+        let deletes =
+            |seen: Vec<String>| seen.into_iter().filter(|p| p.starts_with("DELETE")).count();
+        assert_eq!(deletes(paths(&server).await), 0, "{text}");
+        let later = (chrono::Utc::now() + chrono::Duration::hours(5)).to_rfc3339();
+        let (code, text) = run(revoke(dir.path(), &base, &ca, &later)).await;
+        assert_eq!(code, Some(0), "{text}");
+        assert_eq!(deletes(paths(&server).await), 1, "{text}");
+    }
+
+    /// A PIM assignment lapse issued, granted again: Azure enforces the end, so the grant sends
+    /// a schedule request that extends the assignment to the new end, then records the line.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_pim_assignment_granted_again_is_extended_by_a_schedule_request() {
+        let (server, base, ca, dir) = arm(true).await;
+        let (code, text) = run(grant(dir.path(), &base, &ca, &["--apply"])).await;
+        assert_eq!(code, Some(0), "{text}");
+        let first = ledger(dir.path());
+        let id = first[0]["target"].as_str().unwrap().to_string();
+        held(&server, &id, None).await;
+
+        let (code, text) = run(grant_ttl(dir.path(), &base, &ca, "4h", true)).await;
+        assert_eq!(code, Some(0), "{text}");
+        let puts = puts(&server).await;
+        assert_eq!(puts.len(), 2, "{puts:?}");
+        let (url, body) = &puts[1];
+        assert!(url.contains("/roleAssignmentScheduleRequests/"), "{url}");
+        assert_ne!(url, &puts[0].0, "a new request");
+        let p = &body["properties"];
+        assert_eq!(p["requestType"], "AdminExtend");
+        assert_eq!(p["principalId"], ASSIGNEE);
+        assert!(p["roleDefinitionId"].as_str().unwrap().ends_with(READER));
+        assert_eq!(p["scheduleInfo"]["expiration"]["type"], "AfterDateTime");
+        let lines = ledger(dir.path());
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert_eq!(lines[1]["target"].as_str(), Some(id.as_str()));
+        assert_eq!(
+            p["scheduleInfo"]["expiration"]["endDateTime"].as_str(),
+            lines[1]["expires_at"].as_str()
+        );
+        assert!(lines[1]["expires_at"].as_str() > lines[0]["expires_at"].as_str());
+        assert_eq!(
+            events(dir.path()),
+            ["requested", "issued", "requested", "extended"]
+        );
+    }
+
+    fn grant_ttl(dir: &Path, base: &str, ca: &Path, ttl: &str, apply: bool) -> assert_cmd::Command {
+        let mut args = vec!["--ttl", ttl];
+        if apply {
+            args.push("--apply");
+        }
+        grant(dir, base, ca, &args)
     }
 }

@@ -13,6 +13,7 @@ mod drift;
 mod formats;
 mod github;
 mod grant;
+mod grant_github;
 mod hostile;
 mod journal;
 mod leaked;

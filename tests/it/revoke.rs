@@ -645,3 +645,104 @@ async fn apply_against_github(
         .await
         .expect("apply")
 }
+
+// --- The ledger outranks a provider's marker --------------------------------------------------
+
+/// A deploy key and a marked role assignment lapse issued until `ISSUED` (the key's title and the
+/// assignment's description say so), extended to `EXTENDED` by a later ledger line (GitHub
+/// cannot edit a key's title): `revoke` leaves both alone until the ledger's expiry and says the
+/// ledger extended them, then plans each once, from the ledger; `scan` calls them provisional
+/// until then.
+#[test]
+fn the_latest_ledger_line_outranks_the_marker_the_provider_holds() {
+    const ISSUED: &str = "2025-06-01T00:00:00Z";
+    const EXTENDED: &str = "2025-06-01T04:00:00Z";
+    let assignment = "/subscriptions/s1/providers/Microsoft.Authorization/roleAssignments/ra-9";
+    let mut inventory = Inventory::new(at(ISSUED));
+    inventory.credentials = vec![deploy_key(42, &format!("ci [lapse:expires-at={ISSUED}]"))];
+    inventory.grants = vec![role_assignment(
+        assignment,
+        &format!("INC-3 [lapse:expires-at={ISSUED}]"),
+    )];
+    let text = [
+        ledger(Provider::Github, "deploy_key", "acme/api/42", ISSUED),
+        ledger(Provider::Azure, "role_assignment", assignment, ISSUED),
+        ledger(Provider::Github, "deploy_key", "acme/api/42", EXTENDED),
+        ledger(Provider::Azure, "role_assignment", assignment, EXTENDED),
+    ]
+    .iter()
+    .map(|e| serde_json::to_string(e).unwrap() + "\n")
+    .collect::<String>();
+    inventory.ledger = lapse::revoke::ledger::parse(&text).expect("ledger");
+
+    let between = lapse::analyze::AnalysisContext::at(at("2025-06-01T02:00:00Z"));
+    let plan = lapse::revoke::plan::plan_in(&inventory, &between);
+    assert!(plan.grants.is_empty(), "{plan:#?}");
+    assert_eq!(plan.not_yet_expired, 2, "{plan:#?}");
+    let extended: Vec<(&str, &str, String)> = plan
+        .extended
+        .iter()
+        .map(|e| {
+            (
+                e.resource.kind.as_str(),
+                e.marker_source.as_str(),
+                e.expires_at.to_rfc3339(),
+            )
+        })
+        .collect();
+    let until = at(EXTENDED).to_rfc3339();
+    assert_eq!(
+        extended,
+        [
+            ("role_assignment", "description", until.clone()),
+            ("deploy_key", "title", until.clone()),
+        ],
+        "{plan:#?}"
+    );
+    let shown = lapse::revoke::print::plan_text(&plan, false);
+    assert!(shown.contains("the ledger extended it"), "{shown}");
+
+    let analysis = lapse::analyze::analyze(&inventory, &between);
+    for kind in ["github.deploy_key", "azure.role_assignment"] {
+        let subject = analysis
+            .subjects
+            .iter()
+            .find(|s| s.kind == kind)
+            .expect(kind);
+        let facts = subject.facts();
+        assert_eq!(facts["expiry_source"], "ledger", "{kind}: {facts:?}");
+        assert_eq!(facts["provisional"], true, "{kind}: {facts:?}");
+        assert_eq!(facts["expired"], false, "{kind}: {facts:?}");
+    }
+
+    let after = lapse::analyze::AnalysisContext::at(at("2025-06-01T05:00:00Z"));
+    let plan = lapse::revoke::plan::plan_in(&inventory, &after);
+    let planned: Vec<(&str, &str, Vec<String>)> = plan
+        .grants
+        .iter()
+        .map(|g| {
+            (
+                g.resource.kind.as_str(),
+                g.marker_source.as_str(),
+                g.actions.iter().map(|a| a.describe()).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(planned.len(), 2, "each grant once: {plan:#?}");
+    assert!(
+        planned.iter().all(|(_, source, _)| *source == "ledger"),
+        "{plan:#?}"
+    );
+    assert!(
+        planned
+            .iter()
+            .any(|(kind, _, actions)| *kind == "deploy_key"
+                && actions.len() == 1
+                && actions[0].contains("acme/api/keys/42")),
+        "{planned:?}"
+    );
+    assert_eq!(
+        plan.grants.iter().map(|g| g.expires_at).max(),
+        Some(at(EXTENDED))
+    );
+}

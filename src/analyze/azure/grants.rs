@@ -46,13 +46,15 @@ pub(super) fn role_assignment_facts(
             .and_then(|v| v.as_str())
             .map(str::to_string)
     };
-    // An explicit marker wins; otherwise a PIM end date makes the grant provisional.
+    // An explicit marker wins; otherwise a PIM end date makes the grant provisional; a ledger
+    // line for the assignment (lapse extended it) wins over both.
     let mut expiry = expiry::from_text(g.description.as_deref(), "description", ctx);
     if expiry.expiry_marker == "none"
         && let Some(end) = g.ends_at
     {
         expiry = expiry::read_marker(Some(&rfc3339(end)), "schedule", ctx);
     }
+    let expiry = expiry::effective(expiry, index.ledger.grant(g), ctx);
     let assignment = if g.kind == "pim_eligible" {
         "eligible"
     } else {

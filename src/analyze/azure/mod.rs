@@ -75,6 +75,8 @@ struct Index<'a> {
     by_app_id: HashMap<(&'a str, &'a str), &'a Principal>,
     credentials: HashMap<&'a str, Vec<&'a Credential>>,
     federated: HashMap<&'a str, u32>,
+    /// The ledger's latest line of each assignment lapse issued.
+    ledger: crate::analyze::expiry::LedgerIndex<'a>,
 }
 
 impl<'a> Index<'a> {
@@ -88,6 +90,7 @@ impl<'a> Index<'a> {
             by_app_id: HashMap::new(),
             credentials: HashMap::new(),
             federated: HashMap::new(),
+            ledger: crate::analyze::expiry::LedgerIndex::new(&inventory.ledger),
         };
         for p in azure {
             if let Some(app_id) = app_id(p) {

@@ -47,7 +47,7 @@ pub(super) fn options(
     let mut opts = AzureOptions::from_flags(
         tenant,
         &subscriptions,
-        pick(&args.azure_graph_url, &raw.graph_url).as_deref(),
+        pick(&args.client.azure_graph_url, &raw.graph_url).as_deref(),
         pick(&args.client.azure_arm_url, &raw.arm_url).as_deref(),
         pick(&args.client.azure_credential, &raw.credential).as_deref(),
     )?;
