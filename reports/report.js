@@ -25,7 +25,7 @@
     $("row-count").textContent = "The report data could not be read: " + err;
     return;
   }
-  var S = D.s || [], F = D.f || {}, I = D.i || {};
+  var S = D.s || [], F = D.f || {}, I = D.i || {}, X = D.x || [], P = D.p || {};
   var NF = (F.risk || []).length, NI = (I.n || []).length;
 
   function str(i) { return i >= 0 ? S[i] : ""; }
@@ -177,9 +177,84 @@
     } else {
       panel.appendChild(node("p", "muted", "No evidence recorded."));
     }
+    if (F.x && F.x[i] >= 0 && X[F.x[i]]) { panel.appendChild(escalation(X[F.x[i]])); }
     panel.appendChild(node("h4", null, "Remediation"));
     panel.appendChild(node("p", "prose", S[F.rem[i]]));
     panel.scrollIntoView({ block: "nearest" });
+  }
+
+  /* The escalation drill-down: the chain hop by hop, each path the principal can take with
+     its catalogue entry (steps, what each must reach, what it yields, sources), the conditions
+     it relies on and what a boundary or SCP took away. */
+  function pathKey(id) { return "path-" + String(id).replace(/[^A-Za-z0-9_-]/g, "_"); }
+  function escalation(x) {
+    var box = node("div", "escalation");
+    box.appendChild(node("h4", null, "Escalation"));
+    if (x.h.length) {
+      box.appendChild(node("p", "muted", "How it gets there, hop by hop:"));
+      var ol = node("ol", "chain");
+      x.h.forEach(function (hop) {
+        var li = node("li");
+        if (hop[1] < 0) { li.appendChild(node("span", "muted", S[hop[0]])); ol.appendChild(li); return; }
+        li.appendChild(node("span", "mono hop-from", S[hop[0]]));
+        li.appendChild(document.createTextNode(" → "));
+        li.appendChild(node("span", "mono hop-to", S[hop[1]]));
+        li.appendChild(document.createTextNode(" via "));
+        var via = node("a", "mono hop-path", S[hop[2]]);
+        via.href = "#" + pathKey(S[hop[2]]);
+        via.addEventListener("click", function (e) {
+          e.preventDefault();
+          var target = box.querySelector("#" + pathKey(S[hop[2]]));
+          if (target) { target.open = true; target.scrollIntoView({ block: "nearest" }); }
+        });
+        li.appendChild(via);
+        if (hop[3] >= 0) {
+          li.appendChild(document.createTextNode(" on "));
+          li.appendChild(node("span", "mono hop-on", S[hop[3]]));
+        }
+        ol.appendChild(li);
+      });
+      box.appendChild(ol);
+    }
+    x.p.forEach(function (p, n) {
+      var id = S[p], entry = P[id];
+      var details = node("details", "path");
+      details.id = pathKey(id);
+      if (n === 0) { details.open = true; }
+      var summary = node("summary");
+      summary.appendChild(node("span", "mono", id));
+      summary.appendChild(document.createTextNode(" " + (entry ? entry.t : "(not in the built-in catalogue)")));
+      details.appendChild(summary);
+      if (entry) {
+        var dl = node("dl");
+        pair(dl, "Yields", entry.y);
+        pair(dl, "Sources", entry.src.join("; "));
+        details.appendChild(dl);
+        var table = node("table", "steps");
+        var head = node("tr");
+        head.appendChild(node("th", null, "Action (all needed)"));
+        head.appendChild(node("th", null, "Its Resource must reach"));
+        table.appendChild(head);
+        entry.st.forEach(function (step) {
+          var tr = node("tr");
+          tr.appendChild(node("td", "mono", step[0]));
+          tr.appendChild(node("td", null, step[1]));
+          table.appendChild(tr);
+        });
+        details.appendChild(table);
+      }
+      box.appendChild(details);
+    });
+    function list(title, cls, items) {
+      if (!items.length) { return; }
+      box.appendChild(node("h5", null, title));
+      var ul = node("ul", cls);
+      items.forEach(function (t) { ul.appendChild(node("li", "mono", S[t])); });
+      box.appendChild(ul);
+    }
+    list("Holds only when (a condition lapse cannot decide)", "conditions", x.c);
+    list("Reduced by a permissions boundary or SCP", "reduced", x.r);
+    return box;
   }
 
   function bindFindings() {

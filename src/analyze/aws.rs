@@ -10,11 +10,12 @@ use super::{Analysis, AnalysisContext, Privilege};
 use crate::inventory::Inventory;
 
 mod build;
-mod catalogue;
+pub mod catalogue;
 mod chains;
 pub(crate) mod condition;
 mod effective;
 mod escalation;
+pub mod evidence;
 
 /// Privilege facts, shared by users and roles (flattened into their facts).
 #[derive(Debug, Clone, Default, Serialize)]

@@ -337,3 +337,133 @@ fn bench_html_report_with_100k_findings() {
     assert!(bytes < 25_000_000, "{bytes} bytes");
     assert!(interactive < Duration::from_secs(3), "{interactive:?}");
 }
+
+/// Issue 14, item 9: the drill-down of an escalation finding shows its witness chain hop by
+/// hop, each path it names with the catalogue's steps, reach, yield and sources, the conditions
+/// it relies on and what a boundary took away, all as text: the hostile role name, condition
+/// and reduction below stay inert.
+#[test]
+fn the_escalation_drill_down_shows_the_chain_hop_by_hop_as_text() {
+    use lapse::analyze::aws::catalogue::Catalogue;
+    use lapse::analyze::aws::evidence::{Hop, path_line};
+    let catalogue = Catalogue::builtin();
+    let path = |id: &str| catalogue.path.iter().find(|p| p.id == id).unwrap();
+    let (sts, ec2) = (path("sts-001"), path("ec2-001"));
+    let hostile_role = format!("arn:aws:iam::222222222222:role/{}", sample::IMG);
+    let start = "arn:aws:iam::123456789012:user/escalator";
+    let admin_role = "arn:aws:iam::222222222222:role/instance-admin";
+    let (sts_actions, ec2_actions) = (sts.actions(), ec2.actions());
+    let hops = [
+        Hop {
+            from: start,
+            to: &hostile_role,
+            path: &sts.id,
+            actions: &sts_actions,
+            on: None,
+        },
+        Hop {
+            from: &hostile_role,
+            to: "admin",
+            path: &ec2.id,
+            actions: &ec2_actions,
+            on: Some(admin_role),
+        },
+    ];
+    let condition = format!(
+        r#"{{"StringEquals":{{"aws:RequestTag/team":"{}"}}}}"#,
+        sample::SCRIPT
+    );
+    let reduced = format!(
+        "permissions boundary arn:aws:iam::123456789012:policy/{}: admin → write",
+        sample::IMG
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut report = sample::report();
+    let mut finding = sample::finding(
+        "AWS-018",
+        lapse::findings::Severity::High,
+        97,
+        sample::resource("user", "escalator"),
+    );
+    finding.evidence.insert(
+        "chain".into(),
+        json!(hops.iter().map(Hop::line).collect::<Vec<_>>()),
+    );
+    finding.evidence.insert(
+        "escalation_paths".into(),
+        json!([path_line(sts), path_line(ec2)]),
+    );
+    finding
+        .evidence
+        .insert("escalation_conditions".into(), json!([condition]));
+    finding
+        .evidence
+        .insert("reduced_by".into(), json!([reduced]));
+    report.findings.insert(0, finding);
+    let page = render::write_all(&report, &[Format::Html], dir.path()).unwrap()[0].clone();
+    let mut browser = Browser::open(&page);
+    browser.eval("(() => { const t = document.getElementById('filter-text'); t.value = 'escalator'; t.dispatchEvent(new Event('input')); })()");
+    assert_eq!(browser.rows().len(), 1);
+    browser.eval("document.querySelector('#findings-body tr').click()");
+
+    let texts = |browser: &mut Browser, selector: &str| -> Vec<String> {
+        let value = browser.eval(&format!(
+            "Array.from(document.querySelectorAll('#detail {selector}')).map(e => e.textContent)"
+        ));
+        serde_json::from_value(value).unwrap()
+    };
+    assert_eq!(
+        texts(&mut browser, ".escalation ol.chain > li"),
+        [
+            format!("{start} → {hostile_role} via sts-001"),
+            format!("{hostile_role} → admin via ec2-001 on {admin_role}"),
+        ],
+        "the chain hop by hop"
+    );
+    assert_eq!(
+        texts(&mut browser, ".escalation details.path > summary"),
+        [
+            format!("sts-001 {}", sts.title),
+            format!("ec2-001 {}", ec2.title)
+        ]
+    );
+    let steps = texts(&mut browser, "details#path-ec2-001 table.steps td");
+    assert_eq!(
+        steps,
+        [
+            "iam:PassRole",
+            "a role of the account whose trust admits ec2.amazonaws.com",
+            "ec2:RunInstances",
+            "any resource of the action's service",
+        ]
+    );
+    let dd = texts(&mut browser, "details#path-ec2-001 dd");
+    assert_eq!(
+        dd,
+        [
+            "the privilege of the role it passes to ec2.amazonaws.com",
+            &ec2.sources.join("; ")
+        ]
+    );
+    assert_eq!(
+        texts(&mut browser, ".escalation ul.conditions li"),
+        [condition]
+    );
+    assert_eq!(texts(&mut browser, ".escalation ul.reduced li"), [reduced]);
+    // The path link of a hop opens that path's entry.
+    assert_eq!(
+        browser.eval("document.getElementById('path-ec2-001').open"),
+        json!(false)
+    );
+    browser.eval("document.querySelectorAll('#detail a.hop-path')[1].click()");
+    assert_eq!(
+        browser.eval("document.getElementById('path-ec2-001').open"),
+        json!(true)
+    );
+    assert_eq!(
+        browser.eval(PWNED),
+        json!(true),
+        "a hostile name ran or became an element"
+    );
+}

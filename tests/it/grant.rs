@@ -340,7 +340,7 @@ fn refused_grants_exit_2_and_change_nothing() {
     );
     assert_eq!(
         rt.block_on(attached(&iam, "role", "worker")),
-        [estate.standing.clone()]
+        std::slice::from_ref(&estate.standing)
     );
     assert!(rt.block_on(inline(&iam, "role", "worker")).is_empty());
     assert!(!dir.path().join("grants.jsonl").exists(), "no ledger claim");

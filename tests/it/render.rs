@@ -686,6 +686,62 @@ fn html_shows_drift_and_trend_escaped() {
     );
 }
 
+/// The trend draws every identity window the history holds (standing, provisional, federated)
+/// on one scale, and a run without a value (a file an older lapse wrote) is a gap in the line,
+/// not a straight segment across it; a value between two gaps is a dot.
+#[test]
+fn html_trend_draws_federated_identities_and_leaves_gaps() {
+    use lapse::drift::history::{Trend, TrendPoint};
+    let mut report = synthetic_report(2);
+    let point = |day: u32, total: u64, windows: [Option<u64>; 3]| TrendPoint {
+        run_at: at(day),
+        findings: BTreeMap::from([("high".to_string(), total)]),
+        standing: windows[0],
+        provisional: windows[1],
+        federated: windows[2],
+        median_credential_age_days: None,
+    };
+    report.history = Some(Trend {
+        points: vec![
+            point(1, 10, [Some(4), Some(1), Some(2)]),
+            point(2, 5, [Some(2), None, None]),
+            point(3, 0, [Some(4), Some(0), Some(4)]),
+            point(4, 0, [Some(1), Some(2), Some(4)]),
+        ],
+    });
+    let page = html::render_page(&report).unwrap();
+    let trend = &page[page.find(r#"<figure id="trend""#).unwrap()..];
+    let trend = &trend[..trend.find("</figure>").unwrap()];
+    // One scale for identities (max 4): 4 → y 5, 2 → y 60; four runs → x 0, 200, 400, 600.
+    assert!(
+        trend.contains(r#"class="line-federated" points="400.0,5.0 600.0,5.0""#),
+        "{trend}"
+    );
+    assert!(
+        trend.contains(r#"class="dot-federated" cx="0.0" cy="60.0""#),
+        "a lone run is a dot: {trend}"
+    );
+    assert!(
+        !trend.contains(r#"points="0.0,60.0"#),
+        "no line across the gap: {trend}"
+    );
+    assert!(
+        trend.contains(r#"class="line-provisional" points="400.0,115.0 600.0,60.0""#),
+        "{trend}"
+    );
+    assert!(
+        trend.contains(r#"class="line-standing" points="0.0,5.0 200.0,60.0 400.0,5.0 600.0,87.5""#),
+        "{trend}"
+    );
+    assert!(
+        trend.contains("federated identities (max 4, now 4; no data for 1 run)"),
+        "the legend names the series and its gap: {trend}"
+    );
+    assert!(trend.contains("provisional identities (max 2, now 2; no data for 1 run)"));
+    assert!(trend.contains("standing identities (max 4, now 1)"));
+    assert!(trend.contains("active findings (max 10, now 0)"));
+}
+
 #[test]
 fn terminal_summary_names_the_holder_of_a_credential_escaped() {
     let mut report = synthetic_report(3);

@@ -88,6 +88,38 @@ impl Path {
         self.steps.iter().map(|s| s.reach).find(|r| r.is_target())
     }
 
+    /// What the path yields, in words (the HTML drill-down).
+    pub fn yields_text(&self) -> String {
+        let service = self.service.as_deref().unwrap_or("the service");
+        match self.yields {
+            Yields::Admin => "admin: full control of the account".to_string(),
+            Yields::Target => match self.target() {
+                Some(Reach::PassedRole) => {
+                    format!("the privilege of the role it passes to {service}")
+                }
+                _ => "the privilege of its target".to_string(),
+            },
+            Yields::ServiceRole => format!("the privilege of the roles {service} runs with"),
+        }
+    }
+
+    /// What a step's Resource must cover, in words (the catalogue header's `reach`).
+    pub fn reach_text(&self, reach: Reach) -> String {
+        let service = self.service.as_deref().unwrap_or("the service");
+        match reach {
+            Reach::Own => "the principal itself".to_string(),
+            Reach::OwnGroup => "a group the user belongs to".to_string(),
+            Reach::AttachedPolicy => "a customer-managed policy attached to it".to_string(),
+            Reach::AnyPolicy => "any customer-managed policy of the account".to_string(),
+            Reach::User => "another user of the account (the target)".to_string(),
+            Reach::Role => "another role of the account (the target)".to_string(),
+            Reach::Group => "a group of the account (the target)".to_string(),
+            Reach::AssumableRole => "a role whose trust admits it, in any account".to_string(),
+            Reach::PassedRole => format!("a role of the account whose trust admits {service}"),
+            Reach::Service => "any resource of the action's service".to_string(),
+        }
+    }
+
     /// `iam:PassRole + ec2:RunInstances`.
     pub fn actions(&self) -> String {
         let names: Vec<&str> = self.steps.iter().map(|s| s.action.as_str()).collect();

@@ -384,17 +384,13 @@ fn witness(
             break;
         }
         let path = &catalogue.path[label as usize];
-        let via = format!("{} ({})", path.id, path.actions());
         let next = next as usize;
         if next >= n {
             let hub = &hubs[next - n];
             match parents[next] {
                 Some((member, _)) => {
                     let member = member as usize;
-                    hops.push(format!(
-                        "{} → {} via {via}",
-                        nodes[at].arn, nodes[member].arn
-                    ));
+                    hops.push(hop(nodes[at].arn, nodes[member].arn, path, None));
                     at = member;
                 }
                 None => {
@@ -403,20 +399,29 @@ fn witness(
                         .members
                         .first()
                         .map_or("", |(m, _)| nodes[*m as usize].arn);
-                    hops.push(format!(
-                        "{} → {} via {via} on {target}",
-                        nodes[at].arn,
-                        level.as_str()
-                    ));
+                    hops.push(hop(nodes[at].arn, level.as_str(), path, Some(target)));
                     break;
                 }
             }
         } else {
-            hops.push(format!("{} → {} via {via}", nodes[at].arn, nodes[next].arn));
+            hops.push(hop(nodes[at].arn, nodes[next].arn, path, None));
             at = next;
         }
     }
     hops
+}
+
+/// One hop's evidence text (`evidence::Hop`).
+fn hop(from: &str, to: &str, path: &super::catalogue::Path, on: Option<&str>) -> String {
+    let actions = path.actions();
+    super::evidence::Hop {
+        from,
+        to,
+        path: &path.id,
+        actions: &actions,
+        on,
+    }
+    .line()
 }
 
 fn reached_paths(
@@ -442,7 +447,7 @@ fn reached_paths(
         })
         .map(|taken| {
             let path = &catalogue.path[taken.path];
-            format!("{}: {} ({})", path.id, path.title, path.actions())
+            super::evidence::path_line(path)
         })
         .collect();
     out.dedup();

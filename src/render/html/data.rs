@@ -9,7 +9,15 @@
 //!   `rid` (`2*i` = the id is `s[i]`; `2*i+1` = the id is `s[i]` followed by the name, which
 //!   saves the repeated ARN tail), `pid*` (-1 none), `fp` (fingerprint, inline), `rem*`,
 //!   `loc*` (-1 none), `line` (0 none), `sup*` (-1 not suppressed), `ev` (evidence as a flat
-//!   `[key*, value*, ...]` array per finding; a value's string is its compact JSON text).
+//!   `[key*, value*, ...]` array per finding; a value's string is its compact JSON text),
+//!   `x` (index into the top-level `x`, -1 none).
+//! * `x`: the escalation drill-down of each finding whose evidence has a chain, escalation
+//!   paths, conditions or reductions: `h` (the chain hop by hop, each `[from*, to*, path*, on*]`;
+//!   a hop that does not read back, like the `…` of a cut chain, is `[text*, -1, -1, -1]`), `p`
+//!   (path ids*), `c` (the conditions, quoted, *), `r` (what a boundary or SCP took away, *).
+//! * `p`: the catalogue entry (`paths/aws/escalation.toml`) of every path id the embedded
+//!   findings name: `t` title, `y` what it yields (text), `st` steps as `[action, must reach]`,
+//!   `src` public sources.
 //! * `i`: identities: `prov*`, `kind*`, `rid` (as above), `name*`, `scope*`, `priv*`, `win*`,
 //!   `exp*` (-1 none), `cred`, `age` (-1 unknown), `idle` (-1 unknown), `grants` (array of `*`),
 //!   `n` (active findings), `max` (worst severity, -1 none), `acc*` (standing, provisional,
@@ -38,10 +46,18 @@ pub fn encode(report: &Report, identities: &[v1::Identity]) -> String {
     let mut strings = Interner::default();
     let findings = FindingColumns::build(embedded(&report.findings), &mut strings);
     let identities = IdentityColumns::build(identities, &mut strings);
+    let mut escalations = Escalations::default();
+    let mut findings = findings;
+    findings.x = embedded(&report.findings)
+        .iter()
+        .map(|f| escalations.add(&f.evidence, &mut strings))
+        .collect();
     let data = Data {
         s: strings.table,
         f: findings,
         i: identities,
+        p: escalations.paths(),
+        x: escalations.list,
     };
     // Serializing plain strings, numbers and maps cannot fail; an empty object keeps the page
     // working (it shows no rows) rather than aborting a report that is otherwise written.
@@ -72,6 +88,98 @@ struct Data {
     s: Vec<String>,
     f: FindingColumns,
     i: IdentityColumns,
+    x: Vec<Escalation>,
+    p: std::collections::BTreeMap<String, PathView>,
+}
+
+/// One finding's escalation drill-down (see the layout above).
+#[derive(Serialize)]
+struct Escalation {
+    h: Vec<[i64; 4]>,
+    p: Vec<i64>,
+    c: Vec<i64>,
+    r: Vec<i64>,
+}
+
+#[derive(Serialize)]
+struct PathView {
+    t: String,
+    y: String,
+    st: Vec<[String; 2]>,
+    src: Vec<String>,
+}
+
+#[derive(Default)]
+struct Escalations {
+    list: Vec<Escalation>,
+    ids: std::collections::BTreeSet<String>,
+}
+
+impl Escalations {
+    /// The index of the finding's drill-down, or -1 when its evidence has none.
+    fn add(
+        &mut self,
+        evidence: &std::collections::BTreeMap<String, Value>,
+        s: &mut Interner,
+    ) -> i64 {
+        use crate::analyze::aws::evidence::{Hop, path_id_of};
+        let texts = |key: &str| -> Vec<&str> {
+            evidence
+                .get(key)
+                .and_then(Value::as_array)
+                .map(|values| values.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default()
+        };
+        let (chain, paths) = (texts("chain"), texts("escalation_paths"));
+        let (conditions, reduced) = (texts("escalation_conditions"), texts("reduced_by"));
+        if chain.is_empty() && paths.is_empty() && conditions.is_empty() && reduced.is_empty() {
+            return -1;
+        }
+        let mut ids: Vec<&str> = paths.iter().filter_map(|l| path_id_of(l)).collect();
+        let h = chain
+            .iter()
+            .map(|line| match Hop::parse(line) {
+                Some(hop) => {
+                    if !ids.contains(&hop.path) {
+                        ids.push(hop.path);
+                    }
+                    [s.id(hop.from), s.id(hop.to), s.id(hop.path), s.opt(hop.on)]
+                }
+                None => [s.id(line), -1, -1, -1],
+            })
+            .collect();
+        self.ids.extend(ids.iter().map(|id| id.to_string()));
+        self.list.push(Escalation {
+            h,
+            p: ids.iter().map(|id| s.id(id)).collect(),
+            c: conditions.iter().map(|c| s.id(c)).collect(),
+            r: reduced.iter().map(|r| s.id(r)).collect(),
+        });
+        self.list.len() as i64 - 1
+    }
+
+    /// The catalogue entries of every path id named.
+    fn paths(&self) -> std::collections::BTreeMap<String, PathView> {
+        let catalogue = crate::analyze::aws::catalogue::Catalogue::builtin();
+        catalogue
+            .path
+            .iter()
+            .filter(|p| self.ids.contains(&p.id))
+            .map(|p| {
+                let view = PathView {
+                    t: p.title.clone(),
+                    y: p.yields_text(),
+                    st: p
+                        .steps
+                        .iter()
+                        .map(|step| [step.action.clone(), p.reach_text(step.reach)])
+                        .collect(),
+                    src: p.sources.clone(),
+                };
+                (p.id.clone(), view)
+            })
+            .collect()
+    }
 }
 
 #[derive(Default)]
@@ -144,6 +252,8 @@ struct FindingColumns {
     line: Vec<u32>,
     sup: Vec<i64>,
     ev: Vec<Vec<i64>>,
+    /// Filled by `encode` (the escalation drill-downs).
+    x: Vec<i64>,
 }
 
 impl FindingColumns {

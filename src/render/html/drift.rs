@@ -84,15 +84,30 @@ pub struct TrendView {
     pub runs: usize,
     pub first: String,
     pub last: String,
-    /// SVG `points` of active findings per run.
-    pub findings_points: String,
-    /// SVG `points` of standing identities per run (empty when the history lacks them).
-    pub standing_points: String,
-    pub max_findings: u64,
-    pub max_standing: u64,
-    pub last_findings: u64,
-    pub last_standing: Option<u64>,
+    /// Active findings on their own scale, then the identity windows (standing, provisional,
+    /// federated) on one shared scale; a series the history never held is left out.
+    pub series: Vec<Series>,
     pub last_median_age: Option<String>,
+}
+
+/// One line of the chart, broken where a run has no value (a file an older lapse wrote lacks
+/// the column): a gap stays a gap, never a straight segment across it.
+#[derive(Serialize)]
+pub struct Series {
+    /// `findings`, `standing`, `provisional`, `federated`: the CSS class suffix.
+    pub key: &'static str,
+    /// The legend's text: `federated identities (max 4, now 4; no data for 1 run)`.
+    pub legend: String,
+    /// SVG `points` of each unbroken run of two values or more.
+    pub lines: Vec<String>,
+    /// A value with a gap on both sides: drawn as a dot.
+    pub dots: Vec<Dot>,
+}
+
+#[derive(Serialize)]
+pub struct Dot {
+    pub cx: String,
+    pub cy: String,
 }
 
 /// `None` with fewer than two runs: one point is not a trend.
@@ -101,37 +116,91 @@ pub fn trend_view(trend: &Trend) -> Option<TrendView> {
     if points.len() < 2 {
         return None;
     }
-    let totals: Vec<u64> = points.iter().map(|p| p.findings.values().sum()).collect();
-    let standing: Vec<Option<u64>> = points.iter().map(|p| p.standing).collect();
+    let totals: Vec<Option<u64>> = points
+        .iter()
+        .map(|p| Some(p.findings.values().sum()))
+        .collect();
+    let windows: [(&'static str, Vec<Option<u64>>); 3] = [
+        ("standing", points.iter().map(|p| p.standing).collect()),
+        (
+            "provisional",
+            points.iter().map(|p| p.provisional).collect(),
+        ),
+        ("federated", points.iter().map(|p| p.federated).collect()),
+    ];
+    let identity_max = windows
+        .iter()
+        .flat_map(|(_, values)| values.iter().flatten().copied())
+        .max()
+        .unwrap_or(0);
+    let mut series = vec![Series::of("findings", "active findings", &totals, None)];
+    for (key, values) in &windows {
+        if values.iter().any(Option::is_some) {
+            let label = format!("{key} identities");
+            series.push(Series::of(key, &label, values, Some(identity_max)));
+        }
+    }
     let last = points.last()?;
     Some(TrendView {
         runs: points.len(),
         first: points.first()?.run_at.to_rfc3339(),
         last: last.run_at.to_rfc3339(),
-        max_findings: totals.iter().copied().max().unwrap_or(0),
-        max_standing: standing.iter().flatten().copied().max().unwrap_or(0),
-        findings_points: polyline(&totals.iter().map(|t| Some(*t)).collect::<Vec<_>>()),
-        standing_points: polyline(&standing),
-        last_findings: totals.last().copied().unwrap_or(0),
-        last_standing: last.standing,
+        series,
         last_median_age: last.median_credential_age_days.map(|d| format!("{d:.0}")),
     })
 }
 
-/// Scales a series into the chart box; runs without a value are skipped.
-fn polyline(series: &[Option<u64>]) -> String {
-    let max = series.iter().flatten().copied().max().unwrap_or(0).max(1) as f64;
-    let step = TREND_WIDTH / (series.len().saturating_sub(1).max(1)) as f64;
-    series
-        .iter()
-        .enumerate()
-        .filter_map(|(i, v)| {
-            v.map(|v| {
-                let x = i as f64 * step;
-                let y = TREND_HEIGHT - (v as f64 / max) * (TREND_HEIGHT - 10.0) - 5.0;
-                format!("{x:.1},{y:.1}")
-            })
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+impl Series {
+    /// Scales `values` into the chart box, by `scale` (the series' own maximum when `None`).
+    fn of(key: &'static str, label: &str, values: &[Option<u64>], scale: Option<u64>) -> Series {
+        let own_max = values.iter().flatten().copied().max().unwrap_or(0);
+        let max = scale.unwrap_or(own_max).max(1) as f64;
+        let step = TREND_WIDTH / (values.len().saturating_sub(1).max(1)) as f64;
+        let at = |i: usize, v: u64| {
+            let x = i as f64 * step;
+            let y = TREND_HEIGHT - (v as f64 / max) * (TREND_HEIGHT - 10.0) - 5.0;
+            (format!("{x:.1}"), format!("{y:.1}"))
+        };
+        let (mut lines, mut dots) = (Vec::new(), Vec::new());
+        let mut run: Vec<(String, String)> = Vec::new();
+        let mut flush = |run: &mut Vec<(String, String)>| {
+            match run.len() {
+                0 => {}
+                1 => {
+                    let (cx, cy) = run.remove(0);
+                    dots.push(Dot { cx, cy });
+                }
+                _ => lines.push(
+                    run.drain(..)
+                        .map(|(x, y)| format!("{x},{y}"))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                ),
+            }
+            run.clear();
+        };
+        for (i, value) in values.iter().enumerate() {
+            match value {
+                Some(v) => run.push(at(i, *v)),
+                None => flush(&mut run),
+            }
+        }
+        flush(&mut run);
+        let missing = values.iter().filter(|v| v.is_none()).count();
+        let mut legend = format!("{label} (max {own_max}");
+        if let Some(Some(now)) = values.last() {
+            legend.push_str(&format!(", now {now}"));
+        }
+        if missing > 0 {
+            let runs = if missing == 1 { "run" } else { "runs" };
+            legend.push_str(&format!("; no data for {missing} {runs}"));
+        }
+        legend.push(')');
+        Series {
+            key,
+            legend,
+            lines,
+            dots,
+        }
+    }
 }
