@@ -152,7 +152,11 @@ fn policy_document(rng: &mut Rng) -> Value {
 }
 
 fn role_account(i: usize) -> &'static str {
-    if i.is_multiple_of(5) { ACCOUNT2 } else { ACCOUNT }
+    if i.is_multiple_of(5) {
+        ACCOUNT2
+    } else {
+        ACCOUNT
+    }
 }
 
 fn trust_document(rng: &mut Rng, i: usize, roles: usize) -> Value {

@@ -163,6 +163,7 @@
     pair(dl, "Fingerprint", F.fp[i]);
     pair(dl, "Suppressed", str(F.sup[i]));
     panel.appendChild(dl);
+    if (F.x && F.x[i] >= 0 && X[F.x[i]]) { panel.appendChild(escalation(X[F.x[i]])); }
     panel.appendChild(node("h4", null, "Evidence"));
     var ev = F.ev[i] || [];
     if (ev.length) {
@@ -177,7 +178,6 @@
     } else {
       panel.appendChild(node("p", "muted", "No evidence recorded."));
     }
-    if (F.x && F.x[i] >= 0 && X[F.x[i]]) { panel.appendChild(escalation(X[F.x[i]])); }
     panel.appendChild(node("h4", null, "Remediation"));
     panel.appendChild(node("p", "prose", S[F.rem[i]]));
     panel.scrollIntoView({ block: "nearest" });

@@ -348,7 +348,7 @@ fn the_escalation_drill_down_shows_the_chain_hop_by_hop_as_text() {
     use lapse::analyze::aws::evidence::{Hop, path_line};
     let catalogue = Catalogue::builtin();
     let path = |id: &str| catalogue.path.iter().find(|p| p.id == id).unwrap();
-    let (sts, ec2) = (path("sts-001"), path("ec2-001"));
+    let (sts, ec2, own) = (path("sts-001"), path("ec2-001"), path("iam-007"));
     let hostile_role = format!("arn:aws:iam::222222222222:role/{}", sample::IMG);
     let start = "arn:aws:iam::123456789012:user/escalator";
     let admin_role = "arn:aws:iam::222222222222:role/instance-admin";
@@ -392,7 +392,7 @@ fn the_escalation_drill_down_shows_the_chain_hop_by_hop_as_text() {
     );
     finding.evidence.insert(
         "escalation_paths".into(),
-        json!([path_line(sts), path_line(ec2)]),
+        json!([path_line(own), path_line(sts), path_line(ec2)]),
     );
     finding
         .evidence
@@ -425,8 +425,10 @@ fn the_escalation_drill_down_shows_the_chain_hop_by_hop_as_text() {
         texts(&mut browser, ".escalation details.path > summary"),
         [
             format!("sts-001 {}", sts.title),
-            format!("ec2-001 {}", ec2.title)
-        ]
+            format!("ec2-001 {}", ec2.title),
+            format!("iam-007 {}", own.title),
+        ],
+        "the chain's paths first, then the others it can take"
     );
     let steps = texts(&mut browser, "details#path-ec2-001 table.steps td");
     assert_eq!(

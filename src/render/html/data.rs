@@ -135,19 +135,21 @@ impl Escalations {
         if chain.is_empty() && paths.is_empty() && conditions.is_empty() && reduced.is_empty() {
             return -1;
         }
-        let mut ids: Vec<&str> = paths.iter().filter_map(|l| path_id_of(l)).collect();
+        // The chain's paths first (the page opens the first), then the other paths it can take.
+        let mut ids: Vec<&str> = Vec::new();
         let h = chain
             .iter()
             .map(|line| match Hop::parse(line) {
                 Some(hop) => {
-                    if !ids.contains(&hop.path) {
-                        ids.push(hop.path);
-                    }
+                    ids.push(hop.path);
                     [s.id(hop.from), s.id(hop.to), s.id(hop.path), s.opt(hop.on)]
                 }
                 None => [s.id(line), -1, -1, -1],
             })
             .collect();
+        ids.extend(paths.iter().filter_map(|l| path_id_of(l)));
+        let mut seen = std::collections::BTreeSet::new();
+        ids.retain(|id| seen.insert(*id));
         self.ids.extend(ids.iter().map(|id| id.to_string()));
         self.list.push(Escalation {
             h,
