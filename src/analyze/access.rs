@@ -5,25 +5,54 @@
 
 use std::collections::HashMap;
 
+use rayon::prelude::*;
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::{Analysis, AnalysisContext, Identity, ProvisionalGrant};
+use crate::hash::FastMap;
 use crate::inventory::{Inventory, LedgerEntry, Principal};
 
+/// The facts of an identity's own subject that decide its access; the rest are skipped
+/// unparsed. Held as JSON values, read as before (`as_bool`, `as_str`), so a fact of another
+/// type on some subject kind reads as absent instead of failing the whole subject.
+#[derive(Debug, Default, Deserialize)]
+struct AccessFacts {
+    machine: Option<Value>,
+    microsoft_first_party: Option<Value>,
+    trust_federated: Option<Value>,
+    federated_credential_count: Option<Value>,
+    github_oidc: Option<Value>,
+    expiry_source: Option<Value>,
+    owner: Option<Value>,
+    reason: Option<Value>,
+}
+
+fn text(value: &Option<Value>) -> Option<String> {
+    value.as_ref().and_then(Value::as_str).map(str::to_string)
+}
+
+fn flag(value: &Option<Value>) -> Option<bool> {
+    value.as_ref().and_then(Value::as_bool)
+}
+
 pub fn classify(analysis: &mut Analysis, inventory: &Inventory, ctx: &AnalysisContext) {
-    let ids: std::collections::HashSet<&str> = analysis
+    let ids: crate::hash::FastSet<&str> = analysis
         .identities
         .iter()
         .map(|i| i.resource.id.as_str())
         .collect();
-    // The identity's own subject (same resource), parsed once.
-    let facts: HashMap<&str, serde_json::Map<String, Value>> = analysis
+    // The identity's own subject (same resource): only the facts read here are parsed.
+    let facts: FastMap<&str, AccessFacts> = analysis
         .subjects
-        .iter()
+        .par_iter()
         .filter(|s| s.kind != "aws.access_key" && ids.contains(s.resource.id.as_str()))
-        .map(|s| (s.resource.id.as_str(), s.facts()))
+        .map(|s| {
+            let facts = s.facts.read().unwrap_or_default();
+            (s.resource.id.as_str(), facts)
+        })
         .collect();
-    let principals: HashMap<&str, &Principal> = inventory
+    let principals: FastMap<&str, &Principal> = inventory
         .principals
         .iter()
         .map(|p| (p.id.as_str(), p))
@@ -46,10 +75,10 @@ pub fn classify(analysis: &mut Analysis, inventory: &Inventory, ctx: &AnalysisCo
     }
     drop(ids);
     let mut identities = std::mem::take(&mut analysis.identities);
-    for identity in &mut identities {
+    identities.par_iter_mut().for_each(|identity| {
         let id = identity.resource.id.as_str();
         let facts = facts.get(id);
-        let mut lines = ledger.remove(id).unwrap_or_default();
+        let mut lines = ledger.get(id).cloned().unwrap_or_default();
         lines.sort_by(|a, b| (&a.target, a.expires_at).cmp(&(&b.target, b.expires_at)));
         identity.machine = machine(facts);
         identity.provisional_grants = own_marker(identity, principals.get(id).copied(), facts)
@@ -57,22 +86,22 @@ pub fn classify(analysis: &mut Analysis, inventory: &Inventory, ctx: &AnalysisCo
             .chain(lines.iter().map(|e| from_ledger(e)))
             .collect();
         identity.access = access(identity, &lines, facts).into();
-    }
+    });
     analysis.identities = identities;
 }
 
-fn machine(facts: Option<&serde_json::Map<String, Value>>) -> bool {
+fn machine(facts: Option<&AccessFacts>) -> bool {
     let Some(facts) = facts else { return true };
-    match facts.get("machine").and_then(Value::as_bool) {
+    match flag(&facts.machine) {
         Some(machine) => machine,
-        None => facts.get("microsoft_first_party").and_then(Value::as_bool) != Some(true),
+        None => flag(&facts.microsoft_first_party) != Some(true),
     }
 }
 
 fn access(
     identity: &Identity,
     lines: &[&LedgerEntry],
-    facts: Option<&serde_json::Map<String, Value>>,
+    facts: Option<&AccessFacts>,
 ) -> &'static str {
     if identity.window == "provisional" {
         return "provisional";
@@ -93,14 +122,16 @@ fn access(
     }
     let federated = facts.is_some_and(|f| {
         let trusts = f
-            .get("trust_federated")
+            .trust_federated
+            .as_ref()
             .and_then(Value::as_array)
             .is_some_and(|a| !a.is_empty());
         let azure = f
-            .get("federated_credential_count")
+            .federated_credential_count
+            .as_ref()
             .and_then(Value::as_u64)
             .is_some_and(|n| n > 0);
-        trusts || azure || f.get("github_oidc").and_then(Value::as_bool) == Some(true)
+        trusts || azure || flag(&f.github_oidc) == Some(true)
     });
     if federated && identity.active_credentials == 0 && identity.window != "expired" {
         return "federated";
@@ -113,26 +144,26 @@ fn access(
 fn own_marker(
     identity: &Identity,
     principal: Option<&Principal>,
-    facts: Option<&serde_json::Map<String, Value>>,
+    facts: Option<&AccessFacts>,
 ) -> Option<ProvisionalGrant> {
     if identity.window != "provisional" {
         return None;
     }
     let until = identity.expires_at?;
-    let fact = |name: &str| {
-        facts
-            .and_then(|f| f.get(name))
-            .and_then(Value::as_str)
-            .map(str::to_string)
-    };
     let tag = |name: &str| principal.and_then(|p| p.tags.get(name)).cloned();
     Some(ProvisionalGrant {
-        source: fact("expiry_source").unwrap_or_else(|| "marker".into()),
+        source: facts
+            .and_then(|f| text(&f.expiry_source))
+            .unwrap_or_else(|| "marker".into()),
         target: String::new(),
         until,
-        granted_by: fact("owner").or_else(|| tag(super::expiry::OWNER)),
+        granted_by: facts
+            .and_then(|f| text(&f.owner))
+            .or_else(|| tag(super::expiry::OWNER)),
         requested_by: None,
-        reason: fact("reason").or_else(|| tag(super::expiry::REASON)),
+        reason: facts
+            .and_then(|f| text(&f.reason))
+            .or_else(|| tag(super::expiry::REASON)),
         ticket: None,
     })
 }

@@ -64,7 +64,7 @@ struct Judgement<'a> {
 }
 
 pub(super) fn analyze(inventory: &Inventory, ctx: &AnalysisContext) -> Analysis {
-    let index = Index::build(inventory);
+    let index = crate::timed("analyze aws: index", || Index::build(inventory));
     let catalogue = Catalogue::builtin();
     let scp_levels = index.scp_levels();
     // Phase one, per principal: own privilege, effective permissions, paths it can take.
@@ -73,13 +73,17 @@ pub(super) fn analyze(inventory: &Inventory, ctx: &AnalysisContext) -> Analysis 
         .iter()
         .filter(|p| p.provider == Provider::Aws && (p.kind == "user" || p.kind == "role"))
         .collect();
-    let judged: Vec<Judgement> = principals
-        .par_iter()
-        .map(|p| index.judge(p, catalogue, &scp_levels))
-        .collect();
+    let judged: Vec<Judgement> = crate::timed("analyze aws: judge", || {
+        principals
+            .par_iter()
+            .map(|p| index.judge(p, catalogue, &scp_levels))
+            .collect()
+    });
     // Phase two, over the whole inventory: escalation paths and assume-role chains closed.
     let groups = index.groups();
-    let closures = close(&principals, &judged, &groups, catalogue);
+    let closures = crate::timed("analyze aws: chains", || {
+        close(&principals, &judged, &groups, catalogue)
+    });
     let at: FastMap<&str, usize> = principals
         .iter()
         .enumerate()
@@ -88,6 +92,7 @@ pub(super) fn analyze(inventory: &Inventory, ctx: &AnalysisContext) -> Analysis 
     // Folded per piece of work rather than collected per principal: a `Vec<Analysis>` of 200k
     // small vectors (four slots each at least) cost more than the subjects themselves, at the
     // peak of the run's memory. The pieces are joined once, in the principals' order.
+    let subjects = std::time::Instant::now();
     let parts: Vec<Analysis> = inventory
         .principals
         .par_iter()
@@ -103,6 +108,11 @@ pub(super) fn analyze(inventory: &Inventory, ctx: &AnalysisContext) -> Analysis 
             acc
         })
         .collect();
+    tracing::debug!(
+        stage = "analyze aws: subjects",
+        elapsed_ms = subjects.elapsed().as_millis() as u64,
+        "stage done"
+    );
     drop(judged);
     drop(index);
     Analysis::concat(parts)
