@@ -8,6 +8,7 @@ use clap::Parser;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
+    let _ = lapse::alloc::tune();
     let cli = lapse::cli::Cli::parse();
     lapse::app::init_logging();
     match lapse::app::run(cli) {
