@@ -252,6 +252,10 @@ pub struct CompiledPolicy {
     /// cancels other documents' Allows) or a condition (it may not hold for the principal).
     judge_together: bool,
     alone: PrivilegeFacts,
+    /// [`CompiledPolicy::mentions`] of each action of one list (the escalation catalogue's
+    /// step actions), computed on first use: a policy is held by many principals, and every
+    /// principal asks about every path's actions. Keyed by the list's address.
+    mentioned: std::sync::OnceLock<(usize, Vec<bool>)>,
 }
 
 impl CompiledPolicy {
@@ -265,6 +269,7 @@ impl CompiledPolicy {
             statements,
             judge_together,
             alone: PrivilegeFacts::default(),
+            mentioned: std::sync::OnceLock::new(),
         };
         policy.alone = judge(&[&policy], None).into_facts();
         policy
@@ -279,6 +284,19 @@ impl CompiledPolicy {
         self.statements
             .iter()
             .any(|s| s.allow && s.matches_action(action))
+    }
+
+    /// `mentions(&actions[slot])`, answered from a table built once per policy for `actions`
+    /// (the first list asked about; another list is answered directly).
+    pub fn mentions_slot(&self, actions: &[String], slot: usize) -> bool {
+        let key = actions.as_ptr() as usize;
+        let (for_list, table) = self
+            .mentioned
+            .get_or_init(|| (key, actions.iter().map(|a| self.mentions(a)).collect()));
+        match (*for_list == key).then(|| table.get(slot)).flatten() {
+            Some(&mentioned) => mentioned,
+            None => actions.get(slot).is_some_and(|a| self.mentions(a)),
+        }
     }
 
     pub fn name(&self) -> &str {

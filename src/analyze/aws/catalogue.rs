@@ -56,6 +56,9 @@ pub struct Step {
     /// The action in lowercase, as policies are matched (filled when parsed).
     #[serde(skip)]
     pub lower: String,
+    /// Its index in [`Catalogue::actions`] (filled when parsed).
+    #[serde(skip)]
+    pub slot: usize,
 }
 
 impl Step {
@@ -159,6 +162,9 @@ pub struct Catalogue {
     pub path: Vec<Path>,
     #[serde(default)]
     pub credential: Vec<CredentialAction>,
+    /// The distinct step actions, lowercase (filled when parsed; `Step::slot` indexes it).
+    #[serde(skip)]
+    pub actions: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -181,8 +187,15 @@ impl Catalogue {
             let at = e.span().map_or(0, |s| s.start);
             error(at, e.message().to_string())
         })?;
+        let mut slots: std::collections::HashMap<String, usize> = Default::default();
         for step in catalogue.path.iter_mut().flat_map(|p| p.steps.iter_mut()) {
             step.lower = step.action.to_ascii_lowercase();
+            let next = slots.len();
+            step.slot = *slots.entry(step.lower.clone()).or_insert(next);
+        }
+        catalogue.actions = vec![String::new(); slots.len()];
+        for (action, slot) in slots {
+            catalogue.actions[slot] = action;
         }
         for credential in &mut catalogue.credential {
             credential.lower = credential.action.to_ascii_lowercase();

@@ -195,3 +195,30 @@ fn passing_a_read_only_role_is_not_admin() {
     }
     assert!(seen >= 20, "{seen}");
 }
+
+/// The per-policy table of catalogue actions answers as `mentions` does, for every action of
+/// the catalogue, on a policy that mentions some by wildcard, some by NotAction and some not;
+/// a list other than the one the table was built for is answered directly.
+#[test]
+fn the_mention_table_answers_as_mentions_does() {
+    use crate::analyze::policy::CompiledPolicy;
+    let catalogue = Catalogue::builtin();
+    let document = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["iam:Put*", "ec2:RunInstances"], "Resource": "*"},
+        {"Effect": "Allow", "NotAction": ["iam:*", "sts:*", "ec2:*"], "Resource": "*"},
+        {"Effect": "Deny", "Action": "lambda:*", "Resource": "*"},
+    ]});
+    let policy = CompiledPolicy::compile("mixed", &document);
+    let expected: Vec<bool> = catalogue.actions.iter().map(|a| policy.mentions(a)).collect();
+    let table: Vec<bool> = (0..catalogue.actions.len())
+        .map(|slot| policy.mentions_slot(&catalogue.actions, slot))
+        .collect();
+    assert_eq!(table, expected);
+    assert!(expected.iter().any(|m| *m) && expected.iter().any(|m| !*m));
+    for step in catalogue.path.iter().flat_map(|p| &p.steps) {
+        assert_eq!(catalogue.actions[step.slot], step.lower);
+    }
+    let other = vec!["sts:assumerole".to_string(), "iam:putuserpolicy".to_string()];
+    assert!(!policy.mentions_slot(&other, 0));
+    assert!(policy.mentions_slot(&other, 1));
+}

@@ -78,6 +78,11 @@ impl Effective<'_> {
     pub fn mentions(&self, action: &str) -> bool {
         self.identity.iter().any(|p| p.mentions(action))
     }
+
+    /// [`Effective::mentions`] of `actions[slot]` (the catalogue's), from each policy's table.
+    pub fn mentions_slot(&self, actions: &[String], slot: usize) -> bool {
+        self.identity.iter().any(|p| p.mentions_slot(actions, slot))
+    }
 }
 
 /// A union of documents: some Allow applies and no Deny that surely applies.

@@ -58,7 +58,10 @@ pub fn find(view: &View, catalogue: &Catalogue) -> Found {
     let mut cut: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
     for (index, path) in catalogue.path.iter().enumerate() {
         if !path.principals.iter().any(|k| k == view.kind)
-            || !path.steps.iter().all(|s| view.effective.mentions(&s.lower))
+            || !path
+                .steps
+                .iter()
+                .all(|s| view.effective.mentions_slot(&catalogue.actions, s.slot))
         {
             continue;
         }
