@@ -48,6 +48,9 @@ pub fn classify(analysis: &mut Analysis, inventory: &Inventory, ctx: &AnalysisCo
         .par_iter()
         .filter(|s| s.kind != "aws.access_key" && ids.contains(s.resource.id.as_str()))
         .map(|s| {
+            // Facts are always a JSON object written by `Facts` and every field here is an
+            // optional value, so this read cannot fail; were it to, the identity keeps the
+            // defaults `to_map` gave before (a machine, standing), as before this reader.
             let facts = s.facts.read().unwrap_or_default();
             (s.resource.id.as_str(), facts)
         })

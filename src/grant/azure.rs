@@ -673,11 +673,7 @@ impl Extension<'_> {
                  wins\n",
             ),
         }
-        out.push_str(&format!(
-            "  ledger:   {} gets {}\n",
-            clean(&common.ledger.display().to_string()),
-            clean(&line)
-        ));
+        out.push_str(&super::print::ledger_lines(common, &line));
         print!("{out}");
         if !args.apply {
             return Ok(Code::Clean);

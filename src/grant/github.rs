@@ -441,11 +441,7 @@ fn extend(
          which cannot edit a key's title (it keeps its first marker); the ledger's new line \
          wins\n"
     ));
-    out.push_str(&format!(
-        "  ledger:   {} gets {}\n",
-        clean(&common.ledger.display().to_string()),
-        clean(&line)
-    ));
+    out.push_str(&super::print::ledger_lines(common, &line));
     print!("{out}");
     if !args.apply {
         return Ok(Code::Clean);

@@ -84,10 +84,15 @@ pub fn plan_text(
             rfc3339(*previous)
         )),
     }
-    out.push_str(&format!(
-        "  ledger:   {} gets {}\n",
-        clean(&request.common.ledger.display().to_string()),
-        clean(ledger_line)
-    ));
+    out.push_str(&ledger_lines(&request.common, ledger_line));
     out
+}
+
+/// The plan's `ledger:` line: which ledger file gets which line (both escaped).
+pub fn ledger_lines(common: &Common, line: &str) -> String {
+    format!(
+        "  ledger:   {} gets {}\n",
+        clean(&common.ledger.display().to_string()),
+        clean(line)
+    )
 }

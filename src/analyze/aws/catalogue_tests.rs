@@ -209,7 +209,11 @@ fn the_mention_table_answers_as_mentions_does() {
         {"Effect": "Deny", "Action": "lambda:*", "Resource": "*"},
     ]});
     let policy = CompiledPolicy::compile("mixed", &document);
-    let expected: Vec<bool> = catalogue.actions.iter().map(|a| policy.mentions(a)).collect();
+    let expected: Vec<bool> = catalogue
+        .actions
+        .iter()
+        .map(|a| policy.mentions(a))
+        .collect();
     let table: Vec<bool> = (0..catalogue.actions.len())
         .map(|slot| policy.mentions_slot(&catalogue.actions, slot))
         .collect();
@@ -218,7 +222,10 @@ fn the_mention_table_answers_as_mentions_does() {
     for step in catalogue.path.iter().flat_map(|p| &p.steps) {
         assert_eq!(catalogue.actions[step.slot], step.lower);
     }
-    let other = vec!["sts:assumerole".to_string(), "iam:putuserpolicy".to_string()];
+    let other = vec![
+        "sts:assumerole".to_string(),
+        "iam:putuserpolicy".to_string(),
+    ];
     assert!(!policy.mentions_slot(&other, 0));
     assert!(policy.mentions_slot(&other, 1));
 }
