@@ -164,6 +164,28 @@ pub(crate) struct Statement {
     resources: Resources,
     conditional: bool,
     condition: Option<Map<String, Value>>,
+    /// Effect and resources, digested (see [`Statement::content_digest`]).
+    digest: [u8; 16],
+}
+
+/// A SHA-256 digest cut to 128 bits: what the chains group principals by, in place of the text
+/// it digests (no two contents share one but by a collision of SHA-256).
+pub(crate) type Digest128 = [u8; 16];
+
+/// Feeds `bytes` to `hasher` with its length first, so that a sequence of parts has one
+/// encoding.
+pub(crate) fn digest_part(hasher: &mut sha2::Sha256, bytes: &[u8]) {
+    use sha2::Digest;
+    hasher.update((bytes.len() as u64).to_le_bytes());
+    hasher.update(bytes);
+}
+
+pub(crate) fn digest_finish(hasher: sha2::Sha256) -> Digest128 {
+    use sha2::Digest;
+    let full = hasher.finalize();
+    let mut cut = [0u8; 16];
+    cut.copy_from_slice(&full[..16]);
+    cut
 }
 
 impl Statement {
@@ -171,14 +193,14 @@ impl Statement {
         self.allow
     }
 
-    /// Applies to this concrete (lowercase) action on this target, condition aside.
-    pub(crate) fn applies(&self, action: &str, target: Target) -> bool {
-        self.matches_action(action)
-            && match target {
-                Target::Arn(arn) => self.resources.reaches(arn),
-                Target::Service(service) => self.resources.serves(service, !self.allow),
-                Target::AllOf(service) => self.resources.serves(service, true),
-            }
+    /// Applies to this target, whatever the action (for a statement already known to match
+    /// it: see `aws::effective::Action`).
+    pub(crate) fn on_target(&self, target: Target) -> bool {
+        match target {
+            Target::Arn(arn) => self.resources.reaches(arn),
+            Target::Service(service) => self.resources.serves(service, !self.allow),
+            Target::AllOf(service) => self.resources.serves(service, true),
+        }
     }
 
     /// Can name some resource of `service` (for an Allow) or all of them (for a Deny).
@@ -186,15 +208,24 @@ impl Statement {
         self.resources.serves(service, false)
     }
 
-    /// What decides this statement for some action, as text: two statements with the same key
-    /// decide every target alike (the chains group principals by it).
-    pub(crate) fn content_key(&self, caller: Option<&Caller>) -> String {
-        format!(
-            "{}|{:?}|{:?}",
-            self.allow,
-            self.resources,
-            self.holds_for(caller)
-        )
+    /// What decides this statement for some action (its effect, its resources, whether its
+    /// condition holds for the caller), digested: two statements with the same digest decide
+    /// every target alike (the chains group principals by it). The condition-free part is
+    /// digested once, when the statement is compiled.
+    pub(crate) fn content_digest(&self, caller: Option<&Caller>) -> Digest128 {
+        if self.condition.is_none() {
+            return self.digest;
+        }
+        // A condition that surely holds decides as no condition does.
+        match self.holds_for(caller) {
+            Holds::Always => self.digest,
+            held => {
+                let mut hasher = <sha2::Sha256 as sha2::Digest>::new();
+                digest_part(&mut hasher, &self.digest);
+                digest_part(&mut hasher, format!("{held:?}").as_bytes());
+                digest_finish(hasher)
+            }
+        }
     }
 
     /// Whether the condition holds for this caller (`Always` without one).
@@ -252,10 +283,41 @@ pub struct CompiledPolicy {
     /// cancels other documents' Allows) or a condition (it may not hold for the principal).
     judge_together: bool,
     alone: PrivilegeFacts,
-    /// [`CompiledPolicy::mentions`] of each action of one list (the escalation catalogue's
-    /// step actions), computed on first use: a policy is held by many principals, and every
-    /// principal asks about every path's actions. Keyed by the list's address.
-    mentioned: std::sync::OnceLock<(usize, Vec<bool>)>,
+    /// The statements matching each action of one list (the escalation catalogue's actions),
+    /// computed on first use: a policy is held by many principals, and every principal asks
+    /// about every path's actions, on several targets. Keyed by the list's address.
+    matching: std::sync::OnceLock<(usize, SlotTable)>,
+}
+
+/// For each action of a list (its slot), the indexes of the statements whose Action or
+/// NotAction matches it: `(slot, statement)` pairs sorted by slot. Sparse, since most
+/// policies match few of the list's actions: a few bytes per policy, where a dense table would
+/// cost the list's length.
+#[derive(Debug, Clone, Default)]
+struct SlotTable(Vec<(u32, u32)>);
+
+impl SlotTable {
+    fn build(statements: &[Statement], actions: &[String]) -> Self {
+        let mut pairs = Vec::new();
+        for (slot, action) in actions.iter().enumerate() {
+            for (at, statement) in statements.iter().enumerate() {
+                if statement.matches_action(action) {
+                    pairs.push((slot as u32, at as u32));
+                }
+            }
+        }
+        pairs.shrink_to_fit();
+        SlotTable(pairs)
+    }
+
+    fn of(&self, slot: usize) -> impl Iterator<Item = usize> + '_ {
+        let slot = slot as u32;
+        let from = self.0.partition_point(|&(s, _)| s < slot);
+        self.0[from..]
+            .iter()
+            .take_while(move |&&(s, _)| s == slot)
+            .map(|&(_, at)| at as usize)
+    }
 }
 
 impl CompiledPolicy {
@@ -269,7 +331,7 @@ impl CompiledPolicy {
             statements,
             judge_together,
             alone: PrivilegeFacts::default(),
-            mentioned: std::sync::OnceLock::new(),
+            matching: std::sync::OnceLock::new(),
         };
         policy.alone = judge(&[&policy], None).into_facts();
         policy
@@ -286,16 +348,42 @@ impl CompiledPolicy {
             .any(|s| s.allow && s.matches_action(action))
     }
 
-    /// `mentions(&actions[slot])`, answered from a table built once per policy for `actions`
-    /// (the first list asked about; another list is answered directly).
+    /// `mentions(&actions[slot])`, answered from the table of [`CompiledPolicy::slot_statements`].
     pub fn mentions_slot(&self, actions: &[String], slot: usize) -> bool {
+        let mut found = false;
+        self.slot_statements(actions, slot, |s| {
+            found |= s.allow;
+            !found
+        });
+        found
+    }
+
+    /// Calls `visit` on each statement whose Action or NotAction matches `actions[slot]`, in
+    /// document order, until it returns false. Answered from a table built once per policy
+    /// for `actions` (the first list asked about; another list is answered by matching each
+    /// statement). A slot past the list's end matches nothing.
+    pub(crate) fn slot_statements(
+        &self,
+        actions: &[String],
+        slot: usize,
+        mut visit: impl FnMut(&Statement) -> bool,
+    ) {
         let key = actions.as_ptr() as usize;
         let (for_list, table) = self
-            .mentioned
-            .get_or_init(|| (key, actions.iter().map(|a| self.mentions(a)).collect()));
-        match (*for_list == key).then(|| table.get(slot)).flatten() {
-            Some(&mentioned) => mentioned,
-            None => actions.get(slot).is_some_and(|a| self.mentions(a)),
+            .matching
+            .get_or_init(|| (key, SlotTable::build(&self.statements, actions)));
+        if *for_list == key && slot < actions.len() {
+            for at in table.of(slot) {
+                if !visit(&self.statements[at]) {
+                    return;
+                }
+            }
+        } else if let Some(action) = actions.get(slot) {
+            for statement in self.statements.iter().filter(|s| s.matches_action(action)) {
+                if !visit(statement) {
+                    return;
+                }
+            }
         }
     }
 
@@ -553,12 +641,15 @@ fn statement_of(value: &Value) -> Option<Statement> {
         // Not an object: AWS would refuse it; kept undecidable rather than ignored.
         Some(other) => Some(Map::from_iter([("?".to_string(), other.clone())])),
     };
+    let mut hasher = <sha2::Sha256 as sha2::Digest>::new();
+    digest_part(&mut hasher, format!("{allow}|{resources:?}").as_bytes());
     Some(Statement {
         allow,
         actions,
         resources,
         conditional: condition.is_some(),
         condition,
+        digest: digest_finish(hasher),
     })
 }
 

@@ -140,6 +140,9 @@ pub struct CredentialAction {
     /// The action in lowercase (filled when parsed).
     #[serde(skip)]
     pub lower: String,
+    /// Its index in [`Catalogue::actions`] (filled when parsed).
+    #[serde(skip)]
+    pub slot: usize,
 }
 
 impl CredentialAction {
@@ -162,7 +165,8 @@ pub struct Catalogue {
     pub path: Vec<Path>,
     #[serde(default)]
     pub credential: Vec<CredentialAction>,
-    /// The distinct step actions, lowercase (filled when parsed; `Step::slot` indexes it).
+    /// The distinct actions of the steps and the credential actions, lowercase (filled when
+    /// parsed; `Step::slot` and `CredentialAction::slot` index it).
     #[serde(skip)]
     pub actions: Vec<String>,
 }
@@ -193,12 +197,14 @@ impl Catalogue {
             let next = slots.len();
             step.slot = *slots.entry(step.lower.clone()).or_insert(next);
         }
+        for credential in &mut catalogue.credential {
+            credential.lower = credential.action.to_ascii_lowercase();
+            let next = slots.len();
+            credential.slot = *slots.entry(credential.lower.clone()).or_insert(next);
+        }
         catalogue.actions = vec![String::new(); slots.len()];
         for (action, slot) in slots {
             catalogue.actions[slot] = action;
-        }
-        for credential in &mut catalogue.credential {
-            credential.lower = credential.action.to_ascii_lowercase();
         }
         let mut ids = std::collections::BTreeSet::new();
         for path in &catalogue.path {

@@ -229,3 +229,184 @@ fn the_mention_table_answers_as_mentions_does() {
     assert!(!policy.mentions_slot(&other, 0));
     assert!(policy.mentions_slot(&other, 1));
 }
+
+/// Access asked by catalogue slot (each policy's table of matching statements) answers as
+/// access asked by name does: every catalogue action, on concrete ARNs of both accounts, on a
+/// service and on all of it, through identity policies with wildcards, NotAction, a Deny and
+/// a condition on the caller's tag, a boundary and an SCP level with a Deny.
+#[test]
+fn access_by_slot_answers_as_access_by_name_does() {
+    use super::condition::Caller;
+    use super::effective::Effective;
+    use crate::analyze::policy::{CompiledPolicy, Target};
+    let catalogue = Catalogue::builtin();
+    let compile = |name: &str, statements: Value| {
+        CompiledPolicy::compile(
+            name,
+            &json!({"Version": "2012-10-17", "Statement": statements}),
+        )
+    };
+    let identity = [
+        compile(
+            "mixed",
+            json!([
+                {"Effect": "Allow", "Action": ["iam:Put*", "iam:Attach*", "ec2:RunInstances"],
+                 "Resource": format!("arn:aws:iam::{A}:*")},
+                {"Effect": "Allow", "NotAction": ["iam:*", "ec2:*"], "Resource": "*"},
+                {"Effect": "Deny", "Action": "lambda:*", "Resource": "*"},
+            ]),
+        ),
+        compile(
+            "tagged",
+            json!([
+                {"Effect": "Allow", "Action": ["iam:PassRole", "sts:AssumeRole", "iam:Create*"],
+                 "Resource": "*",
+                 "Condition": {"StringEquals": {"aws:PrincipalTag/team": "ops"}}},
+                {"Effect": "Allow", "Action": "iam:UpdateLoginProfile", "Resource": "*",
+                 "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}},
+            ]),
+        ),
+    ];
+    let boundary = compile(
+        "boundary",
+        json!([{"Effect": "Allow", "NotAction": "iam:AttachUserPolicy", "Resource": "*"}]),
+    );
+    let scp = [compile(
+        "scp",
+        json!([
+            {"Effect": "Allow", "Action": "*", "Resource": "*"},
+            {"Effect": "Deny", "Action": "iam:CreateAccessKey", "Resource": "*"},
+        ]),
+    )];
+    let tags = [("team".to_string(), "ops".to_string())]
+        .into_iter()
+        .collect();
+    let arn = format!("arn:aws:iam::{A}:user/me");
+    let levels = vec![scp.iter().collect::<Vec<_>>()];
+    let effective = Effective {
+        identity: identity.iter().collect(),
+        boundary: Some(Some(&boundary)),
+        scp_levels: &levels,
+        caller: Caller {
+            arn: &arn,
+            account: A,
+            tags: &tags,
+        },
+    };
+    let arns: Vec<String> = ["user/other", "role/admin", "group/ops", "policy/mine"]
+        .iter()
+        .flat_map(|r| [A, "222222222222"].map(|a| format!("arn:aws:iam::{a}:{r}")))
+        .collect();
+    let (mut allowed, mut conditional, mut cut) = (0, 0, 0);
+    for (slot, action) in catalogue.actions.iter().enumerate() {
+        let service = action.split(':').next().unwrap();
+        let mut targets: Vec<Target> = arns.iter().map(|a| Target::Arn(a)).collect();
+        targets.extend([Target::Service(service), Target::AllOf(service)]);
+        for target in targets {
+            let by_name = effective.access(action, target);
+            let by_slot = effective.access_slot(&catalogue.actions, slot, target);
+            assert_eq!(by_slot, by_name, "{action} on {target:?}");
+            allowed += usize::from(by_name.allowed);
+            conditional += usize::from(by_name.conditional());
+            cut += usize::from(by_name.cut_by.is_some());
+        }
+    }
+    // The case is not vacuous: some accesses are allowed, some conditional, some cut.
+    assert!(
+        allowed > 20 && conditional > 0 && cut > 0,
+        "{allowed} {conditional} {cut}"
+    );
+    for credential in &catalogue.credential {
+        assert_eq!(catalogue.actions[credential.slot], credential.lower);
+    }
+}
+
+/// The selector of a path with a target (what the chains group principals by) is the same
+/// for principals whose statements decide its targets alike, whatever the policies' names,
+/// order or duplicates, and differs when a resource or the condition's verdict for the caller
+/// differs.
+#[test]
+fn selectors_group_principals_by_what_decides_their_targets() {
+    use super::condition::Caller;
+    use super::effective::Effective;
+    use super::escalation::{View, find};
+    use crate::analyze::policy::CompiledPolicy;
+    let catalogue = Catalogue::builtin();
+    let (index, path) = catalogue
+        .path
+        .iter()
+        .enumerate()
+        .find(|(_, p)| {
+            let actions: Vec<&str> = p.steps.iter().map(|s| s.lower.as_str()).collect();
+            actions == ["iam:passrole", "ec2:runinstances"]
+        })
+        .expect("the catalogue passes a role to EC2");
+    assert_eq!(path.target(), Some(Reach::PassedRole));
+    let compile = |name: &str, statements: Value| {
+        CompiledPolicy::compile(
+            name,
+            &json!({"Version": "2012-10-17", "Statement": statements}),
+        )
+    };
+    let pass = |resource: &str| statement("Allow", json!("iam:PassRole"), json!(resource));
+    let run = statement("Allow", json!("ec2:RunInstances"), json!("*"));
+    let roles = format!("arn:aws:iam::{A}:role/*");
+    let tagged = json!({"Effect": "Allow", "Action": "iam:PassRole", "Resource": roles,
+        "Condition": {"StringEquals": {"aws:PrincipalTag/team": "ops"}}});
+    let policies = [
+        compile("one", json!([pass(&roles), run.clone()])),
+        compile("two", json!([run.clone(), pass(&roles), pass(&roles)])),
+        compile(
+            "three",
+            json!([pass(&format!("arn:aws:iam::{A}:role/app-*")), run.clone()]),
+        ),
+        compile("four", json!([tagged, run.clone()])),
+    ];
+    let ops = [("team".to_string(), "ops".to_string())]
+        .into_iter()
+        .collect();
+    let dev = [("team".to_string(), "dev".to_string())]
+        .into_iter()
+        .collect();
+    let arn = format!("arn:aws:iam::{A}:user/me");
+    let selector = |policy: usize, tags| {
+        let view = View {
+            kind: "user",
+            arn: &arn,
+            account: A,
+            own_groups: Vec::new(),
+            attached_policies: Vec::new(),
+            effective: Effective {
+                identity: vec![&policies[policy]],
+                boundary: None,
+                scp_levels: &[],
+                caller: Caller {
+                    arn: &arn,
+                    account: A,
+                    tags,
+                },
+            },
+        };
+        let found = find(&view, catalogue);
+        let taken = found.taken.iter().find(|t| t.path == index);
+        taken.and_then(|t| t.selector)
+    };
+    let none = Default::default();
+    let one = selector(0, &none).expect("the path is taken");
+    assert_eq!(
+        selector(1, &none),
+        Some(one),
+        "names, order and duplicates aside"
+    );
+    assert_ne!(selector(2, &none), Some(one), "another resource");
+    assert_eq!(
+        selector(3, &ops),
+        Some(one),
+        "a condition that holds for the caller"
+    );
+    assert_ne!(
+        selector(3, &dev),
+        Some(one),
+        "a condition that cannot hold for it"
+    );
+}

@@ -19,7 +19,7 @@ use super::catalogue::{Catalogue, Reach, Yields};
 use super::effective::Effective;
 use super::escalation::{Found, Taken};
 use crate::analyze::Privilege;
-use crate::analyze::policy::Target;
+use crate::analyze::policy::{Digest128, Target};
 use crate::analyze::trust::Admits;
 use crate::hash::FastMap;
 
@@ -135,7 +135,7 @@ impl Candidates {
 pub fn close(nodes: &[Node], catalogue: &Catalogue) -> Vec<Closure> {
     let candidates = Candidates::build(nodes);
     let mut hubs: Vec<Hub> = Vec::new();
-    let mut hub_of: FastMap<String, u32> = FastMap::default();
+    let mut hub_of: FastMap<HubKey, u32> = FastMap::default();
     // (from, to, label, conditional); `to` >= nodes.len() is a hub.
     let mut edges: Vec<(u32, u32, u32, bool)> = Vec::new();
     let n = nodes.len();
@@ -204,18 +204,21 @@ pub fn close(nodes: &[Node], catalogue: &Catalogue) -> Vec<Closure> {
         .collect()
 }
 
+/// What a hub is the one of: a path and its selector, or a service-role path (whose service
+/// the path names) in an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum HubKey<'a> {
+    Selector(usize, Digest128),
+    Service(usize, &'a str),
+}
+
 /// The hub a taken path points at: its selector, or the service-role hub of its account;
 /// `None` for a path decided on the principal alone.
-fn hub_key(taken: &Taken, node: &Node, catalogue: &Catalogue) -> Option<String> {
+fn hub_key<'a>(taken: &Taken, node: &Node<'a>, catalogue: &Catalogue) -> Option<HubKey<'a>> {
     let path = &catalogue.path[taken.path];
-    match (&taken.selector, path.yields) {
-        (Some(selector), _) => Some(format!("{}\n{selector}", taken.path)),
-        (None, Yields::ServiceRole) => Some(format!(
-            "{}\nservice|{}|{}",
-            taken.path,
-            node.account,
-            path.service.as_deref().unwrap_or_default()
-        )),
+    match (taken.selector, path.yields) {
+        (Some(selector), _) => Some(HubKey::Selector(taken.path, selector)),
+        (None, Yields::ServiceRole) => Some(HubKey::Service(taken.path, node.account)),
         (None, _) => None,
     }
 }
@@ -240,19 +243,20 @@ fn members(
     let Some(effective) = nodes[hub.representative].effective else {
         return Vec::new();
     };
-    let steps: Vec<&str> = path
+    let steps: Vec<usize> = path
         .steps
         .iter()
         .filter(|s| s.reach.is_target())
-        .map(|s| s.lower.as_str())
+        .map(|s| s.slot)
         .collect();
     candidates
         .of(reach, &hub.account, service)
         .into_iter()
         .filter_map(|(i, trust_conditional)| {
             let mut conditional = trust_conditional;
-            for action in &steps {
-                let access = effective.access(action, Target::Arn(nodes[i as usize].arn));
+            for &slot in &steps {
+                let target = Target::Arn(nodes[i as usize].arn);
+                let access = effective.access_slot(&catalogue.actions, slot, target);
                 if !access.allowed {
                     return None;
                 }
@@ -271,6 +275,7 @@ fn named_trusts(nodes: &[Node], catalogue: &Catalogue) -> Vec<(u32, u32, u32, bo
     }) else {
         return Vec::new();
     };
+    let assume = catalogue.actions.iter().position(|a| a == "sts:assumerole");
     let by_arn: FastMap<&str, u32> = nodes
         .iter()
         .enumerate()
@@ -289,7 +294,12 @@ fn named_trusts(nodes: &[Node], catalogue: &Catalogue) -> Vec<(u32, u32, u32, bo
                 Some(false)
             } else {
                 node.effective
-                    .map(|e| e.access("sts:assumerole", Target::Arn(role.arn)))
+                    .map(|e| match assume {
+                        Some(slot) => {
+                            e.access_slot(&catalogue.actions, slot, Target::Arn(role.arn))
+                        }
+                        None => e.access("sts:assumerole", Target::Arn(role.arn)),
+                    })
                     .filter(|a| a.allowed)
                     .map(|a| a.conditional())
             };
@@ -428,7 +438,7 @@ fn reached_paths(
     i: usize,
     nodes: &[Node],
     hubs: &[Hub],
-    hub_of: &FastMap<String, u32>,
+    hub_of: &FastMap<HubKey, u32>,
     catalogue: &Catalogue,
 ) -> Vec<String> {
     let Some(found) = nodes[i].found else {

@@ -4,7 +4,7 @@
 //! allow). RCPs restrict resources, not principals, and are left out.
 
 use crate::analyze::aws::condition::{Caller, Holds};
-use crate::analyze::policy::{CompiledPolicy, Target};
+use crate::analyze::policy::{CompiledPolicy, Statement, Target};
 
 /// The policies that decide what one principal may do.
 #[derive(Debug, Clone)]
@@ -40,9 +40,45 @@ enum SetVerdict {
     Yes(Vec<String>),
 }
 
+/// The action an access is asked for: by name, or by its slot in a list every policy keeps a
+/// table for (the catalogue's, see [`CompiledPolicy::slot_statements`]), which spares matching
+/// each statement's actions on every ask.
+#[derive(Debug, Clone, Copy)]
+pub enum Action<'q> {
+    Named(&'q str),
+    Slot(&'q [String], usize),
+}
+
+impl Action<'_> {
+    /// Calls `visit` on the statements of `policy` that match the action, until it returns
+    /// false.
+    fn statements(&self, policy: &CompiledPolicy, mut visit: impl FnMut(&Statement) -> bool) {
+        match *self {
+            Action::Named(action) => {
+                for statement in policy.statements() {
+                    if statement.matches_action(action) && !visit(statement) {
+                        return;
+                    }
+                }
+            }
+            Action::Slot(actions, slot) => policy.slot_statements(actions, slot, visit),
+        }
+    }
+}
+
 impl Effective<'_> {
     /// The (lowercase) action on this target.
     pub fn access(&self, action: &str, target: Target) -> Access {
+        self.access_of(Action::Named(action), target)
+    }
+
+    /// The catalogue action `actions[slot]` on this target (the same answer as
+    /// [`Effective::access`] of it, from each policy's table).
+    pub fn access_slot(&self, actions: &[String], slot: usize, target: Target) -> Access {
+        self.access_of(Action::Slot(actions, slot), target)
+    }
+
+    fn access_of(&self, action: Action, target: Target) -> Access {
         let SetVerdict::Yes(mut conditions) =
             set_access(&self.identity, action, target, &self.caller)
         else {
@@ -74,12 +110,8 @@ impl Effective<'_> {
         }
     }
 
-    /// Some identity policy mentions this action in an Allow (a cheap pre-check).
-    pub fn mentions(&self, action: &str) -> bool {
-        self.identity.iter().any(|p| p.mentions(action))
-    }
-
-    /// [`Effective::mentions`] of `actions[slot]` (the catalogue's), from each policy's table.
+    /// Some identity policy mentions `actions[slot]` (the catalogue's) in an Allow, from each
+    /// policy's table (a cheap pre-check).
     pub fn mentions_slot(&self, actions: &[String], slot: usize) -> bool {
         self.identity.iter().any(|p| p.mentions_slot(actions, slot))
     }
@@ -88,29 +120,39 @@ impl Effective<'_> {
 /// A union of documents: some Allow applies and no Deny that surely applies.
 fn set_access(
     policies: &[&CompiledPolicy],
-    action: &str,
+    action: Action,
     target: Target,
     caller: &Caller,
 ) -> SetVerdict {
     let mut best: Option<Vec<String>> = None;
     let mut deny_conditions = Vec::new();
-    for statement in policies.iter().flat_map(|p| p.statements()) {
-        if !statement.applies(action, target) {
-            continue;
-        }
-        let held = statement.holds_for(Some(caller));
-        match (statement.allow(), held) {
-            (_, Holds::Never) => {}
-            (false, Holds::Always) => return SetVerdict::No,
-            (false, Holds::Maybe(condition)) => {
-                deny_conditions.push(format!("unless Deny {condition}"))
+    let mut denied = false;
+    for policy in policies {
+        action.statements(policy, |statement| {
+            if !statement.on_target(target) {
+                return true;
             }
-            (true, Holds::Always) => best = Some(Vec::new()),
-            (true, Holds::Maybe(condition)) => {
-                if best.is_none() {
-                    best = Some(vec![condition]);
+            let held = statement.holds_for(Some(caller));
+            match (statement.allow(), held) {
+                (_, Holds::Never) => {}
+                (false, Holds::Always) => {
+                    denied = true;
+                    return false;
+                }
+                (false, Holds::Maybe(condition)) => {
+                    deny_conditions.push(format!("unless Deny {condition}"))
+                }
+                (true, Holds::Always) => best = Some(Vec::new()),
+                (true, Holds::Maybe(condition)) => {
+                    if best.is_none() {
+                        best = Some(vec![condition]);
+                    }
                 }
             }
+            true
+        });
+        if denied {
+            return SetVerdict::No;
         }
     }
     match best {

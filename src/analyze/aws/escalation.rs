@@ -8,7 +8,7 @@
 
 use super::catalogue::{Catalogue, Path, Reach, Yields};
 use super::effective::{Access, Effective};
-use crate::analyze::policy::Target;
+use crate::analyze::policy::{Digest128, Target, digest_finish, digest_part};
 
 /// What the catalogue needs to know of a principal.
 #[derive(Debug, Clone)]
@@ -29,8 +29,9 @@ pub struct Taken {
     /// Index in the catalogue.
     pub path: usize,
     pub conditions: Vec<String>,
-    /// For a path with a target: what decides which targets its steps reach.
-    pub selector: Option<String>,
+    /// For a path with a target: what decides which targets its steps reach (see
+    /// [`selector`]).
+    pub selector: Option<Digest128>,
 }
 
 /// The paths of one principal.
@@ -65,10 +66,10 @@ pub fn find(view: &View, catalogue: &Catalogue) -> Found {
         {
             continue;
         }
-        match own_steps(view, path) {
+        match own_steps(view, path, &catalogue.actions) {
             Ok(conditions) => {
                 let selector = match path.target() {
-                    Some(reach) => match selector(view, path, reach) {
+                    Some(reach) => match selector(view, path, reach, &catalogue.actions) {
                         Some(key) => Some(key),
                         None => continue,
                     },
@@ -92,21 +93,20 @@ pub fn find(view: &View, catalogue: &Catalogue) -> Found {
 }
 
 /// The steps that do not reach a target: allowed (with their conditions), or why not.
-fn own_steps(view: &View, path: &Path) -> Result<Vec<String>, Option<&'static str>> {
+fn own_steps(
+    view: &View,
+    path: &Path,
+    actions: &[String],
+) -> Result<Vec<String>, Option<&'static str>> {
     let mut conditions = Vec::new();
     for step in path.steps.iter().filter(|s| !s.reach.is_target()) {
+        let access = |target: Target| view.effective.access_slot(actions, step.slot, target);
         let access = match step.reach {
-            Reach::Own => view.effective.access(&step.lower, Target::Arn(view.arn)),
-            Reach::OwnGroup => best(&view.own_groups, |g| {
-                view.effective.access(&step.lower, Target::Arn(g))
-            }),
-            Reach::AttachedPolicy => best(&view.attached_policies, |p| {
-                view.effective.access(&step.lower, Target::Arn(p))
-            }),
+            Reach::Own => access(Target::Arn(view.arn)),
+            Reach::OwnGroup => best(&view.own_groups, |g| access(Target::Arn(g))),
+            Reach::AttachedPolicy => best(&view.attached_policies, |p| access(Target::Arn(p))),
             // Any policy, or any resource of the action's service: lapse cannot name it.
-            _ => view
-                .effective
-                .access(&step.lower, Target::Service(step.service())),
+            _ => access(Target::Service(step.service())),
         };
         if !access.allowed {
             return Err(access.cut_by);
@@ -140,43 +140,48 @@ fn best(candidates: &[&str], access: impl Fn(&str) -> Access) -> Access {
     result
 }
 
-/// The statements that decide the path's target steps, as a key, or `None` when no Allow of
-/// the identity could reach any IAM resource for one of them.
-fn selector(view: &View, path: &Path, reach: Reach) -> Option<String> {
+/// The statements that decide the path's target steps, digested, or `None` when no Allow of
+/// the identity could reach any IAM resource for one of them. Two principals with the same
+/// selector reach the same targets: the reach, the account, the service, and per target step
+/// the distinct statements (effect, resources, condition for the caller) of each layer.
+fn selector(view: &View, path: &Path, reach: Reach, actions: &[String]) -> Option<Digest128> {
     let caller = &view.effective.caller;
-    let mut key = format!(
-        "{:?}|{}|{}",
-        reach,
-        view.account,
-        path.service.as_deref().unwrap_or("")
+    let mut hasher = <sha2::Sha256 as sha2::Digest>::new();
+    digest_part(&mut hasher, format!("{reach:?}").as_bytes());
+    digest_part(&mut hasher, view.account.as_bytes());
+    digest_part(
+        &mut hasher,
+        path.service.as_deref().unwrap_or("").as_bytes(),
     );
     for step in path.steps.iter().filter(|s| s.reach.is_target()) {
-        key.push_str("\n");
-        key.push_str(&step.lower);
+        digest_part(&mut hasher, step.lower.as_bytes());
         let mut allows = false;
         let mut layer = |tag: &str, policies: &[&crate::analyze::policy::CompiledPolicy]| {
-            let mut parts: Vec<String> = policies
-                .iter()
-                .flat_map(|p| p.statements())
-                .filter(|s| s.matches_action(&step.lower) && s.may_serve("iam"))
-                .inspect(|s| allows |= tag == "i" && s.allow())
-                .map(|s| s.content_key(Some(caller)))
-                .collect();
-            parts.sort();
+            let mut parts: Vec<Digest128> = Vec::new();
+            for policy in policies {
+                policy.slot_statements(actions, step.slot, |s| {
+                    if s.may_serve("iam") {
+                        allows |= tag == "i" && s.allow();
+                        parts.push(s.content_digest(Some(caller)));
+                    }
+                    true
+                });
+            }
+            parts.sort_unstable();
             parts.dedup();
-            format!("|{tag}:{}", parts.join(";"))
+            digest_part(&mut hasher, tag.as_bytes());
+            digest_part(&mut hasher, parts.as_flattened());
         };
-        let mut text = layer("i", &view.effective.identity);
+        layer("i", &view.effective.identity);
         if let Some(Some(boundary)) = view.effective.boundary {
-            text.push_str(&layer("b", &[boundary]));
+            layer("b", &[boundary]);
         }
         for level in view.effective.scp_levels {
-            text.push_str(&layer("s", level));
+            layer("s", level);
         }
         if !allows {
             return None;
         }
-        key.push_str(&text);
     }
-    Some(key)
+    Some(digest_finish(hasher))
 }

@@ -253,10 +253,10 @@ fn credential_exposure(effective: &Effective, catalogue: &Catalogue) -> Vec<Stri
     catalogue
         .credential
         .iter()
-        .filter(|c| effective.mentions(&c.lower))
+        .filter(|c| effective.mentions_slot(&catalogue.actions, c.slot))
         .filter_map(|c| {
             let service = c.service();
-            let access = effective.access(&c.lower, Target::AllOf(&service));
+            let access = effective.access_slot(&catalogue.actions, c.slot, Target::AllOf(&service));
             access.allowed.then(|| {
                 let conditional = if access.conditional() {
                     " (conditional)"
