@@ -337,10 +337,6 @@ impl CompiledPolicy {
         policy
     }
 
-    pub(crate) fn statements(&self) -> &[Statement] {
-        &self.statements
-    }
-
     /// Some Allow statement matches this concrete (lowercase) action, on whatever resource.
     pub fn mentions(&self, action: &str) -> bool {
         self.statements
@@ -379,10 +375,20 @@ impl CompiledPolicy {
                 }
             }
         } else if let Some(action) = actions.get(slot) {
-            for statement in self.statements.iter().filter(|s| s.matches_action(action)) {
-                if !visit(statement) {
-                    return;
-                }
+            self.statements_matching(action, visit);
+        }
+    }
+
+    /// Calls `visit` on each statement whose Action or NotAction matches the (lowercase)
+    /// `action`, in document order, until it returns false.
+    pub(crate) fn statements_matching(
+        &self,
+        action: &str,
+        mut visit: impl FnMut(&Statement) -> bool,
+    ) {
+        for statement in self.statements.iter().filter(|s| s.matches_action(action)) {
+            if !visit(statement) {
+                return;
             }
         }
     }

@@ -52,15 +52,9 @@ pub enum Action<'q> {
 impl Action<'_> {
     /// Calls `visit` on the statements of `policy` that match the action, until it returns
     /// false.
-    fn statements(&self, policy: &CompiledPolicy, mut visit: impl FnMut(&Statement) -> bool) {
+    fn statements(&self, policy: &CompiledPolicy, visit: impl FnMut(&Statement) -> bool) {
         match *self {
-            Action::Named(action) => {
-                for statement in policy.statements() {
-                    if statement.matches_action(action) && !visit(statement) {
-                        return;
-                    }
-                }
-            }
+            Action::Named(action) => policy.statements_matching(action, visit),
             Action::Slot(actions, slot) => policy.slot_statements(actions, slot, visit),
         }
     }
