@@ -27,16 +27,37 @@ pub mod rules;
 pub mod text;
 
 /// Runs one stage and logs its duration at debug level (`RUST_LOG=lapse=debug`), so a slow
-/// scan shows where its time went.
+/// scan shows where its time went: wall time, and the process's CPU time (user and system,
+/// every thread, so a stage that runs beside another counts both) over the stage.
 pub fn timed<T>(stage: &'static str, run: impl FnOnce() -> T) -> T {
     let started = std::time::Instant::now();
+    let cpu_before = cpu_time_ms();
     let result = run();
     tracing::debug!(
         stage,
         elapsed_ms = started.elapsed().as_millis() as u64,
+        cpu_ms = cpu_time_ms().saturating_sub(cpu_before),
         "stage done"
     );
     result
+}
+
+/// CPU time this process has used so far, user and system, in milliseconds (0 off Unix).
+fn cpu_time_ms() -> u64 {
+    #[cfg(unix)]
+    {
+        // SAFETY: getrusage fills the struct it is given; a zeroed rusage is a valid value.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
+            return 0;
+        }
+        let ms = |t: libc::timeval| t.tv_sec as u64 * 1000 + t.tv_usec as u64 / 1000;
+        ms(usage.ru_utime) + ms(usage.ru_stime)
+    }
+    #[cfg(not(unix))]
+    {
+        0
+    }
 }
 
 /// Memory settings for a scan's shape: stages that each build and drop hundreds of megabytes.

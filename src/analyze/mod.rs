@@ -253,59 +253,66 @@ impl Facts {
         &self.0
     }
 
-    /// The facts by name, each still JSON text: the rule engine reads a few facts of a wide
-    /// set, and parsing only those halves its per-subject cost. `None` only if a fact name
-    /// needs unescaping, which names written by analyzers never do; use [`Facts::to_map`] then.
-    pub fn view(&self) -> Option<FactsView<'_>> {
-        serde_json::from_str(&self.0).ok()
+    /// The facts named in `names` (sorted, no duplicates), parsed in one pass over the text,
+    /// in the order of `names`; `None` where the subject does not carry one. Every other fact
+    /// is skipped unparsed: the rule engine reads a few facts of a wide set on every subject.
+    /// A name written twice reads as its last value, as in [`Facts::to_map`].
+    pub fn pick<N: AsRef<str>>(&self, names: &[N]) -> Vec<Option<serde_json::Value>> {
+        let mut de = serde_json::Deserializer::from_str(&self.0);
+        // Always written from a map by this type, so it always parses.
+        serde::de::DeserializeSeed::deserialize(Pick(names), &mut de)
+            .unwrap_or_else(|_| names.iter().map(|_| None).collect())
     }
 }
 
-/// A subject's facts, borrowed: names and unparsed values, in the order they were written.
-#[derive(Debug, Default)]
-pub struct FactsView<'a>(Vec<(&'a str, &'a serde_json::value::RawValue)>);
+/// The visitor of [`Facts::pick`]: keys matched against the sorted names, wanted values parsed.
+struct Pick<'n, N>(&'n [N]);
 
-impl<'a> FactsView<'a> {
-    /// One fact, parsed; `None` when the subject does not carry it.
-    pub fn get(&self, name: &str) -> Option<serde_json::Value> {
-        let (_, raw) = self.0.iter().find(|(key, _)| *key == name)?;
-        // A slice of a document serde_json wrote, so it parses back.
-        serde_json::from_str(raw.get()).ok()
-    }
-
-    /// Every fact, parsed.
-    pub fn to_map(&self) -> serde_json::Map<String, serde_json::Value> {
-        self.0
-            .iter()
-            .filter_map(|(name, raw)| {
-                Some((name.to_string(), serde_json::from_str(raw.get()).ok()?))
-            })
-            .collect()
+impl<'de, N: AsRef<str>> serde::de::DeserializeSeed<'de> for Pick<'_, N> {
+    type Value = Vec<Option<serde_json::Value>>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
     }
 }
 
-impl<'de: 'a, 'a> Deserialize<'de> for FactsView<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visitor<'a> {
-            type Value = FactsView<'a>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a JSON object of facts")
-            }
-            fn visit_map<M: serde::de::MapAccess<'de>>(
-                self,
-                mut map: M,
-            ) -> Result<Self::Value, M::Error> {
-                let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(32));
-                while let Some(entry) =
-                    map.next_entry::<&'de str, &'de serde_json::value::RawValue>()?
-                {
-                    fields.push(entry);
+impl<'de, N: AsRef<str>> serde::de::Visitor<'de> for Pick<'_, N> {
+    type Value = Vec<Option<serde_json::Value>>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object of facts")
+    }
+    fn visit_map<M: serde::de::MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+        let mut values: Vec<Option<serde_json::Value>> = self.0.iter().map(|_| None).collect();
+        while let Some(FactName(name)) = map.next_key()? {
+            match self.0.binary_search_by(|n| n.as_ref().cmp(&name)) {
+                Ok(at) => values[at] = Some(map.next_value()?),
+                Err(_) => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
                 }
-                Ok(FactsView(fields))
             }
         }
-        deserializer.deserialize_map(Visitor(std::marker::PhantomData))
+        Ok(values)
+    }
+}
+
+/// A fact's name, borrowed from the text unless it had to be unescaped.
+struct FactName<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for FactName<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = FactName<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a fact name")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(FactName(std::borrow::Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(FactName(std::borrow::Cow::Owned(v.to_string())))
+            }
+        }
+        d.deserialize_str(Visitor)
     }
 }
 
@@ -379,22 +386,29 @@ mod facts_tests {
     use serde_json::json;
 
     #[test]
-    fn view_reads_single_facts_as_the_map_does() {
+    fn pick_reads_the_named_facts_as_the_map_does() {
         let map = json!({"age_days": 91, "name": "a\"b", "tags": {"k": [1, null]}, "gone": null});
         let facts = Facts::from(map.as_object().unwrap().clone());
-        let view = facts.view().unwrap();
-        for name in ["age_days", "name", "tags", "gone"] {
-            assert_eq!(view.get(name).as_ref(), map.get(name), "{name}");
+        let names = ["age_days", "gone", "missing", "name", "tags"];
+        let picked = facts.pick(&names);
+        for (name, value) in names.iter().zip(&picked) {
+            assert_eq!(value.as_ref(), map.get(*name), "{name}");
         }
-        assert_eq!(view.get("missing"), None);
-        assert_eq!(view.to_map(), facts.to_map());
+        assert_eq!(
+            facts.pick::<&str>(&[]),
+            Vec::<Option<serde_json::Value>>::new()
+        );
     }
 
     #[test]
-    fn view_declines_escaped_names_rather_than_misreading_them() {
+    fn pick_unescapes_names_and_keeps_the_last_of_a_repeated_one() {
         // Analyzers never write such names; a hand-made inventory might.
-        let facts = Facts(r#"{"a\u0062": 1}"#.into());
-        assert!(facts.view().is_none());
+        let facts = Facts(r#"{"a\u0062": 1, "c": 1, "c": 2}"#.into());
+        assert_eq!(
+            facts.pick(&["ab", "c"]),
+            vec![Some(json!(1)), Some(json!(2))]
+        );
         assert_eq!(facts.get("ab"), Some(json!(1)));
+        assert_eq!(facts.get("c"), Some(json!(2)));
     }
 }

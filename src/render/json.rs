@@ -118,7 +118,7 @@ fn write_compact(derived: &super::Derived, out: &mut impl Write) -> Result<(), F
                     if at > 0 {
                         text.push(b',');
                     }
-                    serde_json::to_writer(&mut text, &v1::Finding::from(finding))?;
+                    serde_json::to_writer(&mut text, &v1::FindingView::from(finding))?;
                 }
                 Ok(text)
             })
@@ -214,7 +214,7 @@ struct Findings<'a>(&'a Report);
 
 impl Serialize for Findings<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.findings.iter().map(v1::Finding::from))
+        serializer.collect_seq(self.0.findings.iter().map(v1::FindingView::from))
     }
 }
 

@@ -24,6 +24,9 @@ pub struct Reads {
     /// Facts the rule cannot judge without (its `[requires]` table), each with the input that
     /// supplies it: a subject lacking one is counted as not judged, not as passing.
     pub required: Vec<(String, String)>,
+    /// `params` is read at all (a field of it, or as a whole): without, the engine leaves it
+    /// unset.
+    pub uses_params: bool,
 }
 
 /// A condition that does not parse or reads what it may not.
@@ -246,10 +249,14 @@ impl Walk {
     }
 
     fn ident(&mut self, name: &str) {
+        if self.is_bound(name) {
+            return;
+        }
         // `@`-names are the parser's own accumulators.
-        if !self.is_bound(name) && !name.starts_with('@') && !VARIABLES.contains(&name) {
+        if !name.starts_with('@') && !VARIABLES.contains(&name) {
             self.unknown.insert(name.to_string());
         }
+        self.reads.uses_params |= name == "params";
     }
 
     fn field(&mut self, root: &str, field: &str) {
@@ -279,6 +286,19 @@ mod tests {
         .unwrap();
         assert_eq!(reads.facts, vec!["active", "age_days", "slot"]);
         assert_eq!(reads.params, vec!["max_age_days"]);
+    }
+
+    #[test]
+    fn uses_params_when_params_is_read_free() {
+        let uses = |c: &str| analyze(c).unwrap().uses_params;
+        assert!(uses("r.age_days > params.max_age_days"));
+        assert!(uses("size(params) > 0"));
+        assert!(uses("r[\"a\"] in params[\"roles\"]"));
+        assert!(!uses("r.active && r.age_days > 90"));
+        assert!(
+            !uses("r.xs.exists(params, params > 1)"),
+            "a bound `params` shadows"
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@ use rayon::prelude::*;
 
 use super::Rule;
 use super::condition::Reads;
-use crate::analyze::{FactsView, Subject};
+use crate::analyze::Subject;
 use crate::findings::{Finding, fingerprint, risk};
 use crate::inventory::{CoverageGap, Timestamp};
 
@@ -37,6 +37,8 @@ struct Compiled {
     required: Vec<(String, String)>,
     /// `params`, converted once.
     params: Value,
+    /// The condition reads `params`: without, the engine does not set it.
+    uses_params: bool,
     /// The rule's title and remediation, shared by all its findings.
     title: Arc<str>,
     remediation: Arc<str>,
@@ -51,6 +53,7 @@ impl CompiledRule {
             whole_facts: reads.whole_facts,
             required: reads.required,
             params,
+            uses_params: reads.uses_params,
             title: Arc::from(rule.title.as_str()),
             remediation: Arc::from(rule.docs.remediation.as_str()),
         };
@@ -60,10 +63,25 @@ impl CompiledRule {
 
 /// The active rules of one subject kind, and the facts they read.
 struct KindRules {
-    rules: Vec<usize>,
-    /// Facts to put in `r`, with their CEL keys built once; `None`: all of them. Converting
-    /// only what conditions read halves the per-subject cost on wide fact sets.
-    facts: Option<Vec<(String, Key)>>,
+    rules: Vec<KindRule>,
+    /// Facts to put in `r`, sorted, with their CEL keys built once; `None`: all of them.
+    /// Parsing and converting only what conditions read halves the per-subject cost on wide
+    /// fact sets.
+    facts: Option<Fields>,
+}
+
+/// The facts the rules of a kind read: names (sorted) and their CEL keys.
+struct Fields {
+    names: Vec<String>,
+    keys: Vec<Key>,
+}
+
+/// One rule of a kind, with where its required and evidence facts sit among the kind's
+/// [`Fields`] (empty when the kind passes every fact).
+struct KindRule {
+    index: usize,
+    required: Vec<usize>,
+    evidence: Vec<usize>,
 }
 
 /// The rules of a run, compiled, indexed by the subject kind they apply to.
@@ -71,7 +89,7 @@ pub struct RuleSet {
     rules: Vec<Rule>,
     compiled: Vec<Compiled>,
     /// Active rules (enabled, not removed) by subject kind.
-    by_kind: HashMap<String, KindRules>,
+    by_kind: crate::hash::FastMap<String, KindRules>,
 }
 
 impl std::fmt::Debug for RuleSet {
@@ -95,6 +113,22 @@ impl RuleSet {
             .into_iter()
             .map(|(kind, rules)| {
                 let facts = facts_read(&compiled, &rules);
+                let at = |name: &String| {
+                    facts
+                        .as_ref()
+                        .and_then(|f| f.names.binary_search(name).ok())
+                };
+                let rules = rules
+                    .into_iter()
+                    .map(|index| {
+                        let rule = &compiled[index];
+                        KindRule {
+                            index,
+                            required: rule.required.iter().filter_map(|(f, _)| at(f)).collect(),
+                            evidence: rule.evidence.iter().filter_map(at).collect(),
+                        }
+                    })
+                    .collect();
                 (kind, KindRules { rules, facts })
             })
             .collect();
@@ -244,42 +278,41 @@ fn evaluate_subject(rules: &RuleSet, ctx: &mut Context, subject: &Subject) -> Pa
     // Built once per subject, shared by all its rules: the costly part of a CEL evaluation.
     // Only the facts the kind's rules read are parsed; they also give findings their evidence.
     let read = match &kind.facts {
-        Some(_) => subject
-            .facts
-            .view()
-            .map_or_else(|| Read::All(subject.facts()), Read::Some),
+        Some(fields) => Read::Picked(fields, subject.facts.pick(&fields.names)),
         None => Read::All(subject.facts()),
     };
-    let facts = match (&kind.facts, &read) {
-        (Some(fields), _) => {
-            let mut map = HashMap::with_capacity(fields.len());
-            for (name, key) in fields {
-                if let Some(value) = read.get(name) {
-                    map.insert(key.clone(), json_to_cel(&value));
+    let facts = match &read {
+        Read::Picked(fields, values) => {
+            let mut map = HashMap::with_capacity(fields.keys.len());
+            for (key, value) in fields.keys.iter().zip(values) {
+                if let Some(value) = value {
+                    map.insert(key.clone(), json_to_cel(value));
                 }
             }
             Value::Map(Map { map: Arc::new(map) })
         }
-        (None, Read::All(json)) => json_object_to_cel(json.iter()),
-        // Not built (a rule reading every fact gets them all parsed), but well defined.
-        (None, Read::Some(view)) => json_object_to_cel(view.to_map().iter()),
+        Read::All(json) => json_object_to_cel(json.iter()),
     };
     ctx.add_variable_from_value("r", facts);
-    for &index in &kind.rules {
+    for rule_of_kind in &kind.rules {
+        let index = rule_of_kind.index;
         let (rule, compiled) = (&rules.rules[index], &rules.compiled[index]);
-        let missing = compiled
-            .required
-            .iter()
-            .position(|(fact, _)| read.get(fact).is_none_or(|v| v.is_null()));
-        if let Some(fact) = missing {
+        if let Some(fact) = read.missing(rule_of_kind, compiled) {
             unjudged.push((index, fact));
             continue;
         }
-        ctx.add_variable_from_value("params", compiled.params.clone());
+        if compiled.uses_params {
+            ctx.add_variable_from_value("params", compiled.params.clone());
+        }
         // A panic inside the interpreter (a `duration()` literal chrono cannot hold) costs
         // this rule on this subject, as a gap; the other rules and subjects go on.
         match super::condition::contain(|| compiled.program.execute(ctx)) {
-            Ok(Ok(Value::Bool(true))) => findings.push(finding(rule, compiled, subject, &read)),
+            Ok(Ok(Value::Bool(true))) => findings.push(finding(
+                rule,
+                compiled,
+                subject,
+                read.evidence(rule_of_kind, compiled),
+            )),
             Ok(Ok(Value::Bool(false))) => {}
             Ok(Ok(other)) => gaps.push(gap(
                 rule,
@@ -297,23 +330,56 @@ fn evaluate_subject(rules: &RuleSet, ctx: &mut Context, subject: &Subject) -> Pa
     (findings, gaps, unjudged)
 }
 
-/// A subject's facts as evaluation reads them: the few its rules name, or all of them.
+/// A subject's facts as evaluation reads them: the few its kind's rules name (in the order of
+/// the kind's [`Fields`]), or all of them.
 enum Read<'a> {
-    Some(FactsView<'a>),
+    Picked(&'a Fields, Vec<Option<serde_json::Value>>),
     All(serde_json::Map<String, serde_json::Value>),
 }
 
 impl Read<'_> {
-    fn get(&self, name: &str) -> Option<serde_json::Value> {
+    /// The first fact `rule` requires that this subject lacks (unknown or `null`), as its
+    /// index in the rule's `required`.
+    fn missing(&self, rule: &KindRule, compiled: &Compiled) -> Option<usize> {
+        let unknown = |v: Option<&serde_json::Value>| v.is_none_or(serde_json::Value::is_null);
         match self {
-            Read::Some(view) => view.get(name),
-            Read::All(map) => map.get(name).cloned(),
+            Read::Picked(_, values) => rule
+                .required
+                .iter()
+                .position(|&at| unknown(values[at].as_ref())),
+            Read::All(map) => compiled
+                .required
+                .iter()
+                .position(|(fact, _)| unknown(map.get(fact))),
         }
+    }
+
+    /// The facts `rule`'s condition reads, by name: its finding's evidence (`null` for one
+    /// the subject does not carry).
+    fn evidence(
+        &self,
+        rule: &KindRule,
+        compiled: &Compiled,
+    ) -> BTreeMap<String, serde_json::Value> {
+        let value = |name: &String, at: Option<usize>| {
+            match (self, at) {
+                (Read::Picked(_, values), Some(at)) => values[at].clone(),
+                (Read::All(map), _) => map.get(name).cloned(),
+                (Read::Picked(..), None) => None,
+            }
+            .unwrap_or(serde_json::Value::Null)
+        };
+        compiled
+            .evidence
+            .iter()
+            .enumerate()
+            .map(|(i, name)| (name.clone(), value(name, rule.evidence.get(i).copied())))
+            .collect()
     }
 }
 
 /// The union of the facts `rules` read, or `None` when one of them needs them all.
-fn facts_read(compiled: &[Compiled], rules: &[usize]) -> Option<Vec<(String, Key)>> {
+fn facts_read(compiled: &[Compiled], rules: &[usize]) -> Option<Fields> {
     let mut names: Vec<&String> = Vec::new();
     for &index in rules {
         let rule = &compiled[index];
@@ -325,23 +391,20 @@ fn facts_read(compiled: &[Compiled], rules: &[usize]) -> Option<Vec<(String, Key
     }
     names.sort();
     names.dedup();
-    Some(
-        names
-            .into_iter()
-            .map(|n| (n.clone(), Key::String(Arc::new(n.clone()))))
-            .collect(),
-    )
+    let names: Vec<String> = names.into_iter().cloned().collect();
+    let keys = names
+        .iter()
+        .map(|n| Key::String(Arc::new(n.clone())))
+        .collect();
+    Some(Fields { names, keys })
 }
 
-fn finding(rule: &Rule, compiled: &Compiled, subject: &Subject, facts: &Read<'_>) -> Finding {
-    let evidence: BTreeMap<String, serde_json::Value> = compiled
-        .evidence
-        .iter()
-        .map(|name| {
-            let value = facts.get(name).unwrap_or(serde_json::Value::Null);
-            (name.clone(), value)
-        })
-        .collect();
+fn finding(
+    rule: &Rule,
+    compiled: &Compiled,
+    subject: &Subject,
+    evidence: BTreeMap<String, serde_json::Value>,
+) -> Finding {
     Finding {
         rule_id: rule.id.clone(),
         title: Arc::clone(&compiled.title),

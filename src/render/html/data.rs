@@ -70,16 +70,26 @@ pub fn encode(report: &Report, identities: &[v1::Identity]) -> String {
 /// or `<!--` can appear to end the element early. U+2028/2029 are escaped for old parsers.
 pub fn escape_for_script(json: &str) -> String {
     let mut out = String::with_capacity(json.len() + json.len() / 16);
-    for c in json.chars() {
-        match c {
-            '<' => out.push_str("\\u003c"),
-            '>' => out.push_str("\\u003e"),
-            '&' => out.push_str("\\u0026"),
-            '\u{2028}' => out.push_str("\\u2028"),
-            '\u{2029}' => out.push_str("\\u2029"),
-            _ => out.push(c),
-        }
+    // Copied a run at a time between the characters to escape: `<`, `>`, `&`, and U+2028/2029,
+    // whose UTF-8 starts with 0xE2 (which no other escaped character's bytes contain).
+    let mut copied = 0;
+    for (at, byte) in json.bytes().enumerate() {
+        let escape = match byte {
+            b'<' => "\\u003c",
+            b'>' => "\\u003e",
+            b'&' => "\\u0026",
+            0xE2 => match json.get(at..at + 3) {
+                Some("\u{2028}") => "\\u2028",
+                Some("\u{2029}") => "\\u2029",
+                _ => continue,
+            },
+            _ => continue,
+        };
+        out.push_str(&json[copied..at]);
+        out.push_str(escape);
+        copied = at + if byte == 0xE2 { 3 } else { 1 };
     }
+    out.push_str(&json[copied..]);
     out
 }
 
@@ -382,5 +392,43 @@ impl IdentityColumns {
             cols.pg.push(grants.map(|g| s.id(&g)).collect());
         }
         cols
+    }
+}
+
+#[cfg(test)]
+mod escape_tests {
+    use super::escape_for_script;
+    use proptest::prelude::*;
+
+    /// The definition, a character at a time.
+    fn reference(json: &str) -> String {
+        json.chars()
+            .map(|c| match c {
+                '<' => "\\u003c".to_string(),
+                '>' => "\\u003e".to_string(),
+                '&' => "\\u0026".to_string(),
+                '\u{2028}' => "\\u2028".to_string(),
+                '\u{2029}' => "\\u2029".to_string(),
+                c => c.to_string(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn escapes_what_could_end_the_script_element() {
+        assert_eq!(
+            escape_for_script("[\"</script><!--&\u{2028}\u{2029}\u{2027}€\"]"),
+            "[\"\\u003c/script\\u003e\\u003c!--\\u0026\\u2028\\u2029\u{2027}€\"]"
+        );
+        assert_eq!(escape_for_script(""), "");
+    }
+
+    proptest! {
+        #[test]
+        fn escape_for_script_is_the_per_character_definition(
+            text in "[<>&a\u{2028}\u{2029}\u{2027}\u{e2}€ -~]{0,40}"
+        ) {
+            prop_assert_eq!(escape_for_script(&text), reference(&text));
+        }
     }
 }
