@@ -5,6 +5,13 @@
 #
 #   benches/scan.sh            # 10k users, and 100k users + 100k roles + 50k policies
 #   SIZES="small" benches/scan.sh
+#   INSTRUCTIONS=1 SIZES=small benches/scan.sh   # also: instructions executed (valgrind)
+#
+# Wall time on a shared 2-core VM drifts by a quarter from one minute to the next; the count
+# of instructions executed does not, so it is the figure to compare two versions by (about a
+# minute under callgrind for the small estate; apt-get install valgrind). Valgrind hides the
+# CPU's SHA extensions, so SHA-256 (fingerprints, selector digests) counts several times what
+# it costs on the hardware.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/lapse/target}"
@@ -23,6 +30,10 @@ run() {
   hyperfine --warmup 1 --runs "${RUNS:-5}" --export-json "$dir/hyperfine.json" "$cmd > /dev/null"
   /usr/bin/time -v $cmd > /dev/null 2> "$dir/time.txt"
   grep -E "Maximum resident set size|Elapsed" "$dir/time.txt"
+  if [ -n "${INSTRUCTIONS:-}" ]; then
+    valgrind --tool=callgrind --callgrind-out-file="$dir/callgrind.out" $cmd > /dev/null 2> "$dir/callgrind.log"
+    echo "instructions: $(callgrind_annotate "$dir/callgrind.out" | grep 'PROGRAM TOTALS')"
+  fi
   ls -la "$dir/out"
 }
 

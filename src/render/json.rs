@@ -22,8 +22,8 @@ pub const FILE_NAME: &str = "lapse-report.json";
 pub const PRETTY_MAX_FINDINGS: usize = 50_000;
 
 /// Writes the report as JSON to `path` (pretty up to [`PRETTY_MAX_FINDINGS`] findings, compact
-/// above), one finding at a time: the document is never held in memory, only each finding's
-/// `v1` copy while it is written.
+/// above), streamed: the document is never held in memory, only (compact) a batch of each
+/// large array's text while it is written.
 pub fn write(report: &Report, path: &Path) -> Result<(), RenderError> {
     write_derived(&super::Derived::new(report), path)
 }
@@ -41,10 +41,7 @@ pub(crate) fn write_derived(derived: &super::Derived, path: &Path) -> Result<(),
             Failed::Io(source) => RenderError::io(path, source),
         })?;
     } else {
-        let document = Document {
-            derived,
-            findings: true,
-        };
+        let document = Document { derived };
         document
             .serialize(&mut serde_json::Serializer::pretty(&mut out))
             .map_err(|e| RenderError::Json {
@@ -73,10 +70,10 @@ pub fn read_report(path: &Path) -> Result<v1::Report, RenderError> {
     serde_json::from_str(&text).map_err(|e| RenderError::malformed(path, &e))
 }
 
-/// Findings serialized per piece of parallel work, and per batch of pieces written in order:
-/// a batch's text (about 16 MB) is all that is held at once.
-const FINDINGS_PER_PIECE: usize = 1024;
-const FINDINGS_PER_BATCH: usize = 16 * FINDINGS_PER_PIECE;
+/// Array items serialized per piece of parallel work, and per batch of pieces written in
+/// order: a batch's text (about 16 MB of findings) is all that is held at once.
+const ITEMS_PER_PIECE: usize = 1024;
+const ITEMS_PER_BATCH: usize = 16 * ITEMS_PER_PIECE;
 
 enum Failed {
     Json(serde_json::Error),
@@ -95,127 +92,167 @@ impl From<std::io::Error> for Failed {
     }
 }
 
-/// The compact document: everything but the findings through the one [`Document`] definition,
-/// then the findings, serialized in parallel (half the time of a sequential pass on a large
-/// estate) and written in order. The bytes are those `serde_json::to_writer` would write.
+/// The compact document: the fields of [`document`], its large arrays (identities,
+/// credentials, revocations, findings) serialized in parallel pieces (half the time of a
+/// sequential pass on a large estate) and written in order. The bytes are those
+/// `serde_json::to_writer` writes for the same document.
 fn write_compact(derived: &super::Derived, out: &mut impl Write) -> Result<(), Failed> {
-    use rayon::prelude::*;
-    let document = Document {
-        derived,
-        findings: false,
-    };
-    let mut head = Unclosed::new(&mut *out);
-    document.serialize(&mut serde_json::Serializer::new(&mut head))?;
-    head.finish()?;
-    out.write_all(b",\"findings\":[")?;
-    let findings = &derived.report.findings;
-    for (batch_at, batch) in findings.chunks(FINDINGS_PER_BATCH).enumerate() {
-        let pieces: Vec<Result<Vec<u8>, serde_json::Error>> = batch
-            .par_chunks(FINDINGS_PER_PIECE)
-            .map(|piece| {
-                let mut text = Vec::with_capacity(piece.len() * 1024);
-                for (at, finding) in piece.iter().enumerate() {
-                    if at > 0 {
-                        text.push(b',');
-                    }
-                    serde_json::to_writer(&mut text, &v1::FindingView::from(finding))?;
-                }
-                Ok(text)
-            })
-            .collect();
-        for (at, piece) in pieces.into_iter().enumerate() {
-            if batch_at > 0 || at > 0 {
-                out.write_all(b",")?;
-            }
-            out.write_all(&piece?)?;
-        }
-    }
-    out.write_all(b"]}")?;
+    let mut sink = Compact { out, fields: 0 };
+    document(derived, &mut sink)?;
+    sink.out
+        .write_all(if sink.fields == 0 { b"{}" } else { b"}" })?;
     Ok(())
 }
 
-/// A writer that passes everything on but the last byte, which must close the object: the
-/// head of the compact document is left open for the findings.
-struct Unclosed<W: Write> {
-    inner: W,
-    last: Option<u8>,
+/// Where [`document`] puts the report's fields, in order: a serde struct (the pretty form), or
+/// the compact writer with its parallel arrays.
+trait Fields {
+    type Error;
+    fn field<T: Serialize + ?Sized>(
+        &mut self,
+        name: &'static str,
+        value: &T,
+    ) -> Result<(), Self::Error>;
+    /// An array of `items`, each written as `view` makes it.
+    fn array<'a, T: Sync, V: Serialize>(
+        &mut self,
+        name: &'static str,
+        items: &'a [T],
+        view: impl Fn(&'a T) -> V + Sync,
+    ) -> Result<(), Self::Error>;
 }
 
-impl<W: Write> Unclosed<W> {
-    fn new(inner: W) -> Self {
-        Unclosed { inner, last: None }
-    }
+/// The report as the v1 document, field by field, in the schema's order: the one definition
+/// of the document both forms write.
+fn document<F: Fields>(derived: &super::Derived, out: &mut F) -> Result<(), F::Error> {
+    let report = derived.report;
+    out.field("schema_version", v1::SCHEMA_VERSION)?;
+    out.field("tool", &tool())?;
+    out.field("scan", &scan(report))?;
+    out.field("summary", &summary(report))?;
+    out.field("inventory", &v1::Inventory::from(&report.inventory))?;
+    out.array("identities", derived.identities(), |i| i)?;
+    out.array("credentials", &report.credentials, |c| {
+        v1::Credential::from(c)
+    })?;
+    let issues: Vec<v1::SuppressionIssue> =
+        report.suppression_issues.iter().map(Into::into).collect();
+    out.field("suppression_issues", &issues)?;
+    out.array("revocations", &report.revocations, |r| {
+        v1::Revocation::from(r)
+    })?;
+    out.array("findings", &report.findings, |f| v1::FindingView::from(f))
+}
 
-    fn finish(self) -> std::io::Result<()> {
-        match self.last {
-            Some(b'}') => Ok(()),
-            _ => Err(std::io::Error::other(
-                "the report's head did not end as an object",
-            )),
-        }
+/// The pretty form: the document as one serde struct.
+struct Document<'a> {
+    derived: &'a super::Derived<'a>,
+}
+
+impl Serialize for Document<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut doc = Struct(serializer.serialize_struct("Report", 10)?);
+        document(self.derived, &mut doc)?;
+        doc.0.end()
     }
 }
 
-impl<W: Write> Write for Unclosed<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let Some((&last, rest)) = buf.split_last() else {
-            return Ok(0);
-        };
-        if let Some(held) = self.last.take() {
-            self.inner.write_all(&[held])?;
-        }
-        self.inner.write_all(rest)?;
-        self.last = Some(last);
-        Ok(buf.len())
-    }
+struct Struct<S>(S);
 
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
+impl<S: SerializeStruct> Fields for Struct<S> {
+    type Error = S::Error;
+    fn field<T: Serialize + ?Sized>(
+        &mut self,
+        name: &'static str,
+        value: &T,
+    ) -> Result<(), S::Error> {
+        self.0.serialize_field(name, value)
+    }
+    fn array<'a, T: Sync, V: Serialize>(
+        &mut self,
+        name: &'static str,
+        items: &'a [T],
+        view: impl Fn(&'a T) -> V + Sync,
+    ) -> Result<(), S::Error> {
+        self.0.serialize_field(name, &Seq(items, &view))
+    }
+}
+
+/// `items` as a JSON array of their views, one at a time.
+struct Seq<'a, 'f, T, F>(&'a [T], &'f F);
+
+impl<'a, T, V: Serialize, F: Fn(&'a T) -> V> Serialize for Seq<'a, '_, T, F> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(self.1))
+    }
+}
+
+/// The compact form, written field by field as `serde_json::to_writer` would.
+struct Compact<'w, W: Write> {
+    out: &'w mut W,
+    fields: usize,
+}
+
+impl<W: Write> Compact<'_, W> {
+    fn name(&mut self, name: &str) -> Result<(), Failed> {
+        self.out
+            .write_all(if self.fields == 0 { b"{" } else { b"," })?;
+        self.fields += 1;
+        serde_json::to_writer(&mut *self.out, name)?;
+        self.out.write_all(b":")?;
+        Ok(())
+    }
+}
+
+impl<W: Write> Fields for Compact<'_, W> {
+    type Error = Failed;
+    fn field<T: Serialize + ?Sized>(
+        &mut self,
+        name: &'static str,
+        value: &T,
+    ) -> Result<(), Failed> {
+        self.name(name)?;
+        serde_json::to_writer(&mut *self.out, value)?;
+        Ok(())
+    }
+    fn array<'a, T: Sync, V: Serialize>(
+        &mut self,
+        name: &'static str,
+        items: &'a [T],
+        view: impl Fn(&'a T) -> V + Sync,
+    ) -> Result<(), Failed> {
+        use rayon::prelude::*;
+        self.name(name)?;
+        self.out.write_all(b"[")?;
+        for (batch_at, batch) in items.chunks(ITEMS_PER_BATCH).enumerate() {
+            let pieces: Vec<Result<Vec<u8>, serde_json::Error>> = batch
+                .par_chunks(ITEMS_PER_PIECE)
+                .map(|piece| {
+                    let mut text = Vec::with_capacity(piece.len() * 512);
+                    for (at, item) in piece.iter().enumerate() {
+                        if at > 0 {
+                            text.push(b',');
+                        }
+                        serde_json::to_writer(&mut text, &view(item))?;
+                    }
+                    Ok(text)
+                })
+                .collect();
+            for (at, piece) in pieces.into_iter().enumerate() {
+                if batch_at > 0 || at > 0 {
+                    self.out.write_all(b",")?;
+                }
+                self.out.write_all(&piece?)?;
+            }
+        }
+        self.out.write_all(b"]")?;
+        Ok(())
     }
 }
 
 #[derive(serde::Deserialize)]
 struct VersionOnly {
     schema_version: String,
-}
-
-/// The report as the v1 document, serialized field by field so `findings` can stream.
-struct Document<'a> {
-    derived: &'a super::Derived<'a>,
-    /// Without them, the document is the head of the compact form ([`write_compact`]).
-    findings: bool,
-}
-
-impl Serialize for Document<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let report = self.derived.report;
-        let mut doc = serializer.serialize_struct("Report", 10)?;
-        doc.serialize_field("schema_version", v1::SCHEMA_VERSION)?;
-        doc.serialize_field("tool", &tool())?;
-        doc.serialize_field("scan", &scan(report))?;
-        doc.serialize_field("summary", &summary(report))?;
-        doc.serialize_field("inventory", &v1::Inventory::from(&report.inventory))?;
-        doc.serialize_field("identities", self.derived.identities())?;
-        let credentials: Vec<v1::Credential> = report.credentials.iter().map(Into::into).collect();
-        doc.serialize_field("credentials", &credentials)?;
-        let issues: Vec<v1::SuppressionIssue> =
-            report.suppression_issues.iter().map(Into::into).collect();
-        doc.serialize_field("suppression_issues", &issues)?;
-        let revocations: Vec<v1::Revocation> = report.revocations.iter().map(Into::into).collect();
-        doc.serialize_field("revocations", &revocations)?;
-        if self.findings {
-            doc.serialize_field("findings", &Findings(report))?;
-        }
-        doc.end()
-    }
-}
-
-struct Findings<'a>(&'a Report);
-
-impl Serialize for Findings<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.findings.iter().map(v1::FindingView::from))
-    }
 }
 
 pub fn tool() -> v1::Tool {
@@ -311,9 +348,10 @@ pub fn identities(report: &Report) -> Vec<v1::Identity> {
             counts[i].1 = counts[i].1.max(Some(finding.severity));
         }
     }
+    use rayon::prelude::*;
     report
         .identities
-        .iter()
+        .par_iter()
         .zip(counts)
         .map(|(identity, (finding_count, max_severity))| v1::Identity {
             resource: (&identity.resource).into(),
