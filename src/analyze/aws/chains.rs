@@ -184,8 +184,11 @@ pub fn close(nodes: &[Node], catalogue: &Catalogue) -> Vec<Closure> {
         }));
         levels
     };
-    let strict = graph.spread(&base(true), true);
-    let loose = graph.spread(&base(false), false);
+    // The two spreads are independent passes over the same graph.
+    let (strict, loose) = rayon::join(
+        || graph.spread(&base(true), true),
+        || graph.spread(&base(false), false),
+    );
     (0..n)
         .into_par_iter()
         .map(|i| {
@@ -282,38 +285,47 @@ fn named_trusts(nodes: &[Node], catalogue: &Catalogue) -> Vec<(u32, u32, u32, bo
         .filter(|(_, n)| n.kind != NodeKind::Group)
         .map(|(i, n)| (n.arn, i as u32))
         .collect();
-    let mut edges = Vec::new();
-    for (r, role) in nodes.iter().enumerate() {
-        let Some(admits) = role.admits else { continue };
-        for (arn, conditional) in &admits.arns {
-            let Some(&caller) = by_arn.get(arn.as_str()) else {
-                continue;
+    // Per role in parallel (a cross-account caller costs an access check), then joined in the
+    // roles' order, as a sequential pass would list them.
+    let per_role: Vec<Vec<(u32, u32, u32, bool)>> = nodes
+        .par_iter()
+        .enumerate()
+        .map(|(r, role)| {
+            let mut edges = Vec::new();
+            let Some(admits) = role.admits else {
+                return edges;
             };
-            let node = &nodes[caller as usize];
-            let access = if node.account == role.account {
-                Some(false)
-            } else {
-                node.effective
-                    .map(|e| match assume {
-                        Some(slot) => {
-                            e.access_slot(&catalogue.actions, slot, Target::Arn(role.arn))
-                        }
-                        None => e.access("sts:assumerole", Target::Arn(role.arn)),
-                    })
-                    .filter(|a| a.allowed)
-                    .map(|a| a.conditional())
-            };
-            if let Some(policy_conditional) = access {
-                edges.push((
-                    caller,
-                    r as u32,
-                    label as u32,
-                    *conditional || policy_conditional,
-                ));
+            for (arn, conditional) in &admits.arns {
+                let Some(&caller) = by_arn.get(arn.as_str()) else {
+                    continue;
+                };
+                let node = &nodes[caller as usize];
+                let access = if node.account == role.account {
+                    Some(false)
+                } else {
+                    node.effective
+                        .map(|e| match assume {
+                            Some(slot) => {
+                                e.access_slot(&catalogue.actions, slot, Target::Arn(role.arn))
+                            }
+                            None => e.access("sts:assumerole", Target::Arn(role.arn)),
+                        })
+                        .filter(|a| a.allowed)
+                        .map(|a| a.conditional())
+                };
+                if let Some(policy_conditional) = access {
+                    edges.push((
+                        caller,
+                        r as u32,
+                        label as u32,
+                        *conditional || policy_conditional,
+                    ));
+                }
             }
-        }
-    }
-    edges
+            edges
+        })
+        .collect();
+    per_role.concat()
 }
 
 /// Reverse adjacency (CSR): for each node, the edges that point at it.
