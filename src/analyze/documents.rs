@@ -18,10 +18,13 @@ pub fn unreadable(inventory: &Inventory) -> Vec<CoverageGap> {
     let aws = |provider: Provider| provider == Provider::Aws;
     let mut gaps = Vec::new();
     let mut seen = BTreeSet::new();
-    let mut check = |document: &Document, kind: Kind, what: String, arn: &str| {
-        if let Some(reason) = kind.problem(document)
-            && seen.insert(what.clone())
-        {
+    // `what` is only written for a document with a problem: most have none.
+    let mut check = |document: &Document, kind: Kind, what: &dyn Fn() -> String, arn: &str| {
+        let Some(reason) = kind.problem(document) else {
+            return;
+        };
+        let what = what();
+        if seen.insert(what.clone()) {
             gaps.push(CoverageGap {
                 source: "aws".into(),
                 scope: account_of_arn(arn).unwrap_or("").to_string(),
@@ -39,8 +42,8 @@ pub fn unreadable(inventory: &Inventory) -> Vec<CoverageGap> {
         .collect();
     for policy in inventory.policies.iter().filter(|p| aws(p.provider)) {
         if referenced.contains(policy.id.as_str()) {
-            let what = format!("policy document of {}", policy.id);
-            check(&policy.document, Kind::Policy, what, &policy.id);
+            let what = || format!("policy document of {}", policy.id);
+            check(&policy.document, Kind::Policy, &what, &policy.id);
         }
     }
     for grant in inventory.grants.iter().filter(|g| aws(g.provider)) {
@@ -50,8 +53,8 @@ pub fn unreadable(inventory: &Inventory) -> Vec<CoverageGap> {
                 .get(crate::collect::aws::attr::GROUP_ARN)
                 .and_then(Value::as_str)
                 .unwrap_or(&grant.principal_id);
-            let what = format!("{} `{}` of {holder}", grant.kind, grant.name);
-            check(document, Kind::Policy, what, holder);
+            let what = || format!("{} `{}` of {holder}", grant.kind, grant.name);
+            check(document, Kind::Policy, &what, holder);
         }
     }
     for trust in inventory
@@ -60,8 +63,8 @@ pub fn unreadable(inventory: &Inventory) -> Vec<CoverageGap> {
         .filter(|t| aws(t.provider) && t.kind == "assume_role_policy")
     {
         if let Some(document) = &trust.document {
-            let what = format!("trust policy of {}", trust.principal_id);
-            check(document, Kind::Trust, what, &trust.principal_id);
+            let what = || format!("trust policy of {}", trust.principal_id);
+            check(document, Kind::Trust, &what, &trust.principal_id);
         }
     }
     gaps

@@ -228,7 +228,7 @@ impl<W: Write> Fields for Compact<'_, W> {
             let pieces: Vec<Result<Vec<u8>, serde_json::Error>> = batch
                 .par_chunks(ITEMS_PER_PIECE)
                 .map(|piece| {
-                    let mut text = Vec::with_capacity(piece.len() * 512);
+                    let mut text = Vec::with_capacity(piece.len() * 1024);
                     for (at, item) in piece.iter().enumerate() {
                         if at > 0 {
                             text.push(b',');
