@@ -63,7 +63,7 @@ impl CompiledRule {
 
 /// The active rules of one subject kind, and the facts they read.
 struct KindRules {
-    rules: Vec<KindRule>,
+    rules: Vec<usize>,
     /// Facts to put in `r`, sorted, with their CEL keys built once; `None`: all of them.
     /// Parsing and converting only what conditions read halves the per-subject cost on wide
     /// fact sets.
@@ -74,14 +74,6 @@ struct KindRules {
 struct Fields {
     names: Vec<String>,
     keys: Vec<Key>,
-}
-
-/// One rule of a kind, with where its required and evidence facts sit among the kind's
-/// [`Fields`] (empty when the kind passes every fact).
-struct KindRule {
-    index: usize,
-    required: Vec<usize>,
-    evidence: Vec<usize>,
 }
 
 /// The rules of a run, compiled, indexed by the subject kind they apply to.
@@ -113,22 +105,6 @@ impl RuleSet {
             .into_iter()
             .map(|(kind, rules)| {
                 let facts = facts_read(&compiled, &rules);
-                let at = |name: &String| {
-                    facts
-                        .as_ref()
-                        .and_then(|f| f.names.binary_search(name).ok())
-                };
-                let rules = rules
-                    .into_iter()
-                    .map(|index| {
-                        let rule = &compiled[index];
-                        KindRule {
-                            index,
-                            required: rule.required.iter().filter_map(|(f, _)| at(f)).collect(),
-                            evidence: rule.evidence.iter().filter_map(at).collect(),
-                        }
-                    })
-                    .collect();
                 (kind, KindRules { rules, facts })
             })
             .collect();
@@ -294,10 +270,13 @@ fn evaluate_subject(rules: &RuleSet, ctx: &mut Context, subject: &Subject) -> Pa
         Read::All(json) => json_object_to_cel(json.iter()),
     };
     ctx.add_variable_from_value("r", facts);
-    for rule_of_kind in &kind.rules {
-        let index = rule_of_kind.index;
+    for &index in &kind.rules {
         let (rule, compiled) = (&rules.rules[index], &rules.compiled[index]);
-        if let Some(fact) = read.missing(rule_of_kind, compiled) {
+        let missing = compiled
+            .required
+            .iter()
+            .position(|(fact, _)| read.get(fact).is_none_or(serde_json::Value::is_null));
+        if let Some(fact) = missing {
             unjudged.push((index, fact));
             continue;
         }
@@ -311,7 +290,7 @@ fn evaluate_subject(rules: &RuleSet, ctx: &mut Context, subject: &Subject) -> Pa
                 rule,
                 compiled,
                 subject,
-                read.evidence(rule_of_kind, compiled),
+                read.evidence(&compiled.evidence),
             )),
             Ok(Ok(Value::Bool(false))) => {}
             Ok(Ok(other)) => gaps.push(gap(
@@ -338,42 +317,27 @@ enum Read<'a> {
 }
 
 impl Read<'_> {
-    /// The first fact `rule` requires that this subject lacks (unknown or `null`), as its
-    /// index in the rule's `required`.
-    fn missing(&self, rule: &KindRule, compiled: &Compiled) -> Option<usize> {
-        let unknown = |v: Option<&serde_json::Value>| v.is_none_or(serde_json::Value::is_null);
+    /// One fact; `None` when the subject does not carry it.
+    fn get(&self, name: &str) -> Option<&serde_json::Value> {
         match self {
-            Read::Picked(_, values) => rule
-                .required
-                .iter()
-                .position(|&at| unknown(values[at].as_ref())),
-            Read::All(map) => compiled
-                .required
-                .iter()
-                .position(|(fact, _)| unknown(map.get(fact))),
+            Read::Picked(fields, values) => fields
+                .names
+                .binary_search_by(|n| n.as_str().cmp(name))
+                .ok()
+                .and_then(|at| values[at].as_ref()),
+            Read::All(map) => map.get(name),
         }
     }
 
-    /// The facts `rule`'s condition reads, by name: its finding's evidence (`null` for one
-    /// the subject does not carry).
-    fn evidence(
-        &self,
-        rule: &KindRule,
-        compiled: &Compiled,
-    ) -> BTreeMap<String, serde_json::Value> {
-        let value = |name: &String, at: Option<usize>| {
-            match (self, at) {
-                (Read::Picked(_, values), Some(at)) => values[at].clone(),
-                (Read::All(map), _) => map.get(name).cloned(),
-                (Read::Picked(..), None) => None,
-            }
-            .unwrap_or(serde_json::Value::Null)
-        };
-        compiled
-            .evidence
+    /// The facts a condition reads, by name: its finding's evidence (`null` for one the
+    /// subject does not carry).
+    fn evidence(&self, names: &[String]) -> BTreeMap<String, serde_json::Value> {
+        names
             .iter()
-            .enumerate()
-            .map(|(i, name)| (name.clone(), value(name, rule.evidence.get(i).copied())))
+            .map(|name| {
+                let value = self.get(name).cloned().unwrap_or(serde_json::Value::Null);
+                (name.clone(), value)
+            })
             .collect()
     }
 }
