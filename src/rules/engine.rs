@@ -13,6 +13,7 @@ use rayon::prelude::*;
 
 use super::Rule;
 use super::condition::Reads;
+use super::fast;
 use crate::analyze::Subject;
 use crate::findings::{Finding, fingerprint, risk};
 use crate::inventory::{CoverageGap, Timestamp};
@@ -42,11 +43,17 @@ struct Compiled {
     /// The rule's title and remediation, shared by all its findings.
     title: Arc<str>,
     remediation: Arc<str>,
+    /// The parsed condition, for the direct path ([`fast`]); `None` if it did not parse.
+    ast: Option<cel_parser::ast::IdedExpr>,
 }
 
 impl CompiledRule {
     pub fn new(rule: Rule, program: Program, reads: Reads) -> Self {
         let params = json_object_to_cel(rule.params.iter());
+        let ast =
+            super::condition::contain(|| cel_parser::Parser::default().parse(&rule.condition).ok())
+                .ok()
+                .flatten();
         let compiled = Compiled {
             program,
             evidence: reads.facts,
@@ -56,6 +63,7 @@ impl CompiledRule {
             uses_params: reads.uses_params,
             title: Arc::from(rule.title.as_str()),
             remediation: Arc::from(rule.docs.remediation.as_str()),
+            ast,
         };
         CompiledRule { rule, compiled }
     }
@@ -68,6 +76,9 @@ struct KindRules {
     /// Parsing and converting only what conditions read halves the per-subject cost on wide
     /// fact sets.
     facts: Option<Fields>,
+    /// Beside `rules`: each condition compiled for the direct path over `facts`, when it can
+    /// be (`None`: the interpreter evaluates it).
+    fast: Vec<Option<fast::Node>>,
 }
 
 /// The facts the rules of a kind read: names (sorted) and their CEL keys.
@@ -103,9 +114,21 @@ impl RuleSet {
         }
         let by_kind = indexes
             .into_iter()
-            .map(|(kind, rules)| {
-                let facts = facts_read(&compiled, &rules);
-                (kind, KindRules { rules, facts })
+            .map(|(kind, members)| {
+                let facts = facts_read(&compiled, &members);
+                let fast = members
+                    .iter()
+                    .map(|&index| {
+                        let fields = facts.as_ref()?;
+                        let at = |name: &str| {
+                            fields.names.binary_search_by(|n| n.as_str().cmp(name)).ok()
+                        };
+                        let ast = compiled[index].ast.as_ref()?;
+                        fast::compile(ast, &at, &rules[index].params)
+                    })
+                    .collect();
+                let rules = members;
+                (kind, KindRules { rules, facts, fast })
             })
             .collect();
         RuleSet {
@@ -251,26 +274,15 @@ fn evaluate_subject(rules: &RuleSet, ctx: &mut Context, subject: &Subject) -> Pa
     let Some(kind) = rules.by_kind.get(&subject.kind) else {
         return (findings, gaps, unjudged);
     };
-    // Built once per subject, shared by all its rules: the costly part of a CEL evaluation.
     // Only the facts the kind's rules read are parsed; they also give findings their evidence.
     let read = match &kind.facts {
         Some(fields) => Read::Picked(fields, subject.facts.pick(&fields.names)),
         None => Read::All(subject.facts()),
     };
-    let facts = match &read {
-        Read::Picked(fields, values) => {
-            let mut map = HashMap::with_capacity(fields.keys.len());
-            for (key, value) in fields.keys.iter().zip(values) {
-                if let Some(value) = value {
-                    map.insert(key.clone(), json_to_cel(value));
-                }
-            }
-            Value::Map(Map { map: Arc::new(map) })
-        }
-        Read::All(json) => json_object_to_cel(json.iter()),
-    };
-    ctx.add_variable_from_value("r", facts);
-    for &index in &kind.rules {
+    // The interpreter's `r`: built on the first rule the direct path leaves to it, then shared
+    // by the subject's other rules (the costly part of a CEL evaluation).
+    let mut r_set = false;
+    for (&index, fast) in kind.rules.iter().zip(&kind.fast) {
         let (rule, compiled) = (&rules.rules[index], &rules.compiled[index]);
         let missing = compiled
             .required
@@ -280,12 +292,26 @@ fn evaluate_subject(rules: &RuleSet, ctx: &mut Context, subject: &Subject) -> Pa
             unjudged.push((index, fact));
             continue;
         }
-        if compiled.uses_params {
-            ctx.add_variable_from_value("params", compiled.params.clone());
-        }
-        // A panic inside the interpreter (a `duration()` literal chrono cannot hold) costs
-        // this rule on this subject, as a gap; the other rules and subjects go on.
-        match super::condition::contain(|| compiled.program.execute(ctx)) {
+        let direct = match (fast, &read) {
+            (Some(node), Read::Picked(_, values)) => node.decide(values),
+            _ => None,
+        };
+        let outcome = match direct {
+            Some(holds) => Ok(Ok(Value::Bool(holds))),
+            None => {
+                if !r_set {
+                    ctx.add_variable_from_value("r", read.to_cel());
+                    r_set = true;
+                }
+                if compiled.uses_params {
+                    ctx.add_variable_from_value("params", compiled.params.clone());
+                }
+                // A panic inside the interpreter (a `duration()` literal chrono cannot hold)
+                // costs this rule on this subject, as a gap; the other rules and subjects go on.
+                super::condition::contain(|| compiled.program.execute(ctx))
+            }
+        };
+        match outcome {
             Ok(Ok(Value::Bool(true))) => findings.push(finding(
                 rule,
                 compiled,
@@ -317,6 +343,22 @@ enum Read<'a> {
 }
 
 impl Read<'_> {
+    /// The facts as the interpreter's `r`.
+    fn to_cel(&self) -> Value {
+        match self {
+            Read::Picked(fields, values) => {
+                let mut map = HashMap::with_capacity(fields.keys.len());
+                for (key, value) in fields.keys.iter().zip(values) {
+                    if let Some(value) = value {
+                        map.insert(key.clone(), json_to_cel(value));
+                    }
+                }
+                Value::Map(Map { map: Arc::new(map) })
+            }
+            Read::All(json) => json_object_to_cel(json.iter()),
+        }
+    }
+
     /// One fact; `None` when the subject does not carry it.
     fn get(&self, name: &str) -> Option<&serde_json::Value> {
         match self {
@@ -433,7 +475,7 @@ fn json_object_to_cel<'a>(
 
 /// JSON to CEL. Integers become `int` (never `uint`) so `r.age_days > 90` and arithmetic
 /// between facts and literals type-check.
-fn json_to_cel(value: &serde_json::Value) -> Value {
+pub(super) fn json_to_cel(value: &serde_json::Value) -> Value {
     use serde_json::Value as J;
     match value {
         J::Null => Value::Null,

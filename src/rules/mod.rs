@@ -14,6 +14,7 @@ mod builtin;
 pub mod condition;
 pub mod engine;
 pub mod explain;
+mod fast;
 pub mod loader;
 
 pub use engine::{Evaluation, RuleSet, evaluate};
