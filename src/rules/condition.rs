@@ -37,16 +37,18 @@ pub struct ConditionError {
     pub message: String,
 }
 
-/// Compiles `source` for the engine and lists what it reads.
-pub fn compile(source: &str) -> Result<(Program, Reads), ConditionError> {
-    let reads = analyze(source)?;
+/// Compiles `source` for the engine and lists what it reads; the parsed expression is the
+/// engine's direct path ([`super::fast`]).
+pub fn compile(source: &str) -> Result<(Program, Reads, IdedExpr), ConditionError> {
+    let expr = parse(source)?;
+    let reads = reads_of(&expr)?;
     let program = quietly(|| Program::compile(source).map_err(|e| e.to_string()))
         .and_then(|r| r)
         .map_err(|message| ConditionError {
             line: 1,
             message: format!("condition does not compile: {message}"),
         })?;
-    Ok((program, reads))
+    Ok((program, reads, expr))
 }
 
 thread_local! {
@@ -124,6 +126,10 @@ fn check_size(source: &str) -> Result<(), ConditionError> {
 
 /// Parses `source` and lists what it reads.
 pub fn analyze(source: &str) -> Result<Reads, ConditionError> {
+    reads_of(&parse(source)?)
+}
+
+fn parse(source: &str) -> Result<IdedExpr, ConditionError> {
     check_size(source)?;
     let parsed = quietly(|| {
         cel_parser::Parser::default()
@@ -144,17 +150,19 @@ pub fn analyze(source: &str) -> Result<Reads, ConditionError> {
                 }
             })
     });
-    let expr = match parsed {
-        Ok(result) => result?,
-        Err(message) => {
-            return Err(ConditionError {
-                line: 1,
-                message: format!("condition does not compile: {message}"),
-            });
-        }
-    };
+    match parsed {
+        Ok(result) => result,
+        Err(message) => Err(ConditionError {
+            line: 1,
+            message: format!("condition does not compile: {message}"),
+        }),
+    }
+}
+
+/// What a parsed condition reads, or the variable or construct it may not use.
+fn reads_of(expr: &IdedExpr) -> Result<Reads, ConditionError> {
     let mut walk = Walk::default();
-    walk.expr(&expr);
+    walk.expr(expr);
     if let Some(what) = walk.unsupported {
         return Err(ConditionError {
             line: 1,

@@ -17,6 +17,7 @@ use super::fast;
 use crate::analyze::Subject;
 use crate::findings::{Finding, fingerprint, risk};
 use crate::inventory::{CoverageGap, Timestamp};
+use cel_parser::ast::IdedExpr;
 
 /// Gaps kept per rule: past this, one summary gap says how many more resources failed, so a
 /// broken rule on a large estate does not bury the report.
@@ -43,17 +44,13 @@ struct Compiled {
     /// The rule's title and remediation, shared by all its findings.
     title: Arc<str>,
     remediation: Arc<str>,
-    /// The parsed condition, for the direct path ([`fast`]); `None` if it did not parse.
-    ast: Option<cel_parser::ast::IdedExpr>,
+    /// The parsed condition, for the direct path ([`fast`]).
+    ast: IdedExpr,
 }
 
 impl CompiledRule {
-    pub fn new(rule: Rule, program: Program, reads: Reads) -> Self {
+    pub fn new(rule: Rule, program: Program, reads: Reads, ast: IdedExpr) -> Self {
         let params = json_object_to_cel(rule.params.iter());
-        let ast =
-            super::condition::contain(|| cel_parser::Parser::default().parse(&rule.condition).ok())
-                .ok()
-                .flatten();
         let compiled = Compiled {
             program,
             evidence: reads.facts,
@@ -123,12 +120,17 @@ impl RuleSet {
                         let at = |name: &str| {
                             fields.names.binary_search_by(|n| n.as_str().cmp(name)).ok()
                         };
-                        let ast = compiled[index].ast.as_ref()?;
-                        fast::compile(ast, &at, &rules[index].params)
+                        fast::compile(&compiled[index].ast, &at, &rules[index].params)
                     })
                     .collect();
-                let rules = members;
-                (kind, KindRules { rules, facts, fast })
+                (
+                    kind,
+                    KindRules {
+                        rules: members,
+                        facts,
+                        fast,
+                    },
+                )
             })
             .collect();
         RuleSet {

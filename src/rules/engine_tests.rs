@@ -28,8 +28,8 @@ fn rule(id: &str, kind: &str, condition: &str, severity: Severity) -> CompiledRu
         source: "test".into(),
         enabled: true,
     };
-    let reads = crate::rules::condition::analyze(condition).unwrap();
-    CompiledRule::new(rule, Program::compile(condition).unwrap(), reads)
+    let (program, reads, expr) = crate::rules::condition::compile(condition).unwrap();
+    CompiledRule::new(rule, program, reads, expr)
 }
 
 fn subject(kind: &str, id: &str, facts: serde_json::Value, scope: Privilege) -> Subject {
@@ -262,7 +262,13 @@ fn unchecked_rule(id: &str, kind: &str, condition: &str) -> CompiledRule {
     let mut rule = checked.rule;
     rule.condition = condition.into();
     let program = Program::compile(condition).unwrap();
-    CompiledRule::new(rule, program, crate::rules::condition::Reads::default())
+    let expr = cel_parser::Parser::default().parse(condition).unwrap();
+    CompiledRule::new(
+        rule,
+        program,
+        crate::rules::condition::Reads::default(),
+        expr,
+    )
 }
 
 #[test]

@@ -6,8 +6,8 @@
 //! `startsWith` and `endsWith`, with the interpreter's semantics (cel-interpreter 0.10):
 //! operands left to right, `&&` `||` `?:` short-circuit on truthiness, and `||` yields its left
 //! operand itself when that is truthy. It answers only where it knows the interpreter's answer
-//! is a boolean. Everything else (a missing fact, an error, a map compared with a map, a
-//! non-boolean result, a construct it does not know) is left to the interpreter, which stays
+//! is a boolean. Everything else (a missing fact, an error, a non-boolean result, a construct it
+//! does not know) is left to the interpreter, which stays
 //! the reference; `fast_is_the_interpreter` compares the two on random conditions and facts.
 
 use std::cmp::Ordering;
@@ -174,8 +174,8 @@ impl Node {
             Node::Cmp(op, a, b) => {
                 let (a, b) = (cel(a.eval(facts)?), cel(b.eval(facts)?));
                 V::Bool(match op {
-                    Op::Eq => equal(a, b)?,
-                    Op::Ne => !equal(a, b)?,
+                    Op::Eq => equal(a, b),
+                    Op::Ne => !equal(a, b),
                     Op::Lt => order(a, b)? == Ordering::Less,
                     Op::Le => order(a, b)? != Ordering::Greater,
                     Op::Gt => order(a, b)? == Ordering::Greater,
@@ -186,16 +186,7 @@ impl Node {
                 let (a, b) = (cel(a.eval(facts)?), cel(b.eval(facts)?));
                 V::Bool(match (a, b) {
                     (C::Str(needle), C::Str(hay)) => hay.contains(needle),
-                    (any, C::List(items)) => {
-                        let mut found = false;
-                        for item in items {
-                            if equal(any, of(item))? {
-                                found = true;
-                                break;
-                            }
-                        }
-                        found
-                    }
+                    (any, C::List(items)) => items.iter().any(|item| equal(any, of(item))),
                     // A map's keys are the JSON object's strings: anything else is not among them.
                     (C::Str(key), C::Map(map)) => map.contains_key(key),
                     (_, C::Map(_)) => false,
@@ -279,8 +270,8 @@ fn truthy(value: C<'_>) -> bool {
 
 /// The interpreter's `==`: numbers compare across `int` and `double`, lists element by
 /// element, maps key by key, different types are unequal.
-fn equal(a: C<'_>, b: C<'_>) -> Option<bool> {
-    Some(match (a, b) {
+fn equal(a: C<'_>, b: C<'_>) -> bool {
+    match (a, b) {
         (C::Null, C::Null) => true,
         (C::Bool(a), C::Bool(b)) => a == b,
         (C::Int(a), C::Int(b)) => a == b,
@@ -288,32 +279,15 @@ fn equal(a: C<'_>, b: C<'_>) -> Option<bool> {
         (C::Float(a), C::Float(b)) => a == b,
         (C::Str(a), C::Str(b)) => a == b,
         (C::List(a), C::List(b)) => {
-            if a.len() != b.len() {
-                return Some(false);
-            }
-            for (x, y) in a.iter().zip(b) {
-                if !equal(of(x), of(y))? {
-                    return Some(false);
-                }
-            }
-            true
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| equal(of(x), of(y)))
         }
         (C::Map(a), C::Map(b)) => {
-            if a.len() != b.len() {
-                return Some(false);
-            }
-            for (key, x) in a {
-                let Some(y) = b.get(key) else {
-                    return Some(false);
-                };
-                if !equal(of(x), of(y))? {
-                    return Some(false);
-                }
-            }
-            true
+            a.len() == b.len()
+                && a.iter()
+                    .all(|(key, x)| b.get(key).is_some_and(|y| equal(of(x), of(y))))
         }
         _ => false,
-    })
+    }
 }
 
 /// The interpreter's ordering; `None` where it fails (values not comparable).

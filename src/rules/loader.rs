@@ -16,6 +16,7 @@ use super::engine::{CompiledRule, RuleSet};
 use super::{KNOWN_SUBJECT_KINDS, Rule, RuleDocs, RuleStatus};
 use crate::config::{Config, ConfigError, RuleOverride, line_of, toml_error, toml_value_to_json};
 use crate::findings::{Family, Reference, Severity};
+use cel_parser::ast::IdedExpr;
 
 use super::builtin::BUILTIN_RULES;
 
@@ -112,6 +113,7 @@ struct Parsed {
     rule: Rule,
     program: Program,
     reads: Reads,
+    expr: IdedExpr,
     /// File shown in messages and the line of its `id`, for duplicate-id errors.
     path: PathBuf,
     id_line: usize,
@@ -280,7 +282,7 @@ fn parse(path: &Path, text: &str, source: String) -> Result<Parsed, RuleError> {
     }
     let condition_line = condition_start_line(text, raw.condition.span());
     let condition = raw.condition.into_inner();
-    let (program, mut reads) = compile(&condition, &params)
+    let (program, mut reads, expr) = compile(&condition, &params)
         .map_err(|(offset, m)| invalid(path, condition_line + offset, m))?;
     for fact in raw.evidence {
         if !reads.facts.contains(&fact) {
@@ -306,6 +308,7 @@ fn parse(path: &Path, text: &str, source: String) -> Result<Parsed, RuleError> {
         rule,
         program,
         reads,
+        expr,
         path: path.to_path_buf(),
         id_line,
     })
@@ -326,15 +329,16 @@ fn condition_start_line(text: &str, span: std::ops::Range<usize>) -> usize {
 fn compile(
     condition: &str,
     params: &BTreeMap<String, serde_json::Value>,
-) -> Result<(Program, Reads), (usize, String)> {
-    let (program, reads) = condition::compile(condition).map_err(|e| (e.line - 1, e.message))?;
+) -> Result<(Program, Reads, IdedExpr), (usize, String)> {
+    let (program, reads, expr) =
+        condition::compile(condition).map_err(|e| (e.line - 1, e.message))?;
     if let Some(name) = reads.params.iter().find(|p| !params.contains_key(*p)) {
         return Err((
             0,
             format!("condition reads `params.{name}`, which [params] does not declare"),
         ));
     }
-    Ok((program, reads))
+    Ok((program, reads, expr))
 }
 
 fn check_title(title: &str, params: &BTreeMap<String, serde_json::Value>) -> Result<(), String> {
@@ -506,5 +510,5 @@ fn kind_name(value: &serde_json::Value) -> &'static str {
 fn finish(p: Parsed) -> CompiledRule {
     let mut rule = p.rule;
     rule.title = render_title(&rule.title, &rule.params);
-    CompiledRule::new(rule, p.program, p.reads)
+    CompiledRule::new(rule, p.program, p.reads, p.expr)
 }
