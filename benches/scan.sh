@@ -11,7 +11,9 @@
 # of instructions executed does not, so it is the figure to compare two versions by (about a
 # minute under callgrind for the small estate; apt-get install valgrind). Valgrind hides the
 # CPU's SHA extensions, so SHA-256 (fingerprints, selector digests) counts several times what
-# it costs on the hardware.
+# it costs on the hardware. For a profile with symbols: `cargo build --profile profiling` (the
+# release build with line tables, unstripped) and `perf record -e cpu-clock --call-graph dwarf`
+# on target/profiling/lapse (hardware counters are often not exposed on these VMs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/lapse/target}"

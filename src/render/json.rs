@@ -141,7 +141,11 @@ fn document<F: Fields>(derived: &super::Derived, out: &mut F) -> Result<(), F::E
     out.array("revocations", &report.revocations, |r| {
         v1::Revocation::from(r)
     })?;
-    out.array("findings", &report.findings, |f| v1::FindingView::from(f))
+    // Every finding of a rule shares its title and remediation: escaped once, not per finding.
+    let escaped = v1::Escaped::of(&report.findings);
+    out.array("findings", &report.findings, |f| {
+        v1::FindingView::escaped(f, &escaped)
+    })
 }
 
 /// The pretty form: the document as one serde struct.

@@ -340,7 +340,7 @@ pub struct Finding {
 #[derive(Serialize)]
 pub struct FindingView<'a> {
     rule_id: &'a str,
-    title: &'a str,
+    title: Shared<'a>,
     family: Family,
     severity: Severity,
     risk: u8,
@@ -350,10 +350,79 @@ pub struct FindingView<'a> {
     principal: Option<Holder>,
     fingerprint: &'a str,
     evidence: &'a BTreeMap<String, serde_json::Value>,
-    remediation: &'a str,
+    remediation: Shared<'a>,
     location: Option<Location>,
     suppressed: bool,
     suppression: Option<Suppression>,
+}
+
+/// A string every finding of a rule shares (its title, its remediation), with its JSON text
+/// when the writer escaped it once for all of them: on a large estate the remediations are half
+/// the report's bytes, each the same few hundred for every finding of its rule.
+#[derive(Clone, Copy)]
+struct Shared<'a> {
+    text: &'a str,
+    json: Option<&'a serde_json::value::RawValue>,
+}
+
+impl Serialize for Shared<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.json {
+            // Written verbatim by serde_json (the only serializer of a view with `json` set:
+            // see `FindingView::escaped`), the very bytes it writes for `text`.
+            Some(raw) => raw.serialize(serializer),
+            None => serializer.serialize_str(self.text),
+        }
+    }
+}
+
+/// The JSON text of the strings findings share, escaped once per string rather than once per
+/// finding, for [`FindingView::escaped`]. Keyed by the shared allocation, so it only finds the
+/// very strings it was built from.
+#[derive(Default)]
+pub struct Escaped(crate::hash::FastMap<(usize, usize), Box<serde_json::value::RawValue>>);
+
+impl Escaped {
+    /// The titles and remediations of `findings`, each escaped once.
+    pub fn of(findings: &[crate::findings::Finding]) -> Self {
+        let mut escaped = Escaped::default();
+        for finding in findings {
+            escaped.add(&finding.title);
+            escaped.add(&finding.remediation);
+        }
+        escaped
+    }
+
+    fn key(text: &Arc<str>) -> (usize, usize) {
+        (text.as_ptr() as usize, text.len())
+    }
+
+    fn add(&mut self, text: &Arc<str>) {
+        self.0.entry(Self::key(text)).or_insert_with(|| {
+            let json = serde_json::to_string(&**text).expect("a string always serializes");
+            serde_json::value::RawValue::from_string(json).expect("a JSON string is JSON")
+        });
+    }
+
+    fn get<'a>(&'a self, text: &'a Arc<str>) -> Shared<'a> {
+        Shared {
+            text,
+            json: self.0.get(&Self::key(text)).map(|raw| &**raw),
+        }
+    }
+}
+
+impl<'a> FindingView<'a> {
+    /// The view with the shared strings `escaped` holds written from their JSON text. Only for
+    /// serde_json's serializers, which write that text verbatim (any other would write a raw
+    /// value's wrapper instead).
+    pub fn escaped(f: &'a crate::findings::Finding, escaped: &'a Escaped) -> Self {
+        FindingView {
+            title: escaped.get(&f.title),
+            remediation: escaped.get(&f.remediation),
+            ..FindingView::from(f)
+        }
+    }
 }
 
 /// A [`Resource`], borrowed.
@@ -532,7 +601,10 @@ mod convert {
         fn from(f: &'a findings::Finding) -> Self {
             FindingView {
                 rule_id: &f.rule_id,
-                title: &f.title,
+                title: Shared {
+                    text: &f.title,
+                    json: None,
+                },
                 family: f.family.into(),
                 severity: f.severity.into(),
                 risk: f.risk.min(100),
@@ -550,7 +622,10 @@ mod convert {
                 }),
                 fingerprint: &f.fingerprint,
                 evidence: &f.evidence,
-                remediation: &f.remediation,
+                remediation: Shared {
+                    text: &f.remediation,
+                    json: None,
+                },
                 location: f.location.as_ref().map(|l| Location {
                     path: l.path.clone(),
                     line: l.line,
@@ -622,5 +697,37 @@ mod tests {
             let back: Finding = serde_json::from_str(&view).unwrap();
             assert_eq!(back, Finding::from(&f));
         }
+    }
+
+    #[test]
+    fn escaped_view_writes_the_bytes_of_the_plain_one() {
+        // Quotes, markup, a newline, a control character and non-ASCII: everything escaping
+        // touches, compact and indented.
+        let mut f = finding(true);
+        f.remediation = Arc::from("Run:\n  aws iam \"x\" <y>\u{1}\tdé");
+        let findings = vec![f.clone(), f];
+        let escaped = Escaped::of(&findings);
+        assert_eq!(escaped.0.len(), 2, "one entry per shared string");
+        for f in &findings {
+            let plain = FindingView::from(f);
+            let fast = FindingView::escaped(f, &escaped);
+            assert!(fast.title.json.is_some() && fast.remediation.json.is_some());
+            assert_eq!(
+                serde_json::to_string(&fast).unwrap(),
+                serde_json::to_string(&plain).unwrap()
+            );
+            assert_eq!(
+                serde_json::to_string_pretty(&fast).unwrap(),
+                serde_json::to_string_pretty(&plain).unwrap()
+            );
+        }
+        // A string it was not built from (same text, another allocation) is written plainly.
+        let other = finding(true);
+        let view = FindingView::escaped(&other, &escaped);
+        assert!(view.title.json.is_none());
+        assert_eq!(
+            serde_json::to_string(&view).unwrap(),
+            serde_json::to_string(&FindingView::from(&other)).unwrap()
+        );
     }
 }
