@@ -398,10 +398,17 @@ impl Escaped {
     }
 
     fn add(&mut self, text: &Arc<str>) {
-        self.0.entry(Self::key(text)).or_insert_with(|| {
-            let json = serde_json::to_string(&**text).expect("a string always serializes");
-            serde_json::value::RawValue::from_string(json).expect("a JSON string is JSON")
-        });
+        let key = Self::key(text);
+        if self.0.contains_key(&key) {
+            return;
+        }
+        // Neither step can fail for a string; if one did, the string is written plainly.
+        let raw = serde_json::to_string(&**text)
+            .ok()
+            .and_then(|json| serde_json::value::RawValue::from_string(json).ok());
+        if let Some(raw) = raw {
+            self.0.insert(key, raw);
+        }
     }
 
     fn get<'a>(&'a self, text: &'a Arc<str>) -> Shared<'a> {
