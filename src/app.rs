@@ -17,7 +17,7 @@ use crate::collect;
 use crate::config::Config;
 use crate::exit::Code;
 use crate::findings::{fixtures, suppress};
-use crate::inventory::{self, Inventory};
+use crate::inventory::{self, Inventory, Provider};
 use crate::plan::{self, EvalPlan, GatePlan, OutputPlan, SourcePlan};
 use crate::render;
 use crate::report::{CredentialRecord, InventorySummary, Report, ScanMeta};
@@ -288,25 +288,27 @@ pub fn evaluate(
         rules::loader::load(&eval.rule_dirs, &eval.config)
     })?;
     let ctx = AnalysisContext::from_config(eval.as_of, &eval.config);
-    // The revocation view reads the inventory too, in one pass: it runs beside the analysis.
-    let (mut analysis, revocations) = rayon::join(
+    // The revocation view and what the report takes from the inventory (its counts, the
+    // credentials, the findings' holders) read the inventory only: they run beside the analysis.
+    let (mut analysis, (revocations, (summary, credentials, holders))) = rayon::join(
         || timed("analyze", || analyze::analyze(&inventory, &ctx)),
         || {
-            timed("revocations", || {
+            let revocations = timed("revocations", || {
                 crate::revoke::scan_view(&inventory, &ctx, journal)
-            })
+            });
+            let summary = summarize(&inventory);
+            let credentials: Vec<CredentialRecord> = inventory
+                .credentials
+                .iter()
+                .map(CredentialRecord::from)
+                .collect();
+            let holders = crate::findings::holders(&inventory);
+            (revocations, (summary, credentials, holders))
         },
     );
     let revocations = revocations?;
     // Take what the report needs from the inventory, then let it go before rules run: on a
     // large estate the inventory, the subjects and the findings do not fit in memory together.
-    let summary = summarize(&inventory);
-    let credentials = inventory
-        .credentials
-        .iter()
-        .map(CredentialRecord::from)
-        .collect();
-    let holders = crate::findings::holders(&inventory);
     let mut coverage_gaps = inventory.coverage_gaps.clone();
     coverage_gaps.append(&mut analysis.gaps);
     let sources = inventory.sources.clone();
@@ -355,31 +357,38 @@ pub fn evaluate(
 }
 
 fn summarize(inventory: &Inventory) -> InventorySummary {
-    fn count(keys: impl Iterator<Item = String>) -> BTreeMap<String, u64> {
-        let mut counts = BTreeMap::new();
+    // Counted by (provider, kind) and named once per pair: a large estate has a million grants.
+    fn count<'a>(keys: impl Iterator<Item = (Provider, &'a str)>) -> BTreeMap<String, u64> {
+        let mut counts: BTreeMap<(Provider, &str), u64> = BTreeMap::new();
         for key in keys {
             *counts.entry(key).or_insert(0) += 1;
         }
         counts
+            .into_iter()
+            .map(|((provider, kind), n)| (format!("{provider}.{kind}"), n))
+            .fold(BTreeMap::new(), |mut all, (key, n)| {
+                *all.entry(key).or_insert(0) += n;
+                all
+            })
     }
     InventorySummary {
         principals: count(
             inventory
                 .principals
                 .iter()
-                .map(|p| format!("{}.{}", p.provider, p.kind)),
+                .map(|p| (p.provider, p.kind.as_str())),
         ),
         credentials: count(
             inventory
                 .credentials
                 .iter()
-                .map(|c| format!("{}.{}", c.provider, c.kind)),
+                .map(|c| (c.provider, c.kind.as_str())),
         ),
         grants: count(
             inventory
                 .grants
                 .iter()
-                .map(|g| format!("{}.{}", g.provider, g.kind)),
+                .map(|g| (g.provider, g.kind.as_str())),
         ),
         policies: inventory.policies.len() as u64,
     }

@@ -34,7 +34,7 @@ pub fn unreadable(inventory: &Inventory) -> Vec<CoverageGap> {
             });
         }
     };
-    let referenced: BTreeSet<&str> = inventory
+    let referenced: crate::hash::FastSet<&str> = inventory
         .grants
         .iter()
         .filter(|g| aws(g.provider) && g.kind == "managed_policy")

@@ -2,6 +2,7 @@
 //! SAML credential authorizations, App installations and default workflow permissions; and the
 //! cross-source link from AWS roles trusting GitHub OIDC to the repositories scanned.
 
+use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -401,19 +402,16 @@ pub fn link_aws_roles(analysis: &mut Analysis, inventory: &Inventory) {
         .collect();
     // The fact is set (possibly empty) on every GitHub-trusting role, so a rule may read it
     // whether or not a repository was scanned in this run.
-    for subject in analysis
-        .subjects
-        .iter_mut()
-        .filter(|s| s.kind == "aws.role")
-    {
+    // Each role on its own: the text search below reads every role's facts once.
+    let link = |subject: &mut Subject| {
         // Most roles do not trust GitHub: skip them without parsing their facts. An unescaped
         // `"github_oidc":true` can only be the fact itself, never text inside a string value.
         if !subject.facts.as_json().contains("\"github_oidc\":true") {
-            continue;
+            return;
         }
         let facts = subject.facts();
         if facts.get("github_oidc").and_then(Value::as_bool) != Some(true) {
-            continue;
+            return;
         }
         let patterns: Vec<String> = facts
             .get("github_repos")
@@ -435,7 +433,12 @@ pub fn link_aws_roles(analysis: &mut Analysis, inventory: &Inventory) {
             .map(|repo| Value::from(*repo))
             .collect();
         subject.set_fact("github_scanned_repos_admitted", Value::Array(admitted));
-    }
+    };
+    analysis
+        .subjects
+        .par_iter_mut()
+        .filter(|s| s.kind == "aws.role")
+        .for_each(link);
 }
 
 /// `*` matches any run of characters (GitHub `sub` patterns as AWS `StringLike` reads them).

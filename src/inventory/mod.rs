@@ -438,19 +438,19 @@ impl Inventory {
     /// Joins another source's fragment into this inventory. Fragments never overlap by design
     /// (each source owns its scope), so this appends; shared policies are kept once by id.
     pub fn merge(&mut self, other: Inventory) {
-        let known: std::collections::HashSet<String> =
-            self.policies.iter().map(|p| p.id.clone()).collect();
-        append(&mut self.sources, other.sources);
-        append(&mut self.principals, other.principals);
-        append(&mut self.credentials, other.credentials);
-        append(
-            &mut self.policies,
+        let policies: Vec<Policy> = {
+            let known: crate::hash::FastSet<&str> =
+                self.policies.iter().map(|p| p.id.as_str()).collect();
             other
                 .policies
                 .into_iter()
-                .filter(|p| !known.contains(&p.id))
-                .collect(),
-        );
+                .filter(|p| !known.contains(p.id.as_str()))
+                .collect()
+        };
+        append(&mut self.sources, other.sources);
+        append(&mut self.principals, other.principals);
+        append(&mut self.credentials, other.credentials);
+        append(&mut self.policies, policies);
         append(&mut self.grants, other.grants);
         append(&mut self.trusts, other.trusts);
         append(&mut self.ledger, other.ledger);

@@ -328,3 +328,82 @@ fn the_builtin_conditions_take_the_direct_path() {
     assert_eq!(interpreted, ["AWS-008"]);
     assert!(direct >= 30, "{direct} rules on the direct path");
 }
+
+mod order {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn finding(risk: u8, rule: &str, id: &str, fingerprint: &str) -> Finding {
+        Finding {
+            rule_id: rule.into(),
+            title: "t".into(),
+            family: Family::Unrotated,
+            severity: Severity::Medium,
+            risk,
+            resource: ResourceRef {
+                provider: Provider::Aws,
+                kind: "user".into(),
+                id: id.into(),
+                name: id.into(),
+            },
+            principal_id: None,
+            principal: None,
+            fingerprint: fingerprint.into(),
+            evidence: Default::default(),
+            remediation: "r".into(),
+            location: None,
+            suppressed: None,
+        }
+    }
+
+    /// The order the findings are documented to have, as a comparison of whole findings.
+    fn documented(a: &Finding, b: &Finding) -> std::cmp::Ordering {
+        b.risk
+            .cmp(&a.risk)
+            .then_with(|| a.rule_id.cmp(&b.rule_id))
+            .then_with(|| a.resource.id.cmp(&b.resource.id))
+            .then_with(|| a.fingerprint.cmp(&b.fingerprint))
+    }
+
+    fn key(f: &Finding) -> (u8, String, String, String) {
+        (
+            f.risk,
+            f.rule_id.clone(),
+            f.resource.id.clone(),
+            f.fingerprint.clone(),
+        )
+    }
+
+    #[test]
+    fn permute_follows_every_cycle() {
+        let mut items = vec!['a', 'b', 'c', 'd', 'e', 'f'];
+        // Cycles (0 2 1), (3 5), (4).
+        let mut order = vec![2, 0, 1, 5, 4, 3];
+        permute(&mut items, &mut order);
+        assert_eq!(items, vec!['c', 'a', 'b', 'f', 'e', 'd']);
+        assert_eq!(order, vec![0, 1, 2, 3, 4, 5]);
+    }
+
+    proptest! {
+        #[test]
+        fn findings_sort_as_documented(
+            raw in prop::collection::vec((0u8..4, 0u8..3, 0u8..4, 0u8..3), 0..60)
+        ) {
+            let findings: Vec<Finding> = raw
+                .iter()
+                .map(|(risk, rule, id, fp)| {
+                    let (rule, id, fp) = (format!("R-{rule}"), format!("arn:{id}"), format!("f{fp}"));
+                    finding(risk * 25, &rule, &id, &fp)
+                })
+                .collect();
+            let mut expected = findings.clone();
+            expected.sort_by(documented);
+            let mut sorted = findings;
+            sort_findings(&mut sorted);
+            let keys: Vec<_> = sorted.iter().map(key).collect();
+            let want: Vec<_> = expected.iter().map(key).collect();
+            prop_assert_eq!(keys, want);
+        }
+    }
+}

@@ -84,36 +84,30 @@ pub(super) fn analyze(inventory: &Inventory, ctx: &AnalysisContext) -> Analysis 
     let closures = crate::timed("analyze aws: chains", || {
         close(&principals, &judged, &groups, catalogue)
     });
-    let at: FastMap<&str, usize> = principals
-        .iter()
-        .enumerate()
-        .map(|(i, p)| (p.id.as_str(), i))
-        .collect();
-    // Folded per piece of work rather than collected per principal: a `Vec<Analysis>` of 200k
-    // small vectors (four slots each at least) cost more than the subjects themselves, at the
-    // peak of the run's memory. The pieces are joined once, in the principals' order.
+    // Each judgement is consumed by its subject: freed while the subjects are built (the run's
+    // peak of memory), its facts moved, not copied. Folded per piece of work, not collected
+    // per principal (200k small vectors cost more than the subjects); pieces joined in the
+    // principals' order, the root users (not judged) after them.
     let subjects = std::time::Instant::now();
-    let parts: Vec<Analysis> = inventory
-        .principals
-        .par_iter()
-        .filter(|p| p.provider == Provider::Aws)
-        .fold(Analysis::default, |mut acc, p| {
-            let judged = at.get(p.id.as_str()).map(|&i| (&judged[i], &closures[i]));
-            acc.extend(match (p.kind.as_str(), judged) {
-                ("user", Some((j, c))) => user(p, &index, ctx, j, c),
-                ("role", Some((j, c))) => role(p, &index, ctx, j, c),
-                ("root", _) => root(p, &index, ctx),
-                _ => Analysis::default(),
+    let mut parts: Vec<Analysis> = principals
+        .into_par_iter()
+        .zip(judged.into_par_iter().zip(closures))
+        .fold(Analysis::default, |mut acc, (p, (j, c))| {
+            acc.extend(match p.kind.as_str() {
+                "user" => user(p, &index, ctx, j, c),
+                _ => role(p, &index, ctx, j, c),
             });
             acc
         })
         .collect();
+    let roots = inventory.principals.iter().filter(|p| p.kind == "root");
+    let roots = roots.filter(|p| p.provider == Provider::Aws);
+    parts.extend(roots.map(|p| root(p, &index, ctx)));
     tracing::debug!(
         stage = "analyze aws: subjects",
         elapsed_ms = subjects.elapsed().as_millis() as u64,
         "stage done"
     );
-    drop(judged);
     drop(index);
     Analysis::concat(parts)
 }
@@ -263,8 +257,8 @@ fn user(
     principal: &Principal,
     index: &Index,
     ctx: &AnalysisContext,
-    judgement: &Judgement,
-    closure: &Closure,
+    judgement: Judgement,
+    closure: Closure,
 ) -> Analysis {
     let privilege = privilege_facts(judgement, closure);
     let expiry = expiry::from_tags(&principal.tags, ctx);
@@ -379,11 +373,11 @@ fn role(
     principal: &Principal,
     index: &Index,
     ctx: &AnalysisContext,
-    judgement: &Judgement,
-    closure: &Closure,
+    mut judgement: Judgement,
+    closure: Closure,
 ) -> Analysis {
+    let trust = std::mem::take(&mut judgement.trust);
     let privilege = privilege_facts(judgement, closure);
-    let trust = judgement.trust.clone();
     let path = principal.path.clone().unwrap_or_else(|| "/".into());
     let service_linked = path.starts_with("/aws-service-role/");
     // Only IAM Identity Center creates roles under its reserved path; a name anyone can choose.

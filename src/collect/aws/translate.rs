@@ -183,15 +183,20 @@ impl Builder {
         }
     }
 
-    /// The pieces' inventories, in order, each list allocated once at its final size; a gap
-    /// found by several pieces is kept once, where it was first found.
+    /// The pieces' inventories, in order, each list allocated once; a gap found by several
+    /// pieces is kept once, where it was first found.
+    ///
+    /// Each list has room for a few more entries than it holds: the sources merged after this
+    /// one (the organization's SCPs and their grants, a repository) are small, and without the
+    /// room merging them would move the whole list (a million grants on a large estate). Room
+    /// that is never written costs address space only, not memory.
     fn join(parts: Vec<Builder>, started_at: crate::inventory::Timestamp) -> Inventory {
         fn join_list<T>(
             parts: &mut [Builder],
             list: impl Fn(&mut Inventory) -> &mut Vec<T>,
         ) -> Vec<T> {
-            let total = parts.iter_mut().map(|p| list(&mut p.inventory).len()).sum();
-            let mut all = Vec::with_capacity(total);
+            let total: usize = parts.iter_mut().map(|p| list(&mut p.inventory).len()).sum();
+            let mut all = Vec::with_capacity(total + total / 32 + 64);
             for part in parts.iter_mut() {
                 all.append(list(&mut part.inventory));
             }

@@ -270,12 +270,12 @@ fn credential_exposure(effective: &Effective, catalogue: &Catalogue) -> Vec<Stri
 }
 
 /// The facts of phase one completed with the closure's.
-pub(super) fn privilege_facts(judgement: &Judgement, closure: &Closure) -> PrivilegeFacts {
-    let mut facts = judgement.facts.clone();
+pub(super) fn privilege_facts(judgement: Judgement, closure: Closure) -> PrivilegeFacts {
+    let mut facts = judgement.facts;
     facts.effective_privilege = closure.strict.max(facts.strict);
     facts.effective_privilege_rank = rank(facts.effective_privilege);
     facts.effective_privilege_conditional = closure.loose.max(facts.effective_privilege);
-    facts.escalation_paths = closure.paths.clone();
-    facts.chain = closure.chain.clone();
+    facts.escalation_paths = closure.paths;
+    facts.chain = closure.chain;
     facts
 }
