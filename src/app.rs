@@ -358,18 +358,16 @@ pub fn evaluate(
 
 fn summarize(inventory: &Inventory) -> InventorySummary {
     // Counted by (provider, kind) and named once per pair: a large estate has a million grants.
+    // A provider's name has no `.`, so two pairs never share a name.
     fn count<'a>(keys: impl Iterator<Item = (Provider, &'a str)>) -> BTreeMap<String, u64> {
         let mut counts: BTreeMap<(Provider, &str), u64> = BTreeMap::new();
         for key in keys {
             *counts.entry(key).or_insert(0) += 1;
         }
-        counts
-            .into_iter()
+        let named = counts.into_iter();
+        named
             .map(|((provider, kind), n)| (format!("{provider}.{kind}"), n))
-            .fold(BTreeMap::new(), |mut all, (key, n)| {
-                *all.entry(key).or_insert(0) += n;
-                all
-            })
+            .collect()
     }
     InventorySummary {
         principals: count(

@@ -237,14 +237,8 @@ fn sort_findings(findings: &mut [Finding]) {
         .iter()
         .enumerate()
         .map(|(i, f)| {
-            let (rule, resource) = (f.rule_id.as_str(), f.resource.id.as_str());
-            (
-                std::cmp::Reverse(f.risk),
-                rule,
-                resource,
-                f.fingerprint.as_str(),
-                i,
-            )
+            let (rule, resource, fingerprint) = (&*f.rule_id, &*f.resource.id, &*f.fingerprint);
+            (std::cmp::Reverse(f.risk), rule, resource, fingerprint, i)
         })
         .collect();
     keys.par_sort_unstable();
